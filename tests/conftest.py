@@ -1,0 +1,235 @@
+"""Layered fixtures: app → client → factories → login_as. One app per test worker; each
+test starts with empty tables, media and keys, so tests stay independent and fast."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from vigparent import clock, create_app, db
+from vigparent.auth import service as auth_service
+from vigparent.config import Settings
+from vigparent.db import Base
+from vigparent.models import (
+    ConsentKind,
+    ConsentRecord,
+    Family,
+    FamilyStatus,
+    Organisation,
+    Role,
+    User,
+)
+from vigparent.security import limiter
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_test_settings(data_dir: Path, **overrides: Any) -> Settings:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    base = Settings(
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 'test.sqlite3'}",
+        secret_key=secrets.token_urlsafe(48),
+        master_key=os.urandom(32),
+        testing=True,
+        jobs_immediate=True,
+    )
+    return base.with_overrides(**overrides)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    settings = make_test_settings(tmp_path_factory.mktemp("vigdata"))
+    application = create_app(settings)
+    with application.app_context():
+        Base.metadata.create_all(application.extensions["vig_engine"])
+    yield application
+
+
+def _wipe(app: Flask) -> None:
+    engine = app.extensions["vig_engine"]
+    with engine.connect() as conn:
+        # The family <-> user foreign keys form a cycle; no delete order satisfies both.
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        for table in Base.metadata.tables.values():
+            conn.execute(table.delete())
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
+    settings: Settings = app.extensions["vig_settings"]
+    for d in (settings.media_dir, settings.key_dir):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    clock.unfreeze()
+    if "app" in request.fixturenames:
+        app = request.getfixturevalue("app")
+        _wipe(app)
+        with app.app_context():
+            limiter.reset()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[Callable[..., datetime]]:
+    """Freeze the app's clock; call the fixture's value with a datetime to move it."""
+    clock.freeze(datetime(2026, 11, 25, 12, 0, 0))
+
+    def set_clock(at: datetime | None = None, **delta: float) -> datetime:
+        from datetime import timedelta
+
+        if at is not None:
+            clock.freeze(at)
+        elif delta:
+            clock.advance(timedelta(**delta))
+        return clock.now()
+
+    yield set_clock
+    clock.unfreeze()
+
+
+class Factory:
+    """Test data builders (gen_family()-style), committing as they go."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def _commit(self, *objs: Any) -> None:
+        s = db.session()
+        for o in objs:
+            s.add(o)
+        s.commit()
+
+    def organisation(self, name: str = "Test team", **kw: Any) -> Organisation:
+        org = Organisation(name=name, **kw)
+        self._commit(org)
+        return org
+
+    def practitioner(
+        self,
+        email: str | None = None,
+        organisation: Organisation | None = None,
+        role: Role = Role.PRACTITIONER,
+    ) -> User:
+        org = organisation or self.organisation()
+        user = auth_service.create_staff_user(
+            org.id,
+            email or f"p{secrets.token_hex(3)}@example.org",
+            PASSWORD,
+            "Pat Practitioner",
+            role,
+        )
+        self._commit(user)
+        return user
+
+    def family(
+        self,
+        practitioner: User | None = None,
+        label: str = "Sam and Alex",
+        status: FamilyStatus = FamilyStatus.ACTIVE,
+        consents: tuple[ConsentKind, ...] = (ConsentKind.FILMING, ConsentKind.STORAGE),
+        with_parent: bool = True,
+    ) -> Family:
+        practitioner = practitioner or self.practitioner()
+        family = Family(
+            organisation_id=practitioner.organisation_id,
+            practitioner_id=practitioner.id,
+            label=label,
+            status=status,
+        )
+        self._commit(family)
+        if with_parent:
+            parent = self.parent(family)
+            for kind in consents:
+                self._commit(
+                    ConsentRecord(
+                        family_id=family.id, user_id=parent.id, kind=kind, wording_version="test"
+                    )
+                )
+        return family
+
+    def parent(self, family: Family, name: str = "Alex") -> User:
+        user = User(
+            organisation_id=family.organisation_id,
+            role=Role.PARENT,
+            display_name=name,
+            family_id=family.id,
+        )
+        self._commit(user)
+        return user
+
+    def parent_of(self, family: Family) -> User:
+        from sqlalchemy import select
+
+        user = db.session().scalar(
+            select(User).where(User.family_id == family.id, User.role == Role.PARENT)
+        )
+        assert user is not None
+        return user
+
+
+@pytest.fixture
+def make(app_ctx: Flask) -> Factory:
+    return Factory(app_ctx)
+
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/") -> str:
+    """The CSRF token a page gives this client (as a browser would read it)."""
+    html = client.get(path).get_data(as_text=True)
+    match = _CSRF_META.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def login_as(app: Flask, client: FlaskClient) -> Callable[[User], FlaskClient]:
+    """Sign `client` in as `user` (any role) the way a real sign-in does."""
+
+    def _login(user: User, on: FlaskClient | None = None) -> FlaskClient:
+        c = on or client
+        with app.app_context():
+            u = db.session().get(User, user.id)
+            assert u is not None
+            token = auth_service.start_session(u, "test")
+            db.session().commit()
+        with c.session_transaction() as sess:
+            sess["_user_id"] = token
+            sess["_fresh"] = True
+            sess.permanent = True
+        return c
+
+    return _login
+
+
+def page_text(response: Any) -> str:
+    """A response body as a person reads it (HTML entities decoded)."""
+    from html import unescape
+
+    return unescape(response.get_data(as_text=True))

@@ -1,0 +1,88 @@
+"""vigparent: Video Interaction Guidance for parents and practitioners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from vigparent.config import Settings, load_settings
+
+# One blueprint per feature, each in vigparent/<feature>/routes.py as `bp`.
+FEATURES = (
+    "auth",
+    "practitioner",
+    "parent",
+    "pwa",
+    "invitations",
+    "consent",
+    "goals",
+    "capture",
+    "uploads",
+    "media",
+    "clips",
+    "review",
+)
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the app; tests pass `settings` (or overrides) instead of using the environment."""
+    settings = settings or load_settings()
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+
+    app = Flask(__name__)
+    app.extensions["vig_settings"] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="vig_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        # Parents stay signed in on their own phone for months; staff sessions also end
+        # after hours idle (auth.service), which this app-wide lifetime cannot express.
+        PERMANENT_SESSION_LIFETIME=settings.parent_session_days * 86400,
+        # A page opened offline for days must still post its queued uploads: CSRF tokens are
+        # tied to the session, not to a clock.
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=settings.secure_cookies,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=False,
+        PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
+    )
+
+    from vigparent import (
+        assets,
+        cli,
+        db,
+        errors,
+        jobs,
+        logging_policy,
+        media_store,
+        security,
+    )
+
+    logging_policy.init_app(app)
+    db.init_app(app, settings.database_url)
+    media_store.init_app(app, settings)
+    security.init_app(app)
+    errors.init_app(app)
+    jobs.init_app(app)
+    cli.init_app(app)
+
+    import importlib
+
+    for feature in FEATURES:
+        # Importing a feature may also register its asset bundles (assets.register).
+        app.register_blueprint(importlib.import_module(f"vigparent.{feature}.routes").bp)
+    assets.init_app(app)
+    app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    s: Settings = app.extensions["vig_settings"]
+    return s

@@ -1,0 +1,126 @@
+"""Passwords, sign-in and signed-in devices.
+
+Each sign-in creates a LoginSession row; the cookie holds its secret and the database only a
+hash. Ending the row signs that one device out, which is how a lost phone is cut off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import select, update
+
+from vigparent import db
+from vigparent.models import LoginSession, Role, User, utcnow
+
+_hasher = PasswordHasher()
+# Verifying against a dummy hash for unknown emails keeps the response time the same, so
+# the login form does not reveal which emails have accounts.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_LAST_SEEN_GRANULARITY = timedelta(minutes=5)
+MIN_PASSWORD_LENGTH = 10
+
+
+class InvalidCredentials(Exception):
+    """The email and password do not match an active staff account."""
+
+
+class WeakPassword(ValueError):
+    """The password is too short to protect a caseload."""
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
+    return _hasher.hash(password)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def authenticate(email: str, password: str) -> User:
+    """Return the active staff user with these credentials or raise InvalidCredentials."""
+    user = db.session().scalar(select(User).where(User.email == email.strip().lower()))
+    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        raise InvalidCredentials from None
+    if user is None or not user.is_staff or user.disabled_at is not None:
+        raise InvalidCredentials
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def start_session(user: User, device_label: str = "") -> str:
+    """Record a new signed-in device for `user`; returns the secret for the cookie."""
+    token = secrets.token_urlsafe(32)
+    db.session().add(
+        LoginSession(user_id=user.id, token_hash=token_hash(token), device_label=device_label[:120])
+    )
+    user.session_token = token
+    return token
+
+
+def load_signed_in_user(token: str) -> User | None:
+    """Flask-Login's loader: the user of a live LoginSession, else None."""
+    s = db.session()
+    login = s.scalar(
+        select(LoginSession).where(
+            LoginSession.token_hash == token_hash(token), LoginSession.ended_at.is_(None)
+        )
+    )
+    if login is None:
+        return None
+    user = login.user
+    now = utcnow()
+    settings = current_app.extensions["vig_settings"]
+    idle_limit = timedelta(hours=settings.practitioner_idle_hours)
+    if user.disabled_at is not None or (user.is_staff and now - login.last_seen_at > idle_limit):
+        login.ended_at = now
+        s.commit()
+        return None
+    if now - login.last_seen_at > _LAST_SEEN_GRANULARITY:
+        login.last_seen_at = now
+        s.commit()
+    user.session_token = token
+    return user
+
+
+def end_session(token: str) -> None:
+    db.session().execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == token_hash(token), LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def end_all_sessions(user: User) -> int:
+    """Sign every device of `user` out; returns how many were signed in."""
+    result = db.session().execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def create_staff_user(
+    organisation_id: int, email: str, password: str, name: str, role: Role = Role.PRACTITIONER
+) -> User:
+    user = User(
+        organisation_id=organisation_id,
+        role=role,
+        email=email.strip().lower(),
+        password_hash=hash_password(password),
+        display_name=name,
+    )
+    db.session().add(user)
+    return user

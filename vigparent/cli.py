@@ -1,0 +1,140 @@
+"""`flask --app vigparent vig ...`: the operator's commands (DESIGN.md §10)."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from vigparent import db
+from vigparent.auth import service as auth_service
+from vigparent.families import service as family_service
+from vigparent.invitations import service as invitation_service
+from vigparent.models import Family, Organisation, Role, User
+
+vig = click.Group("vig", help="vigparent operations.")
+
+DEMO_ORGANISATION = "Demo health visiting team"
+DEMO_EMAIL = "practitioner@example.org"
+DEMO_FAMILY = "Sam and Alex"
+
+
+def _organisation(name: str) -> Organisation:
+    s = db.session()
+    org = s.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        org = Organisation(name=name)
+        s.add(org)
+        s.flush()
+    return org
+
+
+def _practitioner(email: str) -> User:
+    user = db.session().scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_staff:
+        raise click.ClickException(f"No practitioner with email {email}.")
+    return user
+
+
+@vig.command("create-practitioner")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--name", default="", help="Name shown to families.")
+@click.option("--organisation", default=DEMO_ORGANISATION, show_default=True)
+@click.option("--admin", is_flag=True, help="Also manage the organisation.")
+def create_practitioner(
+    email: str, password: str, name: str, organisation: str, admin: bool
+) -> None:
+    """Create a practitioner account."""
+    if db.session().scalar(select(User).where(User.email == email.strip().lower())):
+        raise click.ClickException(f"{email} already has an account.")
+    org = _organisation(organisation)
+    try:
+        user = auth_service.create_staff_user(
+            org.id, email, password, name or email, Role.ADMIN if admin else Role.PRACTITIONER
+        )
+    except auth_service.WeakPassword as e:
+        raise click.ClickException(str(e)) from None
+    db.session().commit()
+    click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")
+
+
+@vig.command("create-family")
+@click.option("--practitioner", "email", required=True, help="The practitioner's email.")
+@click.argument("label")
+def create_family(email: str, label: str) -> None:
+    """Create a family on a practitioner's caseload; prints its id."""
+    family = family_service.create_family(_practitioner(email), label)
+    db.session().commit()
+    click.echo(family.id)
+
+
+@vig.command("invite")
+@click.argument("family_id", type=int)
+@click.option("--carer", default="", help="Who the link is for (shown to the practitioner).")
+def invite(family_id: int, carer: str) -> None:
+    """Create an invitation link for a family; prints the URL."""
+    family = db.session().get(Family, family_id)
+    if family is None:
+        raise click.ClickException(f"No family with id {family_id}.")
+    _invitation, token = invitation_service.issue_invitation(family, family.practitioner, carer)
+    db.session().commit()
+    click.echo(invitation_service.invitation_url(token))
+
+
+@vig.command("sweep")
+def sweep() -> None:
+    """Apply retention rules now; prints what was deleted."""
+    from vigparent import retention
+
+    click.echo(str(retention.sweep()))
+    db.session().commit()
+
+
+@vig.command("assets")
+def build_assets() -> None:
+    """Build the fingerprinted asset bundles."""
+    from flask import current_app
+
+    env = current_app.extensions["vig_assets"]
+    for name in env:
+        env[name].build()
+    click.echo("Built assets.")
+
+
+@vig.command("demo")
+def demo() -> None:
+    """Seed a demo practitioner and family; print how to sign in and a parent link."""
+    s = db.session()
+    org = _organisation(DEMO_ORGANISATION)
+    password = secrets.token_urlsafe(9)
+    user = s.scalar(select(User).where(User.email == DEMO_EMAIL))
+    if user is None:
+        user = auth_service.create_staff_user(org.id, DEMO_EMAIL, password, "Jo Practitioner")
+        s.flush()
+    else:
+        user.password_hash = auth_service.hash_password(password)
+    family = s.scalar(
+        select(Family).where(Family.practitioner_id == user.id, Family.label == DEMO_FAMILY)
+    )
+    if family is None:
+        family = family_service.create_family(user, DEMO_FAMILY)
+        s.flush()
+        family_service.seed_demo_plan(family, user)
+    _invitation, token = invitation_service.issue_invitation(family, user, "Demo parent")
+    s.commit()
+    base = invitation_service.invitation_url(token).split("/join/")[0]
+    click.echo("")
+    click.echo("vigparent demo is ready.")
+    click.echo(f"  Practitioner sign-in:  {base}/login")
+    click.echo(f"    email:     {DEMO_EMAIL}")
+    click.echo(f"    password:  {password}")
+    click.echo("  Parent invitation link (open it on a phone-sized window, single use):")
+    click.echo(f"    {invitation_service.invitation_url(token)}")
+    click.echo("")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(vig)

@@ -1,0 +1,114 @@
+"""Settings from the environment, with embedded defaults under the data directory.
+
+This is the only module that reads the environment. `Settings` is frozen: nothing changes
+configuration after start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from vigparent.keyring import load_or_create_master_key, master_key_from_b64
+
+_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "password", "test"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The app refuses to start: configuration is missing or unsafe."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    master_key: bytes = field(repr=False)
+    base_url: str = "http://127.0.0.1:5000"
+    production: bool = False
+    testing: bool = False
+    # Jobs run inline only in tests; everywhere else a consumer process runs them.
+    jobs_immediate: bool = False
+    max_upload_bytes: int = 2 * 1024**3
+    upload_expiry_hours: int = 72
+    login_rate_limit: str = "10 per minute"
+    invitation_rate_limit: str = "20 per minute"
+    rate_limit_storage_uri: str = "memory://"
+    redis_url: str = ""
+    practitioner_idle_hours: int = 12
+    parent_session_days: int = 180
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def key_dir(self) -> Path:
+        # Wrapped data keys live apart from media and from the database, so a restored
+        # database backup cannot bring back a key that withdrawal destroyed.
+        return self.data_dir / "keys"
+
+    @property
+    def jobs_db(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **overrides)
+
+
+def _secret_file(path: Path, nbytes: int) -> str:
+    """Read a generated secret, creating it with mode 0600 on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(nbytes))
+    return path.read_text().strip()
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build settings from environment variables; refuse unsafe production settings."""
+    env = dict(os.environ if env is None else env)
+    production = env.get("VIGPARENT_ENV", "development") == "production"
+    data_dir = Path(env.get("VIGPARENT_DATA_DIR") or Path.cwd() / "instance").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+
+    secret_key = env.get("SECRET_KEY", "")
+    if production:
+        if secret_key.lower() in _WEAK_SECRETS or len(secret_key) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                "characters in production."
+            )
+    elif not secret_key:
+        secret_key = _secret_file(data_dir / "secret_key", 48)
+
+    if env.get("VIGPARENT_MASTER_KEY"):
+        master_key = master_key_from_b64(env["VIGPARENT_MASTER_KEY"])
+    elif production and not env.get("VIGPARENT_MASTER_KEY_FILE"):
+        raise ConfigError("Set VIGPARENT_MASTER_KEY or VIGPARENT_MASTER_KEY_FILE in production.")
+    else:
+        key_file = Path(env.get("VIGPARENT_MASTER_KEY_FILE") or data_dir / "master.key")
+        master_key = load_or_create_master_key(key_file)
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=secret_key,
+        master_key=master_key,
+        base_url=env.get("VIGPARENT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        production=production,
+        max_upload_bytes=int(env.get("VIGPARENT_MAX_UPLOAD_BYTES", 2 * 1024**3)),
+        rate_limit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        redis_url=env.get("HUEY_REDIS_URL", ""),
+    )

@@ -1,0 +1,89 @@
+"""The database engine and the request-scoped session: the only place sessions are made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# Stable constraint names so Alembic migrations are reproducible on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def make_engine(url: str) -> Engine:
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # Flask may serve requests from several threads; each gets its own connection.
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # WAL lets the web server read while the job worker writes.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine
+
+
+def init_app(app: Flask, url: str) -> None:
+    engine = make_engine(url)
+    app.extensions["vig_engine"] = engine
+    app.extensions["vig_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+
+    @app.teardown_request
+    def _close_request_session(_exc: BaseException | None) -> None:
+        session: Session | None = request.__dict__.pop(_ATTR, None)
+        if session is not None:
+            session.close()
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop(_ATTR, None)
+        if session is not None:
+            session.close()
+
+
+_ATTR = "_vig_db_session"
+
+
+def session() -> Session:
+    """The session for the current request, or else for the current app context (a job).
+
+    Keyed on the request rather than `g` because Flask reuses an already-pushed app context
+    for requests (as in tests), and two requests must never share an identity map.
+    """
+    holder = request.__dict__ if has_request_context() else g.__dict__
+    s: Session | None = holder.get(_ATTR)
+    if s is None:
+        s = current_app.extensions["vig_sessionmaker"]()
+        holder[_ATTR] = s
+    return s
+
+
+@contextmanager
+def fresh_session(app: Flask) -> Iterator[Session]:
+    """A session outside any request, for CLI commands and jobs that need their own."""
+    s: Session = app.extensions["vig_sessionmaker"]()
+    try:
+        yield s
+    finally:
+        s.close()

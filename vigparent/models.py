@@ -1,0 +1,389 @@
+"""The VIG domain model (DESIGN.md §3) as typed SQLAlchemy 2 models.
+
+Times are stored as naive UTC. AuditEvent and DeletionReceipt hold plain ids rather than
+foreign keys on purpose: they must outlive the family's media and content.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
+
+from vigparent import clock
+from vigparent.db import Base
+
+
+def utcnow() -> datetime:
+    return clock.now()
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings (no native ENUM type) so migrations stay simple on both backends.
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+class Role(enum.StrEnum):
+    PRACTITIONER = "practitioner"
+    ADMIN = "admin"
+    PARENT = "parent"
+
+
+class FamilyStatus(enum.StrEnum):
+    INVITED = "invited"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentKind(enum.StrEnum):
+    FILMING = "filming"
+    STORAGE = "storage"
+    KEEP_COPY = "keep_copy"
+
+
+class GoalStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    AGREED = "agreed"
+    RETIRED = "retired"
+
+
+class FilmingPlace(enum.StrEnum):
+    HOME = "home"
+    CLINIC = "clinic"
+    PARK = "park"
+    OTHER = "other"
+
+
+class RecordingStatus(enum.StrEnum):
+    UPLOADING = "uploading"
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    READY = "ready"
+    REJECTED = "rejected"
+
+
+class ClipStatus(enum.StrEnum):
+    CUTTING = "cutting"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Principle(enum.StrEnum):
+    """The VIG principles of attuned interaction a clip can illustrate."""
+
+    BEING_ATTENTIVE = "being_attentive"
+    ENCOURAGING_INITIATIVES = "encouraging_initiatives"
+    RECEIVING_INITIATIVES = "receiving_initiatives"
+    DEVELOPING_ATTUNED_INTERACTIONS = "developing_attuned_interactions"
+    GUIDING = "guiding"
+    DEEPENING_DISCUSSION = "deepening_discussion"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    retention_days_after_close: Mapped[int] = mapped_column(Integer, default=30)
+    parents_may_keep_copies: Mapped[bool] = mapped_column(Boolean, default=False)
+    invitation_lifetime_days: Mapped[int] = mapped_column(Integer, default=14)
+    family_quota_bytes: Mapped[int] = mapped_column(BigInteger, default=5 * 1024**3)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class User(UserMixin, Base):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    # Practitioners and admins sign in with email + password; parents never need either.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    # use_alter breaks the family ↔ user foreign-key cycle when creating tables.
+    family_id: Mapped[int | None] = mapped_column(
+        ForeignKey("family.id", use_alter=True), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+    family: Mapped[Family | None] = relationship(foreign_keys=[family_id], back_populates="carers")
+
+    def get_id(self) -> str:
+        # Flask-Login keeps this in the signed cookie: the device's session secret, not the
+        # user id, so ending a LoginSession signs exactly that device out.
+        token: str = getattr(self, "session_token", "")
+        return token
+
+    @property
+    def is_parent(self) -> bool:
+        return self.role is Role.PARENT
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.PRACTITIONER, Role.ADMIN)
+
+
+class LoginSession(Base):
+    """One signed-in device. Ending it signs that device out (a lost phone, a sign-out)."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # Only a hash of the session secret is stored; the secret lives in the signed cookie.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    device_label: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Family(Base):
+    __tablename__ = "family"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    # A label the practitioner chooses ("Sam and Alex"); never an NHS number.
+    label: Mapped[str] = mapped_column(String(120))
+    status: Mapped[FamilyStatus] = mapped_column(_enum(FamilyStatus), default=FamilyStatus.INVITED)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    media_deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+    practitioner: Mapped[User] = relationship(foreign_keys=[practitioner_id])
+    carers: Mapped[list[User]] = relationship(
+        foreign_keys=[User.family_id], back_populates="family"
+    )
+    invitations: WriteOnlyMapped[Invitation] = relationship(
+        back_populates="family", cascade="all, delete-orphan", passive_deletes=True
+    )
+    consents: WriteOnlyMapped[ConsentRecord] = relationship(
+        back_populates="family", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Invitation(Base):
+    """A single-use, expiring, revocable link that signs a carer in on their phone."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    carer_name: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    family: Mapped[Family] = relationship(back_populates="invitations")
+
+
+class ConsentRecord(Base):
+    __tablename__ = "consent_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind))
+    wording_version: Mapped[str] = mapped_column(String(20))
+    granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    family: Mapped[Family] = relationship(back_populates="consents")
+
+
+class Goal(Base):
+    __tablename__ = "goal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    helping_question: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[GoalStatus] = mapped_column(_enum(GoalStatus), default=GoalStatus.PROPOSED)
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    parent_agreed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    practitioner_agreed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GoalRevision(Base):
+    """Every wording a goal has had, so agreed goals keep their history."""
+
+    __tablename__ = "goal_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goal.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    helping_question: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Cycle(Base):
+    """One round of film → clips → shared review."""
+
+    __tablename__ = "cycle"
+    __table_args__ = (UniqueConstraint("family_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    film_by: Mapped[date | None] = mapped_column(Date)
+    place: Mapped[FilmingPlace] = mapped_column(_enum(FilmingPlace), default=FilmingPlace.HOME)
+    activity: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    review_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Recording(Base):
+    __tablename__ = "recording"
+    # The client's own id makes upload creation idempotent: a retried POST finds this row.
+    __table_args__ = (UniqueConstraint("family_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycle.id", ondelete="SET NULL"))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    # tus upload id (public, random); the URL is /api/uploads/<upload_id>.
+    upload_id: Mapped[str] = mapped_column(String(64), unique=True)
+    declared_size: Mapped[int] = mapped_column(BigInteger)
+    received_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    upload_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    container: Mapped[str | None] = mapped_column(String(16))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[RecordingStatus] = mapped_column(
+        _enum(RecordingStatus), default=RecordingStatus.UPLOADING
+    )
+    rejection_reason: Mapped[str | None] = mapped_column(String(300))
+    # Names of blobs in storage (server-chosen, random). Never paths.
+    original_name: Mapped[str] = mapped_column(String(80))
+    transcode_name: Mapped[str | None] = mapped_column(String(80))
+    poster_name: Mapped[str | None] = mapped_column(String(80))
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    family: Mapped[Family] = relationship()
+    clips: Mapped[list[Clip]] = relationship(
+        back_populates="recording", order_by="Clip.position", passive_deletes=True
+    )
+
+
+class Clip(Base):
+    __tablename__ = "clip"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    recording_id: Mapped[int] = mapped_column(
+        ForeignKey("recording.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    strength_note: Mapped[str] = mapped_column(Text, default="")
+    principle: Mapped[Principle] = mapped_column(_enum(Principle))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[ClipStatus] = mapped_column(_enum(ClipStatus), default=ClipStatus.CUTTING)
+    media_name: Mapped[str | None] = mapped_column(String(80))
+    poster_name: Mapped[str | None] = mapped_column(String(80))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    recording: Mapped[Recording] = relationship(back_populates="clips")
+
+
+class Reflection(Base):
+    """The parent's own words after a review, about one clip or the review as a whole."""
+
+    __tablename__ = "reflection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    clip_id: Mapped[int | None] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"))
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycle.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ProgressRating(Base):
+    __tablename__ = "progress_rating"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    score: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what, when — never content, never media, never tokens."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    family_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+
+
+class DeletionReceipt(Base):
+    """What was deleted, in counts and bytes; it outlives the media it describes."""
+
+    __tablename__ = "deletion_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(Integer, index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    recordings: Mapped[int] = mapped_column(Integer, default=0)
+    clips: Mapped[int] = mapped_column(Integer, default=0)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    key_destroyed: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,112 @@
+"""Request security in one place: sign-in, CSRF, rate limits, headers, deny-by-default.
+
+Every view is closed unless marked `@public`; blueprints then narrow by role with
+`require_role`. A view that forgets a decorator is therefore refused, never exposed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from vigparent.models import Role
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+login_manager = LoginManager()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "manifest-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without signing in."""
+    view.vig_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def require_role(*roles: Role) -> Callable[[], Any]:
+    """A blueprint `before_request` hook: only these roles may use the blueprint."""
+
+    def check() -> Any:
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "vig_public", False):
+            return None
+        if not current_user.is_authenticated:
+            return _signed_out_response()
+        if current_user.role not in roles:
+            abort(404)
+        return None
+
+    return check
+
+
+def _signed_out_response() -> Any:
+    if request.path.startswith("/api/"):
+        abort(401)
+    if request.blueprint == "parent":
+        # Parents never have a password: the only way in is their invitation link.
+        abort(401)
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    login_manager.login_view = "auth.login"
+
+    from vigparent.auth import service as auth_service
+
+    login_manager.user_loader(auth_service.load_signed_in_user)
+
+    @app.before_request
+    def deny_by_default() -> Any:
+        # Flask-Login caches the user on `g`; when an app context outlives one request (tests,
+        # jobs run inline) the next request must still check its own session afresh.
+        g.pop("_login_user", None)
+        if request.endpoint is None or request.endpoint == "static":
+            return None
+        view = app.view_functions.get(request.endpoint)
+        if getattr(view, "vig_public", False) or current_user.is_authenticated:
+            return None
+        return _signed_out_response()
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "no-referrer")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.extensions["vig_settings"].secure_cookies:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static" and "Cache-Control" not in h:
+            # Pages show personal data: never store them in shared or disk caches.
+            h["Cache-Control"] = "private, no-store"
+        return response
