@@ -1,0 +1,710 @@
+"""Encrypted media storage: format, random access, tus-style appends, ranges, tampering,
+crypto-shredding, path safety, and PyAV reading and writing through EncryptedFile."""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import io
+import math
+import os
+import random
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+
+from vigparent.keyring import Keyring
+from vigparent.storage import (
+    CHUNK,
+    HEADER_LEN,
+    MAGIC,
+    OVERHEAD,
+    EncryptedFile,
+    IntegrityError,
+    InvalidMediaName,
+    MediaKeyDestroyed,
+    MediaNotFound,
+    MediaStore,
+    StorageBusy,
+    StorageLimitExceeded,
+    ciphertext_size,
+)
+
+FAMILY = 1
+RECORD = CHUNK + OVERHEAD
+SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 17, 5 * 1024 * 1024 + 3]
+
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> Keyring:
+    return Keyring(tmp_path / "keys", os.urandom(32))
+
+
+@pytest.fixture
+def store(tmp_path: Path, keyring: Keyring) -> MediaStore:
+    return MediaStore(tmp_path / "media", keyring)
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def stored(store: MediaStore, data: bytes, family_id: int = FAMILY, kind: str = "upload") -> str:
+    name = store.new_name(kind)
+    store.create(family_id, name)
+    store.append(family_id, name, [data], limit=len(data))
+    return name
+
+
+def read_all(store: MediaStore, name: str, family_id: int = FAMILY) -> bytes:
+    with store.open(family_id, name) as f:
+        return f.read()
+
+
+def disk_path(store: MediaStore, name: str, family_id: int = FAMILY) -> Path:
+    return store.root / str(family_id) / name
+
+
+def split_randomly(data: bytes, rng: random.Random, most: int) -> Iterator[bytes]:
+    pos = 0
+    while pos < len(data):
+        step = rng.randint(1, most)
+        yield data[pos : pos + step]
+        pos += step
+
+
+# -- format and round trips ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_round_trip(store: MediaStore, size: int) -> None:
+    data = payload(size, seed=size)
+    name = stored(store, data)
+
+    assert store.size(FAMILY, name) == size
+    assert disk_path(store, name).stat().st_size == ciphertext_size(size)
+    assert read_all(store, name) == data
+    assert store.sha256(FAMILY, name) == hashlib.sha256(data).hexdigest()
+    if size:
+        assert b"".join(store.read_range(FAMILY, name, 0, size - 1)) == data
+
+
+def test_file_layout_matches_the_documented_format(store: MediaStore) -> None:
+    name = stored(store, payload(2 * CHUNK + 10))
+    raw = disk_path(store, name).read_bytes()
+
+    assert raw[:8] == MAGIC
+    assert int.from_bytes(raw[8:12], "big") == CHUNK
+    assert HEADER_LEN == 28
+    assert len(raw) == HEADER_LEN + 2 * RECORD + 10 + OVERHEAD
+    nonces = {raw[HEADER_LEN + i * RECORD : HEADER_LEN + i * RECORD + 12] for i in range(3)}
+    assert len(nonces) == 3
+
+
+def test_every_file_gets_its_own_id(store: MediaStore) -> None:
+    a, b = stored(store, b"same"), stored(store, b"same")
+    assert disk_path(store, a).read_bytes()[12:28] != disk_path(store, b).read_bytes()[12:28]
+
+
+def test_appends_in_odd_pieces_equal_one_big_write(store: MediaStore) -> None:
+    data = payload(4 * CHUNK + 12345, seed=1)
+    rng = random.Random(2)
+    name = store.new_name("upload")
+    store.create(FAMILY, name)
+    pieces = list(split_randomly(data, rng, most=CHUNK + 999))
+    pos = 0
+    while pos < len(pieces):
+        # Several tus PATCHes, each with several reads of different sizes.
+        take = rng.randint(1, 4)
+        store.append(FAMILY, name, pieces[pos : pos + take], limit=len(data))
+        pos += take
+    name2 = store.new_name("upload")
+    store.create(FAMILY, name2)
+    store.append(FAMILY, name2, io.BytesIO(data), limit=len(data), read_size=7777)
+
+    assert read_all(store, name) == data == read_all(store, name2)
+    assert disk_path(store, name).stat().st_size == disk_path(store, name2).stat().st_size
+
+
+def test_append_reports_bytes_and_feeds_on_bytes(store: MediaStore) -> None:
+    data = payload(CHUNK * 2 + 5)
+    digest = hashlib.sha1()  # noqa: S324 - tus checksum extension requires sha1
+    name = store.new_name("upload")
+    store.create(FAMILY, name)
+    store.append(FAMILY, name, [b"abc"], limit=3)
+
+    count = store.append(
+        FAMILY, name, io.BytesIO(data), limit=len(data), read_size=1000, on_bytes=digest.update
+    )
+
+    assert count == len(data)
+    assert digest.digest() == hashlib.sha1(data).digest()  # noqa: S324
+    assert read_all(store, name) == b"abc" + data
+
+
+def test_append_to_missing_file_is_not_found(store: MediaStore) -> None:
+    with pytest.raises(MediaNotFound):
+        store.append(FAMILY, store.new_name("upload"), [b"x"], limit=1)
+
+
+@pytest.mark.parametrize("start", [0, 10, CHUNK, CHUNK + 10])
+def test_limit_exceeded_keeps_nothing_from_that_call(store: MediaStore, start: int) -> None:
+    before = payload(start, seed=3)
+    name = stored(store, before)
+    size_on_disk = disk_path(store, name).stat().st_size
+    incoming = [payload(CHUNK, seed=4), payload(CHUNK, seed=5), b"one too many"]
+
+    with pytest.raises(StorageLimitExceeded):
+        store.append(FAMILY, name, incoming, limit=2 * CHUNK)
+
+    assert store.size(FAMILY, name) == start
+    assert disk_path(store, name).stat().st_size == size_on_disk
+    assert read_all(store, name) == before
+    store.append(FAMILY, name, [b"later"], limit=5)
+    assert read_all(store, name) == before + b"later"
+
+
+def test_interrupted_stream_keeps_what_arrived(store: MediaStore) -> None:
+    data = payload(CHUNK + 500)
+    name = stored(store, b"head")
+
+    def body() -> Iterator[bytes]:
+        yield data
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        store.append(FAMILY, name, body(), limit=10 * CHUNK)
+
+    assert read_all(store, name) == b"head" + data
+
+
+# -- truncate (tus checksum rollback) and crash recovery --------------------------------------
+
+
+@pytest.mark.parametrize("first", [0, 1, CHUNK - 1, CHUNK, CHUNK + 3])
+def test_truncate_rolls_back_a_failed_chunk_exactly(store: MediaStore, first: int) -> None:
+    kept = payload(first, seed=6)
+    name = stored(store, kept)
+    size_on_disk = disk_path(store, name).stat().st_size
+    store.append(FAMILY, name, [payload(CHUNK + 77, seed=7)], limit=CHUNK + 77)
+
+    store.truncate(FAMILY, name, first)
+
+    assert store.size(FAMILY, name) == first
+    assert disk_path(store, name).stat().st_size == size_on_disk
+    assert read_all(store, name) == kept
+    store.append(FAMILY, name, [b"retry"], limit=5)
+    assert read_all(store, name) == kept + b"retry"
+
+
+def test_truncate_cannot_grow(store: MediaStore) -> None:
+    name = stored(store, b"abc")
+    with pytest.raises(ValueError):
+        store.truncate(FAMILY, name, 4)
+
+
+def test_recover_drops_a_torn_tail(store: MediaStore) -> None:
+    data = payload(3 * CHUNK + 100, seed=8)
+    name = stored(store, data)
+    path = disk_path(store, name)
+    full = path.stat().st_size
+
+    assert store.recover(FAMILY, name) == len(data)
+    # A crash mid-write of the last record: only part of it reached the disk.
+    os.truncate(path, full - 50)
+    assert store.recover(FAMILY, name) == 3 * CHUNK
+    assert read_all(store, name) == data[: 3 * CHUNK]
+    # Zero-filled blocks past the end (delayed allocation after a crash) are dropped too.
+    with path.open("ab") as f:
+        f.write(bytes(RECORD + 10))
+    assert store.recover(FAMILY, name) == 3 * CHUNK
+    # A torn header-sized sliver (rem <= 28) is also handled.
+    with path.open("ab") as f:
+        f.write(bytes(20))
+    with pytest.raises(IntegrityError):
+        store.size(FAMILY, name)
+    assert store.recover(FAMILY, name) == 3 * CHUNK
+    store.append(FAMILY, name, [data[3 * CHUNK :]], limit=100)
+    assert read_all(store, name) == data
+
+
+# -- random access ------------------------------------------------------------------------
+
+
+def test_random_access_writes_match_a_bytearray(store: MediaStore) -> None:
+    rng = random.Random(9)
+    model = bytearray(payload(2 * CHUNK + 300, seed=10))
+    name = stored(store, bytes(model))
+
+    with store.open(FAMILY, name, "r+") as f:
+        for _ in range(60):
+            pos = rng.randint(0, len(model) + CHUNK // 2)
+            blob = rng.randbytes(rng.choice([1, 17, CHUNK - 1, CHUNK, CHUNK + 5, 3 * CHUNK]))
+            if pos > len(model):
+                model.extend(bytes(pos - len(model)))
+            model[pos : pos + len(blob)] = blob
+            f.seek(pos)
+            assert f.write(blob) == len(blob)
+            assert f.tell() == pos + len(blob)
+            if rng.random() < 0.3:
+                probe = rng.randint(0, len(model))
+                f.seek(probe)
+                assert f.read(1000) == bytes(model[probe : probe + 1000])
+        assert f.seek(0, io.SEEK_END) == len(model)
+
+    assert read_all(store, name) == bytes(model)
+    assert store.size(FAMILY, name) == len(model)
+    assert disk_path(store, name).stat().st_size == ciphertext_size(len(model))
+
+
+def test_writing_past_the_end_fills_with_zeros(store: MediaStore) -> None:
+    name = store.new_name("clip")
+    with store.open(FAMILY, name, "w") as f:
+        f.write(b"start")
+        f.seek(2 * CHUNK + 3)
+        f.write(b"end")
+    assert read_all(store, name) == b"start" + bytes(2 * CHUNK - 2) + b"end"
+
+
+def test_encrypted_file_truncate(store: MediaStore) -> None:
+    data = payload(2 * CHUNK + 9)
+    name = stored(store, data)
+    with store.open(FAMILY, name, "r+") as f:
+        f.seek(CHUNK + 1)
+        f.write(b"XY")
+        assert f.truncate(CHUNK + 2) == CHUNK + 2
+        assert f.truncate(CHUNK + 5) == CHUNK + 5
+    assert read_all(store, name) == data[: CHUNK + 1] + b"X" + bytes(3)
+
+
+def test_open_w_overwrites_with_a_new_file_id(store: MediaStore) -> None:
+    name = stored(store, payload(CHUNK * 2))
+    old_id = disk_path(store, name).read_bytes()[12:28]
+    with store.open(FAMILY, name, "w") as f:
+        f.write(b"new")
+    assert read_all(store, name) == b"new"
+    assert disk_path(store, name).read_bytes()[12:28] != old_id
+
+
+def test_read_only_file_refuses_writes(store: MediaStore) -> None:
+    name = stored(store, b"abc")
+    with store.open(FAMILY, name) as f, pytest.raises(io.UnsupportedOperation):
+        f.write(b"x")
+
+
+def test_memory_stays_bounded_while_writing(store: MediaStore) -> None:
+    name = store.new_name("transcode")
+    with store.open(FAMILY, name, "w") as f:
+        for i in range(40):
+            f.write(bytes([i]) * 10_000)
+            assert len(f._slots) <= 2
+        f.fsync()
+
+
+def test_writers_exclude_each_other(store: MediaStore) -> None:
+    name = stored(store, b"abc")
+    with store.open(FAMILY, name, "r+"):
+        with pytest.raises(StorageBusy):
+            store.append(FAMILY, name, [b"x"], limit=1)
+        with pytest.raises(StorageBusy):
+            store.open(FAMILY, name, "r+")
+        assert read_all(store, name) == b"abc"  # readers are not blocked
+    store.append(FAMILY, name, [b"d"], limit=1)
+
+
+# -- ranges -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (0, 0),
+        (CHUNK - 1, CHUNK - 1),
+        (CHUNK - 1, CHUNK),
+        (CHUNK, CHUNK),
+        (CHUNK, 2 * CHUNK - 1),
+        (1, 3 * CHUNK + 99),
+        (3 * CHUNK + 99, 3 * CHUNK + 99),
+        (5, 6 * CHUNK),
+    ],
+)
+@pytest.mark.parametrize("block", [1, CHUNK, 256 * 1024, 1 << 20])
+def test_range_reads_at_boundaries(store: MediaStore, start: int, end: int, block: int) -> None:
+    data = payload(3 * CHUNK + 100, seed=11)
+    name = stored(store, data)
+    end = min(end, len(data) - 1)
+
+    pieces = list(store.read_range(FAMILY, name, start, end, block=block))
+
+    assert b"".join(pieces) == data[start : end + 1]
+    assert all(pieces)
+    assert max(map(len, pieces)) <= max(block, CHUNK)
+
+
+@pytest.mark.parametrize(("start", "end"), [(-1, 0), (5, 4), (0, 100), (100, 100)])
+def test_range_outside_the_file_is_refused(store: MediaStore, start: int, end: int) -> None:
+    name = stored(store, bytes(100))
+    with pytest.raises(ValueError):
+        store.read_range(FAMILY, name, start, end)
+
+
+def test_range_reader_releases_its_file(store: MediaStore) -> None:
+    name = stored(store, payload(3 * CHUNK))
+    fds_before = len(os.listdir("/proc/self/fd"))
+    pieces = store.read_range(FAMILY, name, 0, 10)
+    pieces.close()
+    with store.read_range(FAMILY, name, 0, 3 * CHUNK - 1) as more:
+        next(more)
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
+# -- tampering ----------------------------------------------------------------------------
+
+
+def flip(path: Path, offset: int) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [
+        HEADER_LEN + 5,  # nonce of chunk 0
+        HEADER_LEN + 12 + 100,  # ciphertext of chunk 0
+        HEADER_LEN + RECORD - 1,  # tag of chunk 0
+        HEADER_LEN + RECORD + 12 + 7,  # ciphertext of chunk 1
+        10,  # chunk size in the header
+        20,  # file id in the header
+    ],
+)
+def test_flipped_byte_raises_integrity_error(store: MediaStore, offset: int) -> None:
+    name = stored(store, payload(2 * CHUNK + 10))
+    flip(disk_path(store, name), offset)
+
+    with pytest.raises(IntegrityError):
+        read_all(store, name)
+    with pytest.raises(IntegrityError):
+        store.sha256(FAMILY, name)
+    with pytest.raises(IntegrityError):
+        b"".join(store.read_range(FAMILY, name, 0, 2 * CHUNK + 9))
+
+
+def test_flipped_magic_is_not_our_file(store: MediaStore) -> None:
+    name = stored(store, b"abc")
+    flip(disk_path(store, name), 0)
+    with pytest.raises(IntegrityError, match="not a vigparent"):
+        store.open(FAMILY, name)
+
+
+def test_swapped_chunks_raise(store: MediaStore) -> None:
+    name = stored(store, payload(3 * CHUNK))
+    path = disk_path(store, name)
+    raw = bytearray(path.read_bytes())
+    one = slice(HEADER_LEN, HEADER_LEN + RECORD)
+    two = slice(HEADER_LEN + RECORD, HEADER_LEN + 2 * RECORD)
+    raw[one], raw[two] = raw[two], raw[one]
+    path.write_bytes(bytes(raw))
+
+    with pytest.raises(IntegrityError):
+        read_all(store, name)
+    with pytest.raises(IntegrityError):
+        list(store.read_range(FAMILY, name, CHUNK, CHUNK))
+
+
+def test_chunk_moved_from_another_file_raises(store: MediaStore) -> None:
+    a = stored(store, payload(2 * CHUNK, seed=1))
+    b = stored(store, payload(2 * CHUNK, seed=2))
+    raw_a = disk_path(store, a).read_bytes()
+    raw_b = bytearray(disk_path(store, b).read_bytes())
+    raw_b[HEADER_LEN : HEADER_LEN + RECORD] = raw_a[HEADER_LEN : HEADER_LEN + RECORD]
+    disk_path(store, b).write_bytes(bytes(raw_b))
+
+    with pytest.raises(IntegrityError):
+        list(store.read_range(FAMILY, b, 0, 0))
+
+
+def test_file_moved_to_another_family_cannot_be_read(store: MediaStore) -> None:
+    name = stored(store, b"family one's video")
+    stored(store, b"x", family_id=2)
+    os.rename(disk_path(store, name), disk_path(store, name, family_id=2))
+    with pytest.raises(IntegrityError):
+        read_all(store, name, family_id=2)
+
+
+# -- crypto-shredding and key rotation ----------------------------------------------------
+
+
+def test_destroyed_key_makes_media_unreadable(store: MediaStore, keyring: Keyring) -> None:
+    names = [stored(store, payload(n, seed=n)) for n in (0, 10, 3 * CHUNK)]
+    keyring.destroy(FAMILY)
+
+    for name in names:
+        for read in (
+            lambda n: store.open(FAMILY, n),
+            lambda n: store.sha256(FAMILY, n),
+            lambda n: store.append(FAMILY, n, [b"more"], limit=4),
+            lambda n: store.open(FAMILY, n, "r+"),
+        ):
+            with pytest.raises(MediaKeyDestroyed):
+                read(name)
+    with pytest.raises(MediaNotFound):  # MediaKeyDestroyed is a MediaNotFound
+        store.read_range(FAMILY, names[2], 0, 0)
+    assert not keyring.has_key(FAMILY), "reading must not mint a new key"
+
+
+def test_new_key_does_not_revive_old_media(store: MediaStore, keyring: Keyring) -> None:
+    name = stored(store, b"before withdrawal")
+    keyring.destroy(FAMILY)
+    stored(store, b"after")  # creates a fresh key for the family
+    with pytest.raises(IntegrityError):
+        read_all(store, name)
+
+
+def test_rewrap_keeps_media_readable(store: MediaStore, keyring: Keyring, tmp_path: Path) -> None:
+    data = payload(2 * CHUNK + 1)
+    name = stored(store, data)
+    new_master = os.urandom(32)
+
+    keyring.rewrap_all(new_master)
+
+    fresh = MediaStore(tmp_path / "media", Keyring(tmp_path / "keys", new_master))
+    assert read_all(fresh, name) == data
+    assert read_all(store, name) == data
+
+
+# -- names and paths ----------------------------------------------------------------------
+
+
+def test_new_names_are_random_and_readable(store: MediaStore) -> None:
+    names = {store.new_name("clip") for _ in range(100)}
+    assert len(names) == 100
+    assert all(n.startswith("clip-") and len(n) == 29 for n in names)
+
+
+@pytest.mark.parametrize("kind", ["", "Clip", "../x", "clip-1", "a" * 17, "poster.jpg"])
+def test_new_name_refuses_odd_kinds(store: MediaStore, kind: str) -> None:
+    with pytest.raises(InvalidMediaName):
+        store.new_name(kind)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        ".",
+        "..",
+        "../1/upload-AAAAAAAAAAAAAAAAAAAA",
+        "upload-AAAAAAAAAAAA/../../../../etc/passwd",
+        "/etc/passwd",
+        "upload-AAAAAAAAAAAAAAAAAAAA/",
+        "upload-AAAAAAAAAAAAAAAAAAAA\x00",
+        "upload-AAAAAAAAAAAAAAAAAAAA.mp4",
+        ".tmp-0123456789abcdef",
+        "upload-short",
+        "UPLOAD-AAAAAAAAAAAAAAAAAAAA",
+    ],
+)
+def test_names_not_issued_by_the_store_are_refused(store: MediaStore, name: str) -> None:
+    for call in (
+        lambda: store.create(FAMILY, name),
+        lambda: store.open(FAMILY, name, "w"),
+        lambda: store.exists(FAMILY, name),
+        lambda: store.delete(FAMILY, name),
+        lambda: store.append(FAMILY, name, [b"x"], limit=1),
+    ):
+        with pytest.raises(InvalidMediaName):
+            call()
+
+
+@pytest.mark.parametrize("family_id", [-1, True, "1", "../1", 1.5, None])
+def test_odd_family_ids_are_refused(store: MediaStore, family_id: object) -> None:
+    with pytest.raises(InvalidMediaName):
+        store.create(family_id, store.new_name("upload"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidMediaName):
+        store.delete_family(family_id)  # type: ignore[arg-type]
+
+
+def test_symlinks_out_of_the_root_are_refused(store: MediaStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (store.root / "5").symlink_to(outside)
+    with pytest.raises(InvalidMediaName):
+        store.create(5, store.new_name("upload"))
+    name = store.new_name("upload")
+    target = outside / "secret"
+    target.write_bytes(b"secret")
+    (store.root / str(FAMILY)).mkdir()
+    disk_path(store, name).symlink_to(target)
+    with pytest.raises(InvalidMediaName):
+        store.open(FAMILY, name)
+    assert target.read_bytes() == b"secret"
+
+
+def test_create_refuses_an_existing_name(store: MediaStore) -> None:
+    name = stored(store, b"keep me")
+    with pytest.raises(Exception, match="already exists"):
+        store.create(FAMILY, name)
+    assert read_all(store, name) == b"keep me"
+
+
+# -- no plaintext on disk -----------------------------------------------------------------
+
+
+def test_no_plaintext_reaches_the_disk(store: MediaStore, tmp_path: Path) -> None:
+    marker = b"VIG-PLAINTEXT-MARKER-0123456789"
+    data = (marker + payload(1000)) * 300  # ~300 KB, the marker in every chunk
+    name = stored(store, data)
+    store.append(FAMILY, name, [marker * 10, data[:CHUNK]], limit=10**9)
+    store.truncate(FAMILY, name, len(data) + 5)
+    with store.open(FAMILY, store.new_name("clip"), "w") as f:
+        f.write(data)
+        f.seek(CHUNK - 5)
+        f.write(marker)
+    with store.open(FAMILY, name, "r+") as f:
+        f.seek(len(data) // 2)
+        f.write(marker * 3)
+        f.truncate(len(data))
+
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    # Two media files, one key and the keyring's lock file; no temporaries left behind.
+    assert sorted(p.name for p in files if p.name.startswith(".")) == [".keyring.lock"]
+    assert len(files) == 4
+    for path in files:
+        assert marker not in path.read_bytes(), path
+
+
+# -- deletion and inventory ---------------------------------------------------------------
+
+
+def test_delete_and_inventory(store: MediaStore) -> None:
+    a = stored(store, payload(CHUNK + 1), family_id=1)
+    b = stored(store, payload(10), family_id=1, kind="poster")
+    c = stored(store, payload(20), family_id=3)
+
+    assert store.families() == [1, 3]
+    assert store.names(1) == sorted([a, b])
+    assert store.exists(1, a)
+    assert store.family_usage(1) == ciphertext_size(CHUNK + 1) + ciphertext_size(10)
+
+    assert store.delete(1, b) == ciphertext_size(10)
+    assert store.delete(1, b) == 0
+    assert not store.exists(1, b)
+    with pytest.raises(MediaNotFound):
+        store.open(1, b)
+
+    assert store.delete_family(1) == (1, ciphertext_size(CHUNK + 1))
+    assert store.delete_family(1) == (0, 0)
+    assert store.families() == [3]
+    assert store.names(1) == []
+    assert store.family_usage(1) == 0
+    assert read_all(store, c, family_id=3) == payload(20)
+
+
+def test_delete_family_removes_leftover_temporaries(store: MediaStore) -> None:
+    stored(store, b"x")
+    (store.root / str(FAMILY) / ".tmp-0123456789abcdef").write_bytes(b"VIGENC1\n")
+    assert store.delete_family(FAMILY)[0] == 2
+    assert not (store.root / str(FAMILY)).exists()
+
+
+# -- PyAV through EncryptedFile -----------------------------------------------------------
+
+
+def write_test_video(f: EncryptedFile, *, faststart: bool, seconds: float = 1.0) -> int:
+    """Encode a small H.264 + AAC MP4 into ``f``; return the number of video frames."""
+    options = {"movflags": "+faststart"} if faststart else {}
+    # FFmpeg's faststart pass rereads the output; it must do so through the same decryption.
+    io_open = f.av_io_open if faststart else None
+    fps, width, height, rate = 25, 64, 48, 48000
+    frames = int(fps * seconds)
+    with av.open(f, mode="w", format="mp4", options=options, io_open=io_open) as out:
+        video = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = out.add_stream("aac", rate=rate, layout="mono")
+        for i in range(frames):
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for plane, value in zip(frame.planes, (16 + i * 8, 128, 255 - i * 8), strict=True):
+                plane.update(bytes([value % 256]) * plane.buffer_size)
+            frame.pts = i
+            out.mux(video.encode(frame))
+        samples = 1024
+        for n in range(int(rate * seconds) // samples):
+            tone = array.array(
+                "f",
+                (
+                    0.2 * math.sin(2 * math.pi * 440 * (n * samples + k) / rate)
+                    for k in range(samples)
+                ),
+            )
+            sound = av.AudioFrame(format="fltp", layout="mono", samples=samples)
+            sound.planes[0].update(tone.tobytes())
+            sound.sample_rate = rate
+            sound.pts = n * samples
+            sound.time_base = Fraction(1, rate)
+            out.mux(audio.encode(sound))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+    return frames
+
+
+def count_frames(f: EncryptedFile) -> tuple[int, int]:
+    with av.open(f, mode="r") as container:
+        video = sum(1 for _ in container.decode(video=0))
+        container.seek(0)
+        audio = sum(1 for _ in container.decode(audio=0))
+    return video, audio
+
+
+@pytest.mark.parametrize("faststart", [True, False])
+def test_pyav_writes_and_reads_through_encrypted_file(store: MediaStore, faststart: bool) -> None:
+    name = store.new_name("transcode")
+    with store.open(FAMILY, name, "w") as f:
+        frames = write_test_video(f, faststart=faststart)
+        f.fsync()
+
+    with store.open(FAMILY, name) as f:
+        mp4 = f.read()
+        assert mp4[4:8] == b"ftyp"
+        # faststart means FFmpeg reread and shifted the whole file through av_io_open.
+        assert (mp4.find(b"moov") < mp4.find(b"mdat")) is faststart
+        f.seek(0)
+        video, audio = count_frames(f)
+    assert video == frames
+    assert audio > 0
+    raw = disk_path(store, name).read_bytes()
+    assert b"ftyp" not in raw and b"moov" not in raw
+
+
+def test_faststart_without_io_open_fails_loudly(store: MediaStore) -> None:
+    name = store.new_name("transcode")
+    with store.open(FAMILY, name, "w") as f:
+        assert not f.name.startswith("/")  # FFmpeg must not be able to open the real path
+        options = {"movflags": "+faststart"}
+        with (
+            pytest.raises(av.FFmpegError),
+            av.open(f, mode="w", format="mp4", options=options) as out,
+        ):
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = 0
+            out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+
+
+def test_pyav_reads_an_uploaded_recording(store: MediaStore) -> None:
+    scratch = store.new_name("transcode")
+    with store.open(FAMILY, scratch, "w") as f:
+        frames = write_test_video(f, faststart=False, seconds=0.4)
+    mp4 = read_all(store, scratch)
+    # The tus path: the same bytes arrive in odd-sized PATCH bodies.
+    upload = store.new_name("upload")
+    store.create(FAMILY, upload)
+    for piece in split_randomly(mp4, random.Random(12), most=5000):
+        store.append(FAMILY, upload, io.BytesIO(piece), limit=len(piece))
+    with store.open(FAMILY, upload) as f:
+        assert count_frames(f)[0] == frames

@@ -1,0 +1,334 @@
+"""Per-family media data keys, wrapped by one master key.
+
+Every family's media is encrypted under its own random data key. The data key is stored only
+wrapped (encrypted) by the master key, one small file per family. Withdrawing consent destroys
+that file, which makes every copy of the family's media unreadable, backups of the media
+included (crypto-shredding). For that to hold, the key directory must live apart from the media
+and from long-lived backups (DESIGN.md §7).
+
+Key file format (76 bytes): magic ``b"VIGKEY1\\n"`` (8) + master key id (8) + nonce (12) +
+AES-256-GCM(data key) with its tag (48).
+
+We wrap with AES-256-GCM rather than AES key wrap (RFC 3394) because GCM takes associated
+data: we bind the magic, the master key id and the family id into every wrapped key, so a key
+file copied or renamed to another family's name fails to unwrap instead of silently handing
+family B's media key to family A. Random 96-bit nonces are safe here because a master key only
+ever wraps a few thousand keys. The master key id (a hash of the master key, not a secret when
+the key is 256 random bits) lets us tell "wrong master key" from "tampered file" and lets an
+interrupted ``rewrap_all`` resume.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+import stat
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "KEY_LEN",
+    "DataKeyMissing",
+    "KeyUnwrapError",
+    "Keyring",
+    "KeyringError",
+    "MasterKeyError",
+    "load_or_create_master_key",
+    "master_key_from_b64",
+]
+
+KEY_LEN = 32
+_MAGIC = b"VIGKEY1\n"
+_KEY_ID_LEN = 8
+_NONCE_LEN = 12
+_TAG_LEN = 16
+_FILE_LEN = len(_MAGIC) + _KEY_ID_LEN + _NONCE_LEN + KEY_LEN + _TAG_LEN
+_FAMILY = struct.Struct(">Q")
+_KEY_FILE_RE = re.compile(r"(0|[1-9][0-9]*)\.key")
+_LOCK_NAME = ".keyring.lock"
+
+
+class KeyringError(Exception):
+    """Base class for key management errors."""
+
+
+class DataKeyMissing(KeyringError):
+    """The family has no data key: it was never created or has been destroyed."""
+
+
+class KeyUnwrapError(KeyringError):
+    """A wrapped key cannot be opened: wrong master key, or the file was altered or moved."""
+
+
+class MasterKeyError(KeyringError):
+    """The master key material is unusable (wrong length, bad encoding, unsafe permissions)."""
+
+
+def _check_family_id(family_id: int) -> int:
+    # bool is an int subclass; True must not quietly mean family 1.
+    if not isinstance(family_id, int) or isinstance(family_id, bool) or family_id < 0:
+        raise ValueError(f"family id must be a non-negative int, got {family_id!r}")
+    return family_id
+
+
+def _check_master(master_key: bytes) -> bytes:
+    if not isinstance(master_key, bytes | bytearray) or len(master_key) != KEY_LEN:
+        raise MasterKeyError(f"master key must be {KEY_LEN} bytes")
+    return bytes(master_key)
+
+
+def _master_key_id(master_key: bytes) -> bytes:
+    return hashlib.sha256(b"vigparent master key id\x00" + master_key).digest()[:_KEY_ID_LEN]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes, *, replace: bool) -> bool:
+    """Durably write ``data`` to ``path`` (mode 0600) so readers see all of it or none of it.
+
+    With ``replace=False`` an existing file wins and False is returned: two processes creating
+    the same family's key at once must end up using one key, not each encrypt with their own.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    try:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                # link() fails if the target exists, unlike rename(): no-clobber, atomically.
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+    finally:
+        tmp.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+    return True
+
+
+def _read_small(path: Path, *, follow_symlinks: bool) -> tuple[bytes, os.stat_result]:
+    flags = os.O_RDONLY | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyringError(f"{path} is not a regular file")
+        # Read one byte more than any valid file so a too-long file is noticed.
+        return os.read(fd, max(_FILE_LEN, KEY_LEN) + 1), st
+    finally:
+        os.close(fd)
+
+
+class Keyring:
+    """Per-family 32-byte data keys, stored wrapped under a master key in ``key_dir``.
+
+    Unwrapped keys are never cached: every call reads the key file, so a key destroyed by one
+    process (a withdrawal handled by another worker) is gone for all of them at once.
+    """
+
+    def __init__(self, key_dir: Path, master_key: bytes) -> None:
+        self._master = _check_master(master_key)
+        self._dir = Path(key_dir)
+        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    @property
+    def key_dir(self) -> Path:
+        return self._dir
+
+    def _path(self, family_id: int) -> Path:
+        return self._dir / f"{_check_family_id(family_id)}.key"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Serialises destroy/create/rewrap across threads and processes, so a rewrap that read
+        # a key just before it was destroyed cannot write it back afterwards.
+        fd = os.open(self._dir / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _wrap(self, family_id: int, data_key: bytes, master_key: bytes) -> bytes:
+        key_id = _master_key_id(master_key)
+        nonce = os.urandom(_NONCE_LEN)
+        aad = _MAGIC + key_id + _FAMILY.pack(family_id)
+        return _MAGIC + key_id + nonce + AESGCM(master_key).encrypt(nonce, data_key, aad)
+
+    def _unwrap(self, family_id: int, blob: bytes, master_key: bytes) -> bytes:
+        if len(blob) != _FILE_LEN or not blob.startswith(_MAGIC):
+            raise KeyUnwrapError(f"key file for family {family_id} is damaged")
+        key_id = blob[len(_MAGIC) : len(_MAGIC) + _KEY_ID_LEN]
+        if key_id != _master_key_id(master_key):
+            raise KeyUnwrapError(
+                f"key file for family {family_id} was wrapped by a different master key "
+                f"(id {key_id.hex()}, ours {_master_key_id(master_key).hex()})"
+            )
+        nonce_at = len(_MAGIC) + _KEY_ID_LEN
+        nonce = blob[nonce_at : nonce_at + _NONCE_LEN]
+        aad = _MAGIC + key_id + _FAMILY.pack(family_id)
+        try:
+            return AESGCM(master_key).decrypt(nonce, blob[nonce_at + _NONCE_LEN :], aad)
+        except InvalidTag:
+            raise KeyUnwrapError(
+                f"key file for family {family_id} failed authentication "
+                "(altered, or copied from another family)"
+            ) from None
+
+    def _read_blob(self, family_id: int) -> bytes:
+        return _read_small(self._path(family_id), follow_symlinks=False)[0]
+
+    def data_key(self, family_id: int, create: bool = True) -> bytes:
+        """Return the family's data key, creating it on first use unless ``create`` is False.
+
+        Raises DataKeyMissing when there is no key and ``create`` is False: reads must never
+        mint a fresh key, or destroyed media would just look corrupt instead of gone.
+        """
+        path = self._path(family_id)
+        try:
+            blob = self._read_blob(family_id)
+        except FileNotFoundError:
+            if not create:
+                raise DataKeyMissing(f"family {family_id} has no data key") from None
+            key = os.urandom(KEY_LEN)
+            with self._locked():
+                if _write_atomic(path, self._wrap(family_id, key, self._master), replace=False):
+                    return key
+            # Another process created it first; everyone must use that one.
+            blob = self._read_blob(family_id)
+        return self._unwrap(family_id, blob, self._master)
+
+    def has_key(self, family_id: int) -> bool:
+        return self._path(family_id).exists()
+
+    def destroy(self, family_id: int) -> bool:
+        """Shred the family's wrapped key; idempotent; returns whether a key existed.
+
+        Overwriting before unlinking keeps the old bytes out of the free blocks of a plain
+        in-place filesystem. On SSDs and copy-on-write filesystems that is best effort only;
+        the real guarantee is that the wrapped key exists nowhere else (keep key_dir out of
+        long-lived backups).
+        """
+        path = self._path(family_id)
+        existed = False
+        with self._locked():
+            # Stale temporaries from an interrupted write or rewrap hold the same key.
+            victims = [path, *self._dir.glob(f".{path.name}.*.tmp")]
+            for victim in victims:
+                try:
+                    fd = os.open(victim, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    continue
+                try:
+                    size = os.fstat(fd).st_size
+                    os.pwrite(fd, bytes(size), 0)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(victim)
+                    if victim == path:
+                        existed = True
+            _fsync_dir(self._dir)
+        return existed
+
+    def rewrap_all(self, new_master: bytes) -> int:
+        """Re-wrap every key under ``new_master`` (one atomic replace per file); return the count.
+
+        Resumable: keys already under ``new_master`` (from an interrupted run) are verified and
+        counted. Run it with the app stopped: other processes still hold the old master key.
+        """
+        new_master = _check_master(new_master)
+        new_id = _master_key_id(new_master)
+        count = 0
+        with self._locked():
+            for family_id in self.family_ids():
+                try:
+                    blob = self._read_blob(family_id)
+                except FileNotFoundError:
+                    continue
+                if blob[len(_MAGIC) : len(_MAGIC) + _KEY_ID_LEN] == new_id:
+                    self._unwrap(family_id, blob, new_master)
+                else:
+                    key = self._unwrap(family_id, blob, self._master)
+                    wrapped = self._wrap(family_id, key, new_master)
+                    _write_atomic(self._path(family_id), wrapped, replace=True)
+                count += 1
+            self._master = new_master
+        return count
+
+    def family_ids(self) -> list[int]:
+        ids = []
+        for entry in os.scandir(self._dir):
+            match = _KEY_FILE_RE.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False):
+                ids.append(int(match.group(1)))
+        return sorted(ids)
+
+
+def load_or_create_master_key(path: Path) -> bytes:
+    """Read the 32-byte master key at ``path``, creating it (mode 0600) if it does not exist.
+
+    Refuses a file of the wrong length or one that group/others can access: a leaked master
+    key undoes the point of wrapping. Symlinks are followed so a mounted secret can be used.
+    """
+    path = Path(path)
+    try:
+        data, st = _read_small(path, follow_symlinks=True)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = os.urandom(KEY_LEN)
+        if _write_atomic(path, key, replace=False):
+            return key
+        data, st = _read_small(path, follow_symlinks=True)
+    if st.st_mode & 0o077:
+        raise MasterKeyError(
+            f"master key file {path} is accessible by group or others "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
+        )
+    if len(data) != KEY_LEN:
+        raise MasterKeyError(
+            f"master key file {path} must hold exactly {KEY_LEN} raw bytes"
+            f"{'' if len(data) < KEY_LEN else ' (it is longer)'}"
+        )
+    return data
+
+
+def master_key_from_b64(s: str) -> bytes:
+    """Decode a base64 (standard or URL-safe, padding optional) 32-byte master key."""
+    text = "".join(s.split()).replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        # Never echo the input: it is a secret, possibly mistyped.
+        raise MasterKeyError("master key is not valid base64") from None
+    if len(key) != KEY_LEN:
+        raise MasterKeyError(f"master key decodes to {len(key)} bytes; it must be {KEY_LEN}")
+    return key

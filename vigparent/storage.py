@@ -1,0 +1,939 @@
+"""Encrypted media storage: the only code that touches media bytes.
+
+Every media file is encrypted at rest under a key derived from its family's data key (see
+``keyring``), so destroying that data key crypto-shreds the family's media everywhere, backups
+included. Plaintext never touches disk: there are no plaintext temporary files, and readers and
+writers hold at most two decrypted chunks in memory.
+
+File format (all integers big-endian)::
+
+    header   magic b"VIGENC1\\n" (8) | chunk size C, u32 (4) | file id, 16 random bytes (16)
+    chunk i  at offset 28 + i * (C + 28): nonce (12) | AES-256-GCM ciphertext | tag (16)
+
+Chunk i holds plaintext bytes [i*C, (i+1)*C). Every chunk but the last is full; the last may
+be partial but never empty. So the plaintext size follows from the file size alone: with
+``body = file_size - 28`` and ``full, rem = divmod(body, C + 28)``, the size is ``full * C``
+when ``rem == 0`` and ``full * C + rem - 28`` otherwise (``0 < rem <= 28`` means a torn tail,
+see ``MediaStore.recover``). Fixed offsets let tus append, HTTP Range and PyAV seek without an
+index.
+
+Cryptography:
+
+- Per-file key = HKDF-SHA256(family data key, info = label + file id). Random 96-bit nonces
+  are then bounded per file rather than per family, far inside GCM's 2**32 messages per key.
+- Associated data = the 28-byte header (the per-file constant: magic, chunk size, file id) +
+  chunk index (u64). A chunk cannot be moved to another position or file, and a tampered header
+  fails on the first chunk read.
+- Each (re)write of a chunk draws a fresh random nonce, so overwriting never reuses one.
+- Not authenticated: the file's length at chunk granularity (dropping whole trailing chunks) and
+  which name a whole file sits under within a family. The upload's sha256 (``sha256()``) in the
+  database covers that where it matters.
+
+Concurrency: writers (``append``, ``truncate``, ``recover``, ``open("w"/"r+")``) take an
+exclusive, non-blocking ``flock`` on the file and raise ``StorageBusy`` if another writer holds
+it. Readers take no lock; a reader racing a writer on the same tail chunk may see
+``IntegrityError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import io
+import os
+import re
+import secrets
+import struct
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from vigparent.keyring import DataKeyMissing, Keyring
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
+__all__ = [
+    "CHUNK",
+    "HEADER_LEN",
+    "MAGIC",
+    "OVERHEAD",
+    "EncryptedFile",
+    "IntegrityError",
+    "InvalidMediaName",
+    "MediaKeyDestroyed",
+    "MediaNotFound",
+    "MediaStore",
+    "StorageBusy",
+    "StorageError",
+    "StorageLimitExceeded",
+    "ciphertext_size",
+    "plaintext_size",
+]
+
+MAGIC = b"VIGENC1\n"
+CHUNK = 64 * 1024
+NONCE_LEN = 12
+TAG_LEN = 16
+OVERHEAD = NONCE_LEN + TAG_LEN
+_HEADER = struct.Struct(">8sI16s")
+HEADER_LEN = _HEADER.size
+_INDEX = struct.Struct(">Q")
+# Readers accept other chunk sizes so the writer's choice can change without a migration.
+_MIN_CHUNK = 4 * 1024
+_MAX_CHUNK = 16 * 1024 * 1024
+# Chunks sealed per pwritev call: bounded memory, and well under IOV_MAX (1024 buffers).
+_WRITE_BATCH = 64
+_KDF_LABEL = b"vigparent media file key v1\x00"
+_AVIO_FLAG_WRITE = 2
+
+_KIND_RE = re.compile(r"[a-z][a-z0-9]{0,15}")
+# kind + "-" + a token_urlsafe string: no dots or slashes, so no traversal, no hidden files.
+_NAME_RE = re.compile(r"[a-z][a-z0-9]{0,15}-[A-Za-z0-9_-]{16,86}")
+_FAMILY_DIR_RE = re.compile(r"0|[1-9][0-9]*")
+
+_Bytes = bytes | bytearray | memoryview
+
+
+class StorageError(Exception):
+    """Base class for media storage errors."""
+
+
+class StorageLimitExceeded(StorageError):
+    """More bytes arrived than the caller allowed."""
+
+
+class MediaNotFound(StorageError):
+    """No such media file (or it can no longer be read)."""
+
+
+class MediaKeyDestroyed(MediaNotFound):
+    """The family's data key has been destroyed: the media is gone for good."""
+
+
+class IntegrityError(StorageError):
+    """Stored bytes failed authentication or are malformed; nothing unverified is returned."""
+
+
+class InvalidMediaName(StorageError, ValueError):
+    """A media name or family id that the store did not issue; refused before touching disk."""
+
+
+class StorageBusy(StorageError):
+    """Another writer holds the file (e.g. a second tus PATCH for the same upload)."""
+
+
+def plaintext_size(file_size: int, chunk: int = CHUNK) -> int:
+    """Plaintext size of an encrypted file of ``file_size`` bytes (IntegrityError if torn)."""
+    body = file_size - HEADER_LEN
+    if body < 0:
+        raise IntegrityError("encrypted file is shorter than its header")
+    full, rem = divmod(body, chunk + OVERHEAD)
+    if rem == 0:
+        return full * chunk
+    if rem <= OVERHEAD:
+        raise IntegrityError("encrypted file ends in a torn chunk")
+    return full * chunk + rem - OVERHEAD
+
+
+def ciphertext_size(plain_size: int, chunk: int = CHUNK) -> int:
+    """On-disk size of an encrypted file holding ``plain_size`` plaintext bytes."""
+    full, rem = divmod(plain_size, chunk)
+    return HEADER_LEN + full * (chunk + OVERHEAD) + (rem + OVERHEAD if rem else 0)
+
+
+def _parse_header(header: bytes) -> tuple[int, bytes]:
+    if len(header) != HEADER_LEN:
+        raise IntegrityError("encrypted file is shorter than its header")
+    magic, chunk, file_id = _HEADER.unpack(header)
+    if magic != MAGIC:
+        raise IntegrityError("not a vigparent encrypted media file")
+    if not _MIN_CHUNK <= chunk <= _MAX_CHUNK:
+        raise IntegrityError(f"implausible chunk size {chunk}")
+    return chunk, file_id
+
+
+def _new_header() -> bytes:
+    return _HEADER.pack(MAGIC, CHUNK, os.urandom(16))
+
+
+def _pwritev_all(fd: int, buffers: list[ReadableBuffer], offset: int) -> None:
+    total = sum(memoryview(b).nbytes for b in buffers)
+    written = os.pwritev(fd, buffers, offset)
+    if written == total:
+        return
+    # Short writes on regular files are rare (a signal, a nearly full disk): finish slowly.
+    rest = memoryview(b"".join(buffers))[written:]
+    offset += written
+    while rest:
+        n = os.pwrite(fd, rest, offset)
+        rest, offset = rest[n:], offset + n
+
+
+def _fsync_dir(path: Path | str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise StorageBusy("the media file is being written by someone else") from None
+
+
+class _FileCipher:
+    """Seals and opens the chunks of one encrypted file."""
+
+    __slots__ = ("_aead", "chunk", "header", "record")
+
+    def __init__(self, data_key: bytes, header: bytes) -> None:
+        self.chunk, file_id = _parse_header(header)
+        self.header = header
+        self.record = self.chunk + OVERHEAD
+        file_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=_KDF_LABEL + file_id
+        ).derive(data_key)
+        self._aead = AESGCM(file_key)
+
+    def offset(self, index: int) -> int:
+        return HEADER_LEN + index * self.record
+
+    def plain_size(self, file_size: int) -> int:
+        return plaintext_size(file_size, self.chunk)
+
+    def file_size(self, plain_size: int) -> int:
+        return ciphertext_size(plain_size, self.chunk)
+
+    def open(self, index: int, record: bytes | memoryview) -> bytes:
+        aad = self.header + _INDEX.pack(index)
+        try:
+            return self._aead.decrypt(record[:NONCE_LEN], record[NONCE_LEN:], aad)
+        except InvalidTag:
+            raise IntegrityError(f"media chunk {index} failed authentication") from None
+
+    def read_chunk(self, fd: int, index: int, plain_size: int) -> bytes:
+        """Decrypt chunk ``index`` of a file whose on-disk plaintext size is ``plain_size``."""
+        length = min(self.chunk, plain_size - index * self.chunk)
+        if length <= 0:
+            return b""
+        record = os.pread(fd, length + OVERHEAD, self.offset(index))
+        if len(record) != length + OVERHEAD:
+            raise IntegrityError(f"media chunk {index} is truncated")
+        return self.open(index, record)
+
+    def write_chunks(self, fd: int, first: int, pieces: Sequence[_Bytes]) -> None:
+        """Seal ``pieces`` as consecutive chunks from index ``first`` and write them in place."""
+        for start in range(0, len(pieces), _WRITE_BATCH):
+            buffers: list[ReadableBuffer] = []
+            for k, piece in enumerate(pieces[start : start + _WRITE_BATCH], first + start):
+                nonce = os.urandom(NONCE_LEN)
+                aad = self.header + _INDEX.pack(k)
+                buffers += (nonce, self._aead.encrypt(nonce, piece, aad))
+            _pwritev_all(fd, buffers, self.offset(first + start))
+
+    def shrink(self, fd: int, cur_size: int, new_size: int) -> None:
+        """Cut the file from ``cur_size`` down to ``new_size`` plaintext bytes."""
+        index, rem = divmod(new_size, self.chunk)
+        # Decrypt (and so verify) the kept part of the new last chunk before cutting anything.
+        tail = self.read_chunk(fd, index, cur_size)[:rem] if rem else b""
+        os.ftruncate(fd, self.offset(index))
+        if tail:
+            self.write_chunks(fd, index, [tail])
+
+
+class _Slot:
+    __slots__ = ("data", "dirty", "index")
+
+    def __init__(self, index: int, data: bytearray) -> None:
+        self.index = index
+        self.data = data
+        self.dirty = False
+
+
+class EncryptedFile(io.RawIOBase):
+    """A seekable, random-access file object over one encrypted media file.
+
+    Reads decrypt only the chunks they touch; writes re-encrypt the chunks they touch when
+    they are evicted, flushed or the file is closed. At most two decrypted chunks are held (two
+    so that MP4 faststart, which reads one place while writing another, does not thrash).
+    Writing past the end fills the gap with zeros. Not thread-safe, like any file object.
+
+    PyAV: ``av.open(f, mode="r")`` works as is. For ``movflags=+faststart`` FFmpeg reopens the
+    output to read it back, so pass ``io_open=f.av_io_open`` as well.
+
+    No io.Buffered* wrapper is needed: the chunk slots already coalesce small reads and writes,
+    and a second buffer layer would only add a copy.
+    """
+
+    def __init__(self, fd: int, cipher: _FileCipher, *, writable: bool, name: str) -> None:
+        super().__init__()
+        self._fd = fd
+        self._c = cipher
+        self._writable = writable
+        self._pos = 0
+        # _disk_size: plaintext size covered by records on disk; _size: including dirty slots.
+        self._disk_size = cipher.plain_size(os.fstat(fd).st_size)
+        self._size = self._disk_size
+        self._slots: list[_Slot] = []
+        self._unsynced = False
+        # Not a path on purpose: FFmpeg opens ``name`` when it wants to reread the output, and a
+        # path would let it read ciphertext (or a stray file) as if it were the video.
+        self.name = f"vigenc:{name}"
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return self._writable
+
+    def seekable(self) -> bool:
+        return True
+
+    @property
+    def size(self) -> int:
+        """Current plaintext size, including bytes not yet written back."""
+        return self._size
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    def _writeback(self, slot: _Slot) -> None:
+        if slot.dirty:
+            self._c.write_chunks(self._fd, slot.index, [slot.data])
+            slot.dirty = False
+            self._disk_size = max(self._disk_size, slot.index * self._c.chunk + len(slot.data))
+
+    def _slot(self, index: int, *, load: bool = True) -> _Slot:
+        for slot in self._slots:
+            if slot.index == index:
+                if slot is not self._slots[0]:
+                    self._slots.remove(slot)
+                    self._slots.insert(0, slot)
+                return slot
+        if len(self._slots) >= 2:
+            self._writeback(self._slots[-1])
+            self._slots.pop()
+        data = bytearray()
+        if load and index * self._c.chunk < self._disk_size:
+            data = bytearray(self._c.read_chunk(self._fd, index, self._disk_size))
+        slot = _Slot(index, data)
+        self._slots.insert(0, slot)
+        return slot
+
+    def _pread_into(self, pos: int, out: memoryview) -> int:
+        self._check_open()
+        n = min(len(out), self._size - pos)
+        done = 0
+        while done < n:
+            index, off = divmod(pos + done, self._c.chunk)
+            data = self._slot(index).data
+            k = min(n - done, len(data) - off)
+            if k <= 0:
+                raise IntegrityError(f"media chunk {index} is shorter than the file size says")
+            out[done : done + k] = data[off : off + k]
+            done += k
+        return done
+
+    def _pwrite(self, pos: int, data: ReadableBuffer) -> int:
+        self._check_open()
+        if not self._writable:
+            raise io.UnsupportedOperation("file not open for writing")
+        chunk = self._c.chunk
+        while pos > self._size:
+            # Zero-fill the gap through the normal path so chunks stay contiguous and full.
+            self._pwrite(self._size, bytes(min(chunk, pos - self._size)))
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            index, off = divmod(pos + done, chunk)
+            k = min(len(view) - done, chunk - off)
+            # A whole-chunk overwrite need not decrypt what it replaces.
+            slot = self._slot(index, load=not (off == 0 and k == chunk))
+            slot.data[off : off + k] = view[done : done + k]
+            slot.dirty = True
+            done += k
+        self._unsynced = True
+        self._size = max(self._size, pos + done)
+        return done
+
+    def readinto(self, b: WriteableBuffer) -> int:
+        with memoryview(b) as view:
+            n = self._pread_into(self._pos, view.cast("B"))
+        self._pos += n
+        return n
+
+    def readall(self) -> bytes:
+        return self.read(max(self._size - self._pos, 0))
+
+    def write(self, b: ReadableBuffer) -> int:
+        n = self._pwrite(self._pos, b)
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise OSError(errno.EINVAL, "negative seek position")
+        self._pos = pos
+        return pos
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._pos
+
+    def truncate(self, size: int | None = None) -> int:
+        self._check_open()
+        if not self._writable:
+            raise io.UnsupportedOperation("file not open for writing")
+        size = self._pos if size is None else size
+        if size < 0:
+            raise OSError(errno.EINVAL, "negative size")
+        if size > self._size:
+            while self._size < size:
+                self._pwrite(self._size, bytes(min(self._c.chunk, size - self._size)))
+        elif size < self._size:
+            self.flush()
+            self._slots.clear()
+            self._c.shrink(self._fd, self._disk_size, size)
+            self._disk_size = self._size = size
+            self._unsynced = True
+        return size
+
+    def flush(self) -> None:
+        """Encrypt and write back dirty chunks (to the OS; ``fsync`` for durability)."""
+        if self.closed:
+            return
+        # Lowest index first, so a file written front to back never has a hole on disk.
+        for slot in sorted(self._slots, key=lambda s: s.index):
+            self._writeback(slot)
+
+    def fsync(self) -> None:
+        self._check_open()
+        self.flush()
+        os.fsync(self._fd)
+        self._unsynced = False
+
+    def close(self) -> None:
+        """Write back, fsync if anything was written (so a finished job's output is durable)."""
+        if self.closed:
+            return
+        try:
+            if self._unsynced:
+                self.fsync()
+        finally:
+            # Mark closed and release the descriptor even if fsync failed, so a later close
+            # (or __del__) can never write to a reused descriptor number.
+            try:
+                super().close()
+            finally:
+                self._slots.clear()
+                os.close(self._fd)
+
+    def av_io_open(self, url: str, flags: int, options: dict[str, str]) -> io.RawIOBase:
+        """PyAV ``io_open`` hook: a second, read-only cursor over this same file.
+
+        FFmpeg's faststart pass reopens the output by URL to read it back while it rewrites it.
+        The cursor shares this file's chunk slots, so it sees every byte written so far.
+        """
+        if flags & _AVIO_FLAG_WRITE:
+            raise OSError(errno.EACCES, f"FFmpeg asked to open {url!r} for writing")
+        return _SharedReader(self)
+
+
+class _SharedReader(io.RawIOBase):
+    """Read-only cursor over an open EncryptedFile; closing it leaves the file open."""
+
+    def __init__(self, parent: EncryptedFile) -> None:
+        super().__init__()
+        self._parent = parent
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: WriteableBuffer) -> int:
+        with memoryview(b) as view:
+            n = self._parent._pread_into(self._pos, view.cast("B"))
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._parent.size}
+        if whence not in bases:
+            raise ValueError(f"invalid whence {whence}")
+        pos = bases[whence] + offset
+        if pos < 0:
+            raise OSError(errno.EINVAL, "negative seek position")
+        self._pos = pos
+        return pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class MediaRange(Iterator[bytes]):
+    """Iterator of decrypted pieces of one byte range; closes its file when done or closed.
+
+    A class rather than a generator so that errors (missing media, destroyed key) are raised by
+    ``read_range`` itself, before a 206 status line is sent, and so ``close()`` always frees the
+    descriptor even if iteration never started (WSGI servers call ``close()``).
+    """
+
+    def __init__(
+        self, fd: int, cipher: _FileCipher, size: int, start: int, stop: int, block: int
+    ) -> None:
+        self._c = cipher
+        self._size = size
+        self._pos = start
+        self._stop = stop
+        self._chunks_per_piece = max(1, block // cipher.chunk)
+        # Assigned last: once set, this object owns (and will close) the descriptor.
+        self._fd: int | None = fd
+
+    def __iter__(self) -> MediaRange:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._fd is None or self._pos >= self._stop:
+            self.close()
+            raise StopIteration
+        c = self._c
+        first = self._pos // c.chunk
+        # Pieces end on chunk boundaries so each chunk is decrypted exactly once.
+        end = min(self._stop, (first + self._chunks_per_piece) * c.chunk)
+        last = (end - 1) // c.chunk
+        last_len = min(c.chunk, self._size - last * c.chunk)
+        length = (last - first) * c.record + last_len + OVERHEAD
+        raw = memoryview(os.pread(self._fd, length, c.offset(first)))
+        if len(raw) != length:
+            raise IntegrityError("media file is shorter than expected")
+        parts = [
+            c.open(i, raw[(i - first) * c.record : (i - first + 1) * c.record])
+            for i in range(first, last + 1)
+        ]
+        lo = self._pos - first * c.chunk
+        piece = b"".join(parts)[lo : lo + end - self._pos]
+        self._pos = end
+        return piece
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def __enter__(self) -> MediaRange:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            self.close()
+
+
+def _pieces(stream: BinaryIO | Iterable[bytes], read_size: int) -> Iterator[bytes]:
+    read = getattr(stream, "read", None)
+    if callable(read):
+        while piece := read(read_size):
+            yield piece
+    else:
+        yield from stream
+
+
+class MediaStore:
+    """Encrypted media files at ``root/<family_id>/<name>``, names chosen by the store.
+
+    Callers never pass paths: they pass a family id and a name from ``new_name``, and every
+    path is checked to resolve inside ``root`` (no symlinks, no traversal).
+    """
+
+    def __init__(self, root: Path, keyring: Keyring) -> None:
+        Path(root).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._root = os.path.realpath(root)
+        self._keyring = keyring
+
+    @property
+    def root(self) -> Path:
+        return Path(self._root)
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def _family_dir(self, family_id: int) -> str:
+        if not isinstance(family_id, int) or isinstance(family_id, bool) or family_id < 0:
+            raise InvalidMediaName(f"family id must be a non-negative int, got {family_id!r}")
+        path = os.path.join(self._root, str(family_id))
+        if os.path.realpath(path) != path:
+            raise InvalidMediaName(f"family {family_id} directory is not inside the media root")
+        return path
+
+    def _path(self, family_id: int, name: str) -> str:
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            raise InvalidMediaName(f"not a media name issued by the store: {name!r}")
+        family_dir = self._family_dir(family_id)
+        path = os.path.join(family_dir, name)
+        if os.path.dirname(os.path.realpath(path)) != family_dir:
+            raise InvalidMediaName(f"{name!r} does not resolve inside its family directory")
+        return path
+
+    def _ensure_family_dir(self, family_id: int) -> str:
+        family_dir = self._family_dir(family_id)
+        try:
+            os.mkdir(family_dir, 0o700)
+        except FileExistsError:
+            pass
+        else:
+            _fsync_dir(self._root)
+        return family_dir
+
+    def _open_fd(self, path: str, flags: int) -> int:
+        try:
+            return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            raise MediaNotFound(f"no media file {os.path.basename(path)!r}") from None
+
+    def _data_key(self, family_id: int, *, create: bool) -> bytes:
+        try:
+            return self._keyring.data_key(family_id, create=create)
+        except DataKeyMissing:
+            raise MediaKeyDestroyed(f"family {family_id}'s media key has been destroyed") from None
+
+    def _cipher(self, family_id: int, fd: int) -> _FileCipher:
+        header = os.pread(fd, HEADER_LEN, 0)
+        _parse_header(header)  # a damaged file is an IntegrityError even without a key
+        return _FileCipher(self._data_key(family_id, create=False), header)
+
+    # -- names and metadata ------------------------------------------------------------------
+
+    def new_name(self, kind: str) -> str:
+        """A fresh unguessable name such as ``clip-3q2v...``; ``kind`` is for humans only."""
+        if not _KIND_RE.fullmatch(kind):
+            raise InvalidMediaName(f"media kind must be a short lowercase word, got {kind!r}")
+        return f"{kind}-{secrets.token_urlsafe(18)}"
+
+    def create(self, family_id: int, name: str) -> None:
+        """Create an empty encrypted file (header only), durably; the name must be new."""
+        path = self._path(family_id, name)
+        family_dir = self._ensure_family_dir(family_id)
+        self._data_key(family_id, create=True)
+        # The header goes to a temporary name first so `path` never exists half-written. Only
+        # the header is in it: no plaintext ever lands in a temporary file.
+        tmp = os.path.join(family_dir, f".tmp-{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, _new_header())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # unlike rename, never replaces an existing file
+        except FileExistsError:
+            raise StorageError(f"media file {name!r} already exists") from None
+        finally:
+            os.unlink(tmp)
+            _fsync_dir(family_dir)
+
+    def exists(self, family_id: int, name: str) -> bool:
+        return os.path.isfile(self._path(family_id, name))
+
+    def size(self, family_id: int, name: str) -> int:
+        """Plaintext size, from the file size alone (no decryption, no key needed)."""
+        fd = self._open_fd(self._path(family_id, name), os.O_RDONLY)
+        try:
+            chunk, _ = _parse_header(os.pread(fd, HEADER_LEN, 0))
+            return plaintext_size(os.fstat(fd).st_size, chunk)
+        finally:
+            os.close(fd)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        family_id: int,
+        name: str,
+        stream: BinaryIO | Iterable[bytes],
+        *,
+        limit: int,
+        read_size: int = 1 << 20,
+        on_bytes: Callable[[bytes], None] | None = None,
+    ) -> int:
+        """Stream bytes onto the end of the file in bounded memory; fsync; return the count.
+
+        ``on_bytes`` sees each plaintext piece in order (e.g. to hash it for tus checksums).
+
+        If more than ``limit`` bytes arrive, StorageLimitExceeded is raised and the file is
+        restored to its size before the call: nothing from that call is kept. If the stream
+        itself fails (client went away), the bytes received so far are kept and made durable,
+        and the error propagates; ``size()`` then gives the new tus offset.
+        """
+        if limit < 0 or read_size <= 0:
+            raise ValueError("limit must be >= 0 and read_size > 0")
+        fd = self._open_fd(self._path(family_id, name), os.O_RDWR)
+        try:
+            _lock(fd)
+            c = self._cipher(family_id, fd)
+            start_size = c.plain_size(os.fstat(fd).st_size)
+            first, tail_len = divmod(start_size, c.chunk)
+            # The partial last chunk is decrypted once and re-sealed once, when it fills up or
+            # the stream ends; it is never rewritten per incoming piece.
+            tail = c.read_chunk(fd, first, start_size) if tail_len else b""
+            pending = bytearray(tail)
+            index = first
+            total = 0
+            pieces = _pieces(stream, read_size)
+            while True:
+                try:
+                    piece = next(pieces, None)
+                    if piece is not None and total + len(piece) <= limit and on_bytes:
+                        on_bytes(piece)
+                except BaseException:
+                    # The sender failed (client went away): keep what did arrive, since a tus
+                    # client resumes from the offset we report. Only stream errors land here;
+                    # a failed write of ours must not be followed by more writes.
+                    if pending:
+                        c.write_chunks(fd, index, [pending])
+                    os.fsync(fd)
+                    raise
+                if piece is None:
+                    break
+                if total + len(piece) > limit:
+                    if index > first:
+                        # Put back the old last chunk exactly; nothing from this call is kept.
+                        os.ftruncate(fd, c.offset(first))
+                        if tail:
+                            c.write_chunks(fd, first, [tail])
+                        os.fsync(fd)
+                    raise StorageLimitExceeded(f"more than {limit} bytes sent")
+                total += len(piece)
+                view = memoryview(piece).cast("B")
+                full: list[_Bytes] = []
+                if pending:
+                    need = c.chunk - len(pending)
+                    pending += view[:need]
+                    view = view[need:]
+                    if len(pending) == c.chunk:
+                        full.append(pending)
+                        pending = bytearray()
+                whole = len(view) - len(view) % c.chunk
+                full += (view[i : i + c.chunk] for i in range(0, whole, c.chunk))
+                pending += view[whole:]
+                if full:
+                    c.write_chunks(fd, index, full)
+                    index += len(full)
+            if pending:
+                c.write_chunks(fd, index, [pending])
+            os.fsync(fd)
+            return total
+        finally:
+            os.close(fd)
+
+    def truncate(self, family_id: int, name: str, size: int) -> None:
+        """Shrink the file to exactly ``size`` plaintext bytes (tus checksum rollback); fsync."""
+        fd = self._open_fd(self._path(family_id, name), os.O_RDWR)
+        try:
+            _lock(fd)
+            c = self._cipher(family_id, fd)
+            cur = c.plain_size(os.fstat(fd).st_size)
+            if not 0 <= size <= cur:
+                raise ValueError(f"can only shrink: size {size} not in 0..{cur}")
+            if size < cur:
+                c.shrink(fd, cur, size)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def recover(self, family_id: int, name: str) -> int:
+        """Drop trailing chunks that fail authentication (a crash mid-write); return the size.
+
+        Call it before reporting a tus offset (HEAD) for an unfinished upload. A crash while an
+        append rewrote the partial last chunk can cost up to one chunk of already acknowledged
+        bytes; the smaller offset makes the client send them again. Finished media is never
+        silently shortened by reads: they raise IntegrityError instead.
+        """
+        fd = self._open_fd(self._path(family_id, name), os.O_RDWR)
+        try:
+            _lock(fd)
+            c = self._cipher(family_id, fd)
+            file_size = os.fstat(fd).st_size
+            full, rem = divmod(file_size - HEADER_LEN, c.record)
+            keep = HEADER_LEN
+            for index in range(full if rem else full - 1, -1, -1):
+                length = c.record if index < full else rem
+                if length <= OVERHEAD:
+                    continue
+                record = os.pread(fd, length, c.offset(index))
+                try:
+                    c.open(index, record)
+                except IntegrityError:
+                    continue
+                keep = c.offset(index) + length
+                break
+            if keep != file_size:
+                os.ftruncate(fd, keep)
+                os.fsync(fd)
+            return c.plain_size(keep)
+        finally:
+            os.close(fd)
+
+    def open(self, family_id: int, name: str, mode: str = "r") -> EncryptedFile:
+        """Open for PyAV and friends: ``r`` read, ``r+`` read/write, ``w`` create or overwrite."""
+        path = self._path(family_id, name)
+        if mode == "r":
+            fd = self._open_fd(path, os.O_RDONLY)
+        elif mode == "r+":
+            fd = self._open_fd(path, os.O_RDWR)
+            try:
+                _lock(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+        elif mode == "w":
+            family_dir = self._ensure_family_dir(family_id)
+            data_key = self._data_key(family_id, create=True)
+            fd = self._open_fd(path, os.O_RDWR | os.O_CREAT)
+            try:
+                _lock(fd)
+                # A new file id on overwrite: no old chunk can be spliced into the new file.
+                header = _new_header()
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, header, 0)
+                _fsync_dir(family_dir)
+                return EncryptedFile(fd, _FileCipher(data_key, header), writable=True, name=name)
+            except BaseException:
+                os.close(fd)
+                raise
+        else:
+            raise ValueError(f"mode must be 'r', 'r+' or 'w', not {mode!r}")
+        try:
+            return EncryptedFile(fd, self._cipher(family_id, fd), writable=mode != "r", name=name)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read_range(
+        self, family_id: int, name: str, start: int, end_inclusive: int, block: int = 256 * 1024
+    ) -> MediaRange:
+        """Decrypted bytes ``start..end_inclusive`` in pieces of about ``block`` bytes (HTTP 206).
+
+        Raises before returning if the media is missing or unreadable; call ``close()`` on the
+        result (WSGI does) to release the file early.
+        """
+        fd = self._open_fd(self._path(family_id, name), os.O_RDONLY)
+        try:
+            c = self._cipher(family_id, fd)
+            size = c.plain_size(os.fstat(fd).st_size)
+            if not 0 <= start <= end_inclusive < size:
+                raise ValueError(f"range {start}-{end_inclusive} not within 0..{size - 1}")
+            return MediaRange(fd, c, size, start, end_inclusive + 1, block)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def sha256(self, family_id: int, name: str) -> str:
+        """Hex SHA-256 of the plaintext."""
+        digest = hashlib.sha256()
+        size = self.size(family_id, name)
+        if size:
+            with self.read_range(family_id, name, 0, size - 1, 1 << 20) as pieces:
+                for piece in pieces:
+                    digest.update(piece)
+        else:
+            # Still check the header and the key, so a destroyed key never hashes as "empty".
+            self.open(family_id, name).close()
+        return digest.hexdigest()
+
+    # -- deletion and inventory --------------------------------------------------------------
+
+    def delete(self, family_id: int, name: str) -> int:
+        """Remove one file; return the bytes it occupied (0 if already gone)."""
+        path = self._path(family_id, name)
+        try:
+            size = os.lstat(path).st_size
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        _fsync_dir(os.path.dirname(path))
+        return size
+
+    def delete_family(self, family_id: int) -> tuple[int, int]:
+        """Remove every file of the family and its directory; return (files, bytes).
+
+        This removes ciphertext only; crypto-shredding is ``Keyring.destroy``. Withdrawal should
+        destroy the key first, so an interrupted deletion still leaves nothing readable.
+        """
+        family_dir = self._family_dir(family_id)
+        files = freed = 0
+        if not os.path.lexists(family_dir):
+            return 0, 0
+        for dirpath, dirnames, filenames in os.walk(family_dir, topdown=False):
+            for entry in filenames:
+                path = os.path.join(dirpath, entry)
+                with contextlib.suppress(FileNotFoundError):
+                    size = os.lstat(path).st_size
+                    os.unlink(path)
+                    files += 1
+                    freed += size
+            for entry in dirnames:
+                path = os.path.join(dirpath, entry)
+                if os.path.islink(path):
+                    os.unlink(path)
+                else:
+                    os.rmdir(path)
+        os.rmdir(family_dir)
+        _fsync_dir(self._root)
+        return files, freed
+
+    def family_usage(self, family_id: int) -> int:
+        """Bytes stored on disk for the family (ciphertext, so a little over the plaintext)."""
+        family_dir = self._family_dir(family_id)
+        if not os.path.isdir(family_dir):
+            return 0
+        return sum(
+            e.stat(follow_symlinks=False).st_size
+            for e in os.scandir(family_dir)
+            if e.is_file(follow_symlinks=False)
+        )
+
+    def families(self) -> list[int]:
+        """Family ids that have a media directory (for orphan scans)."""
+        return sorted(
+            int(e.name)
+            for e in os.scandir(self._root)
+            if _FAMILY_DIR_RE.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+        )
+
+    def names(self, family_id: int) -> list[str]:
+        """Media names stored for the family (for orphan scans)."""
+        family_dir = self._family_dir(family_id)
+        if not os.path.isdir(family_dir):
+            return []
+        return sorted(
+            e.name
+            for e in os.scandir(family_dir)
+            if _NAME_RE.fullmatch(e.name) and e.is_file(follow_symlinks=False)
+        )
