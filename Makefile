@@ -25,8 +25,11 @@ run: install
 	$(BIN)/flask --app vigparent vig demo
 	$(BIN)/python -m vigparent.serve
 
+# Starts a throw-away PostgreSQL (when its server is installed) for the PostgreSQL path tests.
 test: install lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	@set +e; eval "$$(scripts/postgres.sh start 2>/dev/null)"; \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
+	scripts/postgres.sh stop; exit $$rc
 
 lint: install
 	$(BIN)/ruff format --check vigparent tests bench
