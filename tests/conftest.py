@@ -51,9 +51,24 @@ def make_test_settings(data_dir: Path, **overrides: Any) -> Settings:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     settings = make_test_settings(tmp_path_factory.mktemp("vigdata"))
     application = create_app(settings)
+    _build_assets_once(application)
     with application.app_context():
         Base.metadata.create_all(application.extensions["vig_engine"])
     yield application
+
+
+def _build_assets_once(app: Flask) -> None:
+    """Build bundles under a lock, so parallel test workers never serve a half-written file."""
+    import fcntl
+
+    assert app.static_folder is not None
+    gen = Path(app.static_folder) / "gen"
+    gen.mkdir(exist_ok=True)
+    with open(gen / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        env = app.extensions["vig_assets"]
+        for bundle in env:
+            bundle.urls()
 
 
 def _wipe(app: Flask) -> None:
@@ -68,8 +83,13 @@ def _wipe(app: Flask) -> None:
         conn.exec_driver_sql("PRAGMA foreign_keys=ON")
         conn.commit()
     settings: Settings = app.extensions["vig_settings"]
+    # Empty the media and key folders but keep them: the store made them at start-up.
     for d in (settings.media_dir, settings.key_dir):
-        shutil.rmtree(d, ignore_errors=True)
+        for child in d.glob("*") if d.exists() else ():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            elif not child.name.startswith("."):
+                child.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

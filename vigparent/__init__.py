@@ -22,6 +22,7 @@ FEATURES = (
     "media",
     "clips",
     "review",
+    "withdrawal",
 )
 
 

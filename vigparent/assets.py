@@ -26,14 +26,15 @@ def register(name: str, *sources: str, filters: str | None = None) -> None:
     BUNDLES[name] = Bundle(*sources, output=f"gen/{name}.%(version)s.{ext}", filters=filters)
 
 
-def build_environment(static_folder: str) -> Environment:
+def build_environment(static_folder: str, auto_build: bool = True) -> Environment:
     env = Environment(directory=static_folder, url="/static")
     env.versions = "hash"
     env.manifest = "file:" + str(Path(static_folder) / "gen" / ".manifest")
     env.url_expire = False
     env.cache = False
     env.debug = False
-    env.auto_build = True
+    # Production builds once at deploy time (`vig assets`); development rebuilds on change.
+    env.auto_build = auto_build
     env.append_path(static_folder, "/static")
     env.append_path(str(NODE_MODULES), "/node_modules-unserved")
     for name, bundle in BUNDLES.items():
@@ -43,7 +44,9 @@ def build_environment(static_folder: str) -> Environment:
 
 def init_app(app: Flask) -> None:
     assert app.static_folder is not None
-    env = build_environment(app.static_folder)
+    env = build_environment(
+        app.static_folder, auto_build=not app.extensions["vig_settings"].production
+    )
     app.extensions["vig_assets"] = env
 
     def asset_urls(name: str) -> list[str]:

@@ -93,14 +93,34 @@ def sweep() -> None:
     db.session().commit()
 
 
+@vig.command("rotate-master-key")
+@click.option("--yes", is_flag=True, help="Don't ask; the web app and worker are stopped.")
+@click.option(
+    "--resume-from-stdin",
+    is_flag=True,
+    help="Env-held key only: finish an interrupted rotation with the new key (base64) on stdin.",
+)
+def rotate_master_key(yes: bool, resume_from_stdin: bool) -> None:
+    """Re-wrap every family's data key under a new master key (media is not touched)."""
+    from vigparent.withdrawal import master_key
+
+    if not yes:
+        click.confirm(
+            "Stop the web app and the job worker first: they hold the old master key. Continue?",
+            abort=True,
+        )
+    for line in master_key.rotate(resume_from_stdin=resume_from_stdin):
+        click.echo(line)
+
+
 @vig.command("assets")
 def build_assets() -> None:
     """Build the fingerprinted asset bundles."""
     from flask import current_app
 
     env = current_app.extensions["vig_assets"]
-    for name in env:
-        env[name].build()
+    for bundle in env:
+        bundle.build()
     click.echo("Built assets.")
 
 

@@ -28,6 +28,9 @@ class Settings:
     database_url: str
     secret_key: str
     master_key: bytes = field(repr=False)
+    # Where the master key was read from; None when it came from VIGPARENT_MASTER_KEY (then
+    # `vig rotate-master-key` prints the new key instead of writing it).
+    master_key_file: Path | None = None
     base_url: str = "http://127.0.0.1:5000"
     production: bool = False
     testing: bool = False
@@ -92,6 +95,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     elif not secret_key:
         secret_key = _secret_file(data_dir / "secret_key", 48)
 
+    key_file: Path | None = None
     if env.get("VIGPARENT_MASTER_KEY"):
         master_key = master_key_from_b64(env["VIGPARENT_MASTER_KEY"])
     elif production and not env.get("VIGPARENT_MASTER_KEY_FILE"):
@@ -106,6 +110,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         database_url=database_url,
         secret_key=secret_key,
         master_key=master_key,
+        master_key_file=key_file,
         base_url=env.get("VIGPARENT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         production=production,
         max_upload_bytes=int(env.get("VIGPARENT_MAX_UPLOAD_BYTES", 2 * 1024**3)),

@@ -30,7 +30,7 @@ import re
 import secrets
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -39,12 +39,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 __all__ = [
     "KEY_LEN",
     "DataKeyMissing",
+    "KeyCreationRefused",
     "KeyUnwrapError",
     "Keyring",
     "KeyringError",
     "MasterKeyError",
     "load_or_create_master_key",
     "master_key_from_b64",
+    "pending_master_key_path",
+    "rotate_master_key_file",
 ]
 
 KEY_LEN = 32
@@ -64,6 +67,10 @@ class KeyringError(Exception):
 
 class DataKeyMissing(KeyringError):
     """The family has no data key: it was never created or has been destroyed."""
+
+
+class KeyCreationRefused(DataKeyMissing):
+    """The family may not get a new data key: its media was withdrawn, erased or swept."""
 
 
 class KeyUnwrapError(KeyringError):
@@ -152,8 +159,17 @@ class Keyring:
     process (a withdrawal handled by another worker) is gone for all of them at once.
     """
 
-    def __init__(self, key_dir: Path, master_key: bytes) -> None:
+    def __init__(
+        self,
+        key_dir: Path,
+        master_key: bytes,
+        *,
+        may_create: Callable[[int], bool] | None = None,
+    ) -> None:
         self._master = _check_master(master_key)
+        # Asked before minting a key. Without it, a job that writes after a withdrawal
+        # destroyed the key would silently get a fresh key and leave readable media behind.
+        self._may_create = may_create
         self._dir = Path(key_dir)
         self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -208,7 +224,9 @@ class Keyring:
         """Return the family's data key, creating it on first use unless ``create`` is False.
 
         Raises DataKeyMissing when there is no key and ``create`` is False: reads must never
-        mint a fresh key, or destroyed media would just look corrupt instead of gone.
+        mint a fresh key, or destroyed media would just look corrupt instead of gone. Raises
+        KeyCreationRefused (a DataKeyMissing) when ``may_create`` says the family may not
+        have media any more.
         """
         path = self._path(family_id)
         try:
@@ -218,6 +236,13 @@ class Keyring:
                 raise DataKeyMissing(f"family {family_id} has no data key") from None
             key = os.urandom(KEY_LEN)
             with self._locked():
+                # Asked under the lock that destroy() takes: a withdrawal commits its status
+                # before destroying the key, so either we are refused here or our key is
+                # written before destroy() runs and is destroyed with the rest.
+                if self._may_create is not None and not self._may_create(family_id):
+                    raise KeyCreationRefused(
+                        f"family {family_id} may not get a new data key"
+                    ) from None
                 if _write_atomic(path, self._wrap(family_id, key, self._master), replace=False):
                     return key
             # Another process created it first; everyone must use that one.
@@ -284,7 +309,9 @@ class Keyring:
         return count
 
     def family_ids(self) -> list[int]:
-        ids = []
+        ids: list[int] = []
+        if not self._dir.is_dir():
+            return ids
         for entry in os.scandir(self._dir):
             match = _KEY_FILE_RE.fullmatch(entry.name)
             if match and entry.is_file(follow_symlinks=False):
@@ -332,3 +359,32 @@ def master_key_from_b64(s: str) -> bytes:
     if len(key) != KEY_LEN:
         raise MasterKeyError(f"master key decodes to {len(key)} bytes; it must be {KEY_LEN}")
     return key
+
+
+def pending_master_key_path(key_file: Path) -> Path:
+    """Where a rotation keeps the new master key until every data key is re-wrapped."""
+    key_file = Path(key_file)
+    return key_file.with_name(key_file.name + ".new")
+
+
+def rotate_master_key_file(keyring: Keyring, key_file: Path) -> tuple[int, bool]:
+    """Rotate a master key held in a file; return (data keys re-wrapped, resumed).
+
+    Crash-safe in three steps: the new key is written durably to ``<file>.new`` (0600) before
+    any data key is re-wrapped, so no data key is ever wrapped under a key that exists nowhere;
+    every data key is re-wrapped (resumable, see ``rewrap_all``); then ``<file>.new`` replaces
+    ``<file>`` atomically. Run again after a crash: an existing ``<file>.new`` is resumed.
+    """
+    key_file = Path(key_file)
+    if key_file.is_symlink():
+        raise MasterKeyError(
+            f"{key_file} is a link (a mounted secret?): rotate it where it is managed, "
+            "using a new key file and `rewrap_all`."
+        )
+    pending = pending_master_key_path(key_file)
+    resumed = pending.exists()
+    new_key = load_or_create_master_key(pending)  # reads the pending key, or creates it (0600)
+    count = keyring.rewrap_all(new_key)
+    os.replace(pending, key_file)
+    _fsync_dir(key_file.parent)
+    return count, resumed

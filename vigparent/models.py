@@ -211,6 +211,9 @@ class Invitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set when re-inviting a carer who already joined (a lost phone): the link signs that
+    # same carer in again instead of creating a second account for them.
+    carer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     family: Mapped[Family] = relationship(back_populates="invitations")
 
@@ -255,6 +258,8 @@ class GoalRevision(Base):
     helping_question: Mapped[str] = mapped_column(Text, default="")
     author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # When both sides agreed this wording; an agreed goal's history shows which it was.
+    agreed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Cycle(Base):
@@ -289,6 +294,9 @@ class Recording(Base):
     declared_size: Mapped[int] = mapped_column(BigInteger)
     received_size: Mapped[int] = mapped_column(BigInteger, default=0)
     upload_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The recognised tus Upload-Metadata pairs as sent (client_id, filetype, recorded_at,
+    # cycle_id), echoed on HEAD as tus requires; file names are dropped, never stored.
+    upload_metadata: Mapped[str] = mapped_column(String(600), default="")
     sha256: Mapped[str | None] = mapped_column(String(64))
     container: Mapped[str | None] = mapped_column(String(16))
     duration_s: Mapped[float | None] = mapped_column(Float)
@@ -379,6 +387,8 @@ class DeletionReceipt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     family_id: Mapped[int] = mapped_column(Integer, index=True)
+    # Kept so an admin still finds the receipt of a family that was erased entirely.
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
     reason: Mapped[str] = mapped_column(String(32))
     recordings: Mapped[int] = mapped_column(Integer, default=0)
     clips: Mapped[int] = mapped_column(Integer, default=0)
@@ -386,4 +396,8 @@ class DeletionReceipt(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     key_destroyed: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # NULL while the deletion is under way: an open receipt is the journal that
+    # withdrawal.service.resume_unfinished_deletions() finishes after a crash.
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # Set when one recording (not the whole family) is being deleted; a plain id on purpose.
+    recording_id: Mapped[int | None] = mapped_column(Integer)

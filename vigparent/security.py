@@ -7,13 +7,14 @@ Every view is closed unless marked `@public`; blueprints then narrow by role wit
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
-from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask import Flask, Request, abort, current_app, g, redirect, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from vigparent.models import Role
 
@@ -22,6 +23,10 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 login_manager = LoginManager()
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Parent-only pages: a signed-out visitor gets "open your invitation link", never the staff
+# sign-in form (parents have no password).
+PARENT_BLUEPRINTS = {"parent", "capture", "consent", "review"}
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -66,13 +71,32 @@ def require_role(*roles: Role) -> Callable[[], Any]:
 def _signed_out_response() -> Any:
     if request.path.startswith("/api/"):
         abort(401)
-    if request.blueprint == "parent":
+    if request.blueprint in PARENT_BLUEPRINTS:
         # Parents never have a password: the only way in is their invitation link.
         abort(401)
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+class NoSpoolRequest(Request):
+    """A request whose form file parts are refused instead of spooled to a temporary file.
+
+    Werkzeug writes file parts over 500 KB to disk while parsing, in plaintext, and CSRF
+    protection parses every POST body. Media arrives only through tus, streamed straight into
+    encrypted storage (DESIGN.md §7: no plaintext media on the server's disk).
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        raise RequestEntityTooLarge()
+
+
 def init_app(app: Flask) -> None:
+    app.request_class = NoSpoolRequest
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -88,6 +112,7 @@ def init_app(app: Flask) -> None:
         # Flask-Login caches the user on `g`; when an app context outlives one request (tests,
         # jobs run inline) the next request must still check its own session afresh.
         g.pop("_login_user", None)
+        g.pop("csrf_token", None)
         if request.endpoint is None or request.endpoint == "static":
             return None
         view = app.view_functions.get(request.endpoint)

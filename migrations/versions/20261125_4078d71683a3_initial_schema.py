@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: f2e1f1f523ec
+Revision ID: 4078d71683a3
 Revises: 
-Create Date: 2026-11-25 14:12:21.479475
+Create Date: 2026-11-25 15:36:51.307549
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'f2e1f1f523ec'
+revision: str = '4078d71683a3'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -39,6 +39,7 @@ def upgrade() -> None:
     op.create_table('deletion_receipt',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('family_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
     sa.Column('reason', sa.String(length=32), nullable=False),
     sa.Column('recordings', sa.Integer(), nullable=False),
     sa.Column('clips', sa.Integer(), nullable=False),
@@ -47,10 +48,13 @@ def upgrade() -> None:
     sa.Column('key_destroyed', sa.Boolean(), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=False),
     sa.Column('completed_at', sa.DateTime(), nullable=True),
+    sa.Column('recording_id', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deletion_receipt'))
     )
     with op.batch_alter_table('deletion_receipt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deletion_receipt_completed_at'), ['completed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_deletion_receipt_family_id'), ['family_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deletion_receipt_organisation_id'), ['organisation_id'], unique=False)
 
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -72,7 +76,6 @@ def upgrade() -> None:
     sa.Column('family_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('disabled_at', sa.DateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['family_id'], ['family.id'], name=op.f('fk_user_family_id_family'), use_alter=True),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_user_organisation_id_organisation')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user')),
     sa.UniqueConstraint('email', name=op.f('uq_user_email'))
@@ -99,6 +102,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_family_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_family_practitioner_id'), ['practitioner_id'], unique=False)
 
+
+    # user.family_id and family.practitioner_id point at each other; the first can only be
+    # added once both tables exist.
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.create_foreign_key(op.f('fk_user_family_id_family'), 'family', ['family_id'], ['id'])
     op.create_table('login_session',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -175,6 +183,8 @@ def upgrade() -> None:
     sa.Column('used_at', sa.DateTime(), nullable=True),
     sa.Column('used_by_id', sa.Integer(), nullable=True),
     sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.Column('carer_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['carer_id'], ['user.id'], name=op.f('fk_invitation_carer_id_user')),
     sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_invitation_created_by_id_user')),
     sa.ForeignKeyConstraint(['family_id'], ['family.id'], name=op.f('fk_invitation_family_id_family'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['used_by_id'], ['user.id'], name=op.f('fk_invitation_used_by_id_user')),
@@ -191,6 +201,7 @@ def upgrade() -> None:
     sa.Column('helping_question', sa.Text(), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('agreed_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['author_id'], ['user.id'], name=op.f('fk_goal_revision_author_id_user')),
     sa.ForeignKeyConstraint(['goal_id'], ['goal.id'], name=op.f('fk_goal_revision_goal_id_goal'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_goal_revision'))
@@ -223,6 +234,7 @@ def upgrade() -> None:
     sa.Column('declared_size', sa.BigInteger(), nullable=False),
     sa.Column('received_size', sa.BigInteger(), nullable=False),
     sa.Column('upload_expires_at', sa.DateTime(), nullable=True),
+    sa.Column('upload_metadata', sa.String(length=600), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=True),
     sa.Column('container', sa.String(length=16), nullable=True),
     sa.Column('duration_s', sa.Float(), nullable=True),
@@ -331,6 +343,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_login_session_user_id'))
 
     op.drop_table('login_session')
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('fk_user_family_id_family'), type_='foreignkey')
     with op.batch_alter_table('family', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_family_practitioner_id'))
         batch_op.drop_index(batch_op.f('ix_family_organisation_id'))
@@ -343,7 +357,9 @@ def downgrade() -> None:
     op.drop_table('user')
     op.drop_table('organisation')
     with op.batch_alter_table('deletion_receipt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deletion_receipt_organisation_id'))
         batch_op.drop_index(batch_op.f('ix_deletion_receipt_family_id'))
+        batch_op.drop_index(batch_op.f('ix_deletion_receipt_completed_at'))
 
     op.drop_table('deletion_receipt')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
