@@ -9,14 +9,17 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from vigparent import clock, db
-from vigparent.models import Family, FamilyStatus, Invitation, User
+from vigparent import audit, clock, db
+from vigparent.auth import service as auth_service
+from vigparent.consent import service as consent_service
+from vigparent.models import ConsentKind, Family, FamilyStatus, Invitation, Role, User
 
 _SALT = "vigparent.invitation"
 
@@ -32,9 +35,24 @@ class InvitationProblem(enum.StrEnum):
 
 
 class InvitationRefused(Exception):
-    def __init__(self, problem: InvitationProblem) -> None:
+    """The link cannot be used; `problem` says why, `invitation` is set when we know it."""
+
+    def __init__(self, problem: InvitationProblem, invitation: Invitation | None = None) -> None:
         super().__init__(problem.value)
         self.problem = problem
+        self.invitation = invitation
+
+
+class FamilyNotOpen(Exception):
+    """Nobody can be invited to a family whose case is closed or whose consent was withdrawn."""
+
+
+class InvitationAlreadyUsed(Exception):
+    """A used link cannot be cancelled: the carer has joined (sign their phone out instead)."""
+
+
+# Families whose links may still be redeemed.
+_OPEN_STATUSES = (FamilyStatus.INVITED, FamilyStatus.ACTIVE)
 
 
 def _serializer() -> URLSafeSerializer:
@@ -50,24 +68,49 @@ def invitation_url(token: str) -> str:
     return f"{base}/join/{token}"
 
 
-def issue_invitation(family: Family, by: User, carer_name: str = "") -> tuple[Invitation, str]:
-    """Create an invitation for `family`; returns it and the token (shown once, never stored)."""
+def issue_invitation(
+    family: Family, by: User, carer_name: str = "", carer: User | None = None
+) -> tuple[Invitation, str]:
+    """Create an invitation for `family`; returns it and the token (shown once, never stored).
+
+    With `carer`, the link signs that existing carer in again (a new phone) when redeemed.
+    """
     secret = secrets.token_urlsafe(24)
     token = _serializer().dumps(secret)
     lifetime = timedelta(days=family.organisation.invitation_lifetime_days)
     invitation = Invitation(
         family_id=family.id,
         created_by_id=by.id,
-        carer_name=carer_name.strip()[:120],
+        carer_name=" ".join(carer_name.split())[:120],
         token_hash=_hash(secret),
         expires_at=clock.now() + lifetime,
+        carer_id=carer.id if carer is not None else None,
     )
     db.session().add(invitation)
     return invitation, token
 
 
+def problem_with(invitation: Invitation) -> InvitationProblem | None:
+    """Why this invitation cannot be used now, or None if it can."""
+    family = invitation.family
+    if family.status is FamilyStatus.WITHDRAWN:
+        return InvitationProblem.WITHDRAWN
+    if family.status is FamilyStatus.CLOSED:
+        return InvitationProblem.CLOSED
+    if invitation.revoked_at is not None:
+        return InvitationProblem.REVOKED
+    if invitation.used_at is not None:
+        return InvitationProblem.USED
+    if clock.now() >= invitation.expires_at:
+        return InvitationProblem.EXPIRED
+    return None
+
+
 def check_invitation(token: str) -> Invitation:
-    """The usable invitation behind `token`, or InvitationRefused saying why not."""
+    """The usable invitation behind `token`, or InvitationRefused saying why not.
+
+    Only reads: opening a link (or a messaging app previewing it) never uses it up.
+    """
     try:
         secret = _serializer().loads(token)
     except BadSignature:
@@ -79,15 +122,164 @@ def check_invitation(token: str) -> Invitation:
     )
     if invitation is None:
         raise InvitationRefused(InvitationProblem.UNKNOWN)
-    family = invitation.family
-    if family.status is FamilyStatus.WITHDRAWN:
-        raise InvitationRefused(InvitationProblem.WITHDRAWN)
-    if family.status is FamilyStatus.CLOSED:
-        raise InvitationRefused(InvitationProblem.CLOSED)
-    if invitation.revoked_at is not None:
-        raise InvitationRefused(InvitationProblem.REVOKED)
-    if invitation.used_at is not None:
-        raise InvitationRefused(InvitationProblem.USED)
-    if clock.now() >= invitation.expires_at:
-        raise InvitationRefused(InvitationProblem.EXPIRED)
+    problem = problem_with(invitation)
+    if problem is not None:
+        raise InvitationRefused(problem, invitation)
     return invitation
+
+
+def invitation_state(invitation: Invitation) -> str:
+    """How a practitioner sees one link: waiting, used, expired or cancelled."""
+    if invitation.used_at is not None:
+        return "used"
+    if invitation.revoked_at is not None:
+        return "cancelled"
+    if clock.now() >= invitation.expires_at:
+        return "expired"
+    return "waiting"
+
+
+def family_invitations(family: Family) -> list[Invitation]:
+    """Every link made for this family, newest first."""
+    return list(
+        db.session().scalars(
+            select(Invitation)
+            .where(Invitation.family_id == family.id)
+            .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        )
+    )
+
+
+def open_invitations(family: Family) -> list[Invitation]:
+    """Links that could still be opened and used."""
+    return [i for i in family_invitations(family) if invitation_state(i) == "waiting"]
+
+
+def invite_carer(
+    family: Family, by: User, carer_name: str = "", carer: User | None = None
+) -> tuple[Invitation, str]:
+    """A new link for this family (or for one of its carers on a new phone)."""
+    if family.status not in _OPEN_STATUSES:
+        raise FamilyNotOpen("This family's work has ended, so nobody can be invited.")
+    if carer is not None and (carer.family_id != family.id or not carer.is_parent):
+        raise ValueError("That carer does not belong to this family.")
+    invitation, token = issue_invitation(family, by, carer_name or _name_of(carer), carer)
+    db.session().flush()
+    audit.record("invitation_issued", actor=by, family=family, detail=f"invitation {invitation.id}")
+    return invitation, token
+
+
+def _name_of(carer: User | None) -> str:
+    return carer.display_name if carer is not None else ""
+
+
+def revoke_invitation(invitation: Invitation, by: User) -> None:
+    """Cancel a link so it can no longer be used. Cancelling twice changes nothing."""
+    if invitation.used_at is not None:
+        raise InvitationAlreadyUsed("This link has already been used, so it can't be cancelled.")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = clock.now()
+        audit.record(
+            "invitation_revoked",
+            actor=by,
+            family=invitation.family,
+            detail=f"invitation {invitation.id}",
+        )
+
+
+def resend_invitation(invitation: Invitation, by: User) -> tuple[Invitation, str]:
+    """A fresh link for the same carer; the old one is cancelled if it was still open.
+
+    Only a hash of each secret is stored, so "sending again" always means a new link.
+    """
+    if invitation.used_at is None:
+        revoke_invitation(invitation, by)
+    carer_id = invitation.carer_id or invitation.used_by_id
+    carer = db.session().get(User, carer_id) if carer_id is not None else None
+    return invite_carer(invitation.family, by, invitation.carer_name, carer)
+
+
+def redeem_invitation(
+    invitation: Invitation,
+    consents: Iterable[ConsentKind],
+    display_name: str = "",
+    device_label: str = "",
+) -> User:
+    """Use the link: record consent, sign the carer in on this device, make the family active.
+
+    Single use holds even when two tabs submit at once: the link is claimed with one
+    conditional UPDATE, which the database lets only one transaction win. The caller commits
+    (and, on InvitationRefused, nothing has changed). `user.session_token` is the new
+    device's session secret, for Flask-Login.
+    """
+    s = db.session()
+    family = invitation.family
+    kinds = consent_service.check_choices(family.organisation, consents)
+    now = clock.now()
+    claimed = s.execute(
+        update(Invitation)
+        .where(
+            Invitation.id == invitation.id,
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > now,
+            Invitation.family_id.in_(select(Family.id).where(Family.status.in_(_OPEN_STATUSES))),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        s.rollback()
+        s.refresh(invitation)
+        s.refresh(family)
+        raise InvitationRefused(problem_with(invitation) or InvitationProblem.USED, invitation)
+
+    carer = _carer_for(invitation)
+    name = " ".join(display_name.split())[:120]
+    if carer is None:
+        carer = User(
+            organisation_id=family.organisation_id,
+            role=Role.PARENT,
+            family_id=family.id,
+            display_name=name or invitation.carer_name,
+        )
+        s.add(carer)
+        s.flush()
+    elif name:
+        carer.display_name = name
+    s.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id)
+        .values(used_by_id=carer.id)
+        .execution_options(synchronize_session=False)
+    )
+    s.refresh(invitation)
+    consent_service.record_consents(family, carer, kinds)
+    # Conditional, so a withdrawal or closure committed meanwhile is never overwritten.
+    s.execute(
+        update(Family)
+        .where(Family.id == family.id, Family.status == FamilyStatus.INVITED)
+        .values(status=FamilyStatus.ACTIVE)
+        .execution_options(synchronize_session=False)
+    )
+    s.refresh(family)
+    auth_service.start_session(carer, device_label)
+    audit.record(
+        "invitation_redeemed", actor=carer, family=family, detail=f"invitation {invitation.id}"
+    )
+    return carer
+
+
+def _carer_for(invitation: Invitation) -> User | None:
+    """The existing carer a re-invitation is for, if they still belong to the family."""
+    if invitation.carer_id is None:
+        return None
+    carer = db.session().get(User, invitation.carer_id)
+    if (
+        carer is None
+        or carer.family_id != invitation.family_id
+        or not carer.is_parent
+        or carer.disabled_at is not None
+    ):
+        return None
+    return carer

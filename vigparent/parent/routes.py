@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
-from vigparent.models import Role
+from vigparent import access
+from vigparent.families import service
+from vigparent.models import GoalStatus, Role
 from vigparent.security import require_role
 
 bp = Blueprint("parent", __name__, url_prefix="/home")
@@ -16,4 +18,17 @@ bp.before_request(require_role(Role.PARENT))
 
 @bp.get("/")
 def home() -> Any:
-    return render_template("parent/home.html", family=current_user.family)
+    if current_user.family_id is None:
+        abort(404)
+    family = access.load_family(current_user, current_user.family_id)
+    goal = service.current_goal(family)
+    return render_template(
+        "parent/home.html",
+        family=family,
+        step=service.next_step(family),
+        goal=goal,
+        goal_agreed=goal is not None and goal.status is GoalStatus.AGREED,
+        cycle=service.current_cycle(family),
+        place_names=service.PLACE_NAMES,
+        practitioner=family.practitioner,
+    )

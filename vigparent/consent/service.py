@@ -1,0 +1,126 @@
+"""Recording consent: what each carer agreed to, per kind, with the wording they saw.
+
+The words a parent reads before agreeing live here (and in templates/consent/_about.html)
+together with their version, so a ConsentRecord always says which wording it answers.
+Withdrawal is another module's job; this one only records and reports consent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from vigparent import audit, db
+from vigparent.models import ConsentKind, ConsentRecord, Family, Organisation, User
+
+# Change this whenever the consent statements below or templates/consent/_about.html change:
+# existing records then still say which wording those families agreed to.
+CONSENT_WORDING_VERSION = "2026-11-25.1"
+
+# One plain sentence per kind, read by the parent next to its tick box (reading age ~9).
+CONSENT_STATEMENTS: dict[ConsentKind, str] = {
+    ConsentKind.FILMING: (
+        "I agree to film short videos of me and my child at ordinary times, "
+        "and to send them to my practitioner."
+    ),
+    ConsentKind.STORAGE: (
+        "I agree that my videos, and the short clips made from them, are kept here "
+        "in a locked way until they are deleted."
+    ),
+    ConsentKind.KEEP_COPY: (
+        "I would like to keep a copy of my clips on my phone when our work ends. "
+        "(You can say no to this and still take part.)"
+    ),
+}
+
+# Short names for lists ("You agreed to: filming, keeping videos safely here").
+CONSENT_NAMES: dict[ConsentKind, str] = {
+    ConsentKind.FILMING: "Filming",
+    ConsentKind.STORAGE: "Keeping your videos safely here",
+    ConsentKind.KEEP_COPY: "Keeping a copy of your clips",
+}
+
+REQUIRED_KINDS: tuple[ConsentKind, ...] = (ConsentKind.FILMING, ConsentKind.STORAGE)
+
+
+class ConsentMissing(ValueError):
+    """VIG cannot start without agreement to filming and to keeping the videos."""
+
+
+def offered_kinds(organisation: Organisation) -> tuple[ConsentKind, ...]:
+    """The kinds this organisation asks about: keep-a-copy only where it allows copies."""
+    if organisation.parents_may_keep_copies:
+        return (*REQUIRED_KINDS, ConsentKind.KEEP_COPY)
+    return REQUIRED_KINDS
+
+
+def check_choices(organisation: Organisation, granted: Iterable[ConsentKind]) -> set[ConsentKind]:
+    """The kinds to record from a parent's ticks, or ConsentMissing if a required one is absent."""
+    chosen = set(granted) & set(offered_kinds(organisation))
+    if not set(REQUIRED_KINDS) <= chosen:
+        raise ConsentMissing(
+            "To take part, please tick the first two boxes. If you are not sure, "
+            "talk to your practitioner first. Nothing has been saved."
+        )
+    return chosen
+
+
+def record_consents(family: Family, carer: User, kinds: Iterable[ConsentKind]) -> None:
+    """Store one ConsentRecord per kind for this carer, with the current wording version."""
+    kinds = sorted(set(kinds), key=lambda k: list(ConsentKind).index(k))
+    s = db.session()
+    for kind in kinds:
+        s.add(
+            ConsentRecord(
+                family_id=family.id,
+                user_id=carer.id,
+                kind=kind,
+                wording_version=CONSENT_WORDING_VERSION,
+            )
+        )
+    audit.record(
+        "consent_given",
+        actor=carer,
+        family=family,
+        detail=f"{','.join(k.value for k in kinds)} v{CONSENT_WORDING_VERSION}",
+    )
+
+
+@dataclass(frozen=True)
+class CarerConsent:
+    """What one carer has agreed to and not withdrawn: latest record per kind."""
+
+    carer: User
+    records: tuple[ConsentRecord, ...]
+
+    @property
+    def kinds(self) -> set[ConsentKind]:
+        return {r.kind for r in self.records}
+
+    @property
+    def agreed_on(self) -> datetime | None:
+        return min((r.granted_at for r in self.records), default=None)
+
+
+def family_consents(family: Family) -> list[CarerConsent]:
+    """Every carer's current (not withdrawn) consent, carers in the order they joined."""
+    rows = db.session().scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.family_id == family.id, ConsentRecord.withdrawn_at.is_(None))
+        .order_by(ConsentRecord.granted_at, ConsentRecord.id)
+    )
+    latest: dict[int, dict[ConsentKind, ConsentRecord]] = {}
+    for record in rows:
+        latest.setdefault(record.user_id, {})[record.kind] = record
+    carers = {c.id: c for c in family.carers}
+    result = []
+    for user_id, by_kind in latest.items():
+        carer = carers.get(user_id) or db.session().get(User, user_id)
+        if carer is None:
+            continue
+        ordered = tuple(by_kind[k] for k in ConsentKind if k in by_kind)
+        result.append(CarerConsent(carer=carer, records=ordered))
+    return result

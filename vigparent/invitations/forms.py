@@ -1,0 +1,20 @@
+"""The consent form a parent sees after opening their invitation link."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField
+from wtforms.validators import Length
+
+from vigparent.models import ConsentKind
+
+
+class ConsentForm(FlaskForm):
+    name = StringField("Your first name (optional)", validators=[Length(max=120)])
+    filming = BooleanField()
+    storage = BooleanField()
+    keep_copy = BooleanField()
+
+    def granted(self) -> set[ConsentKind]:
+        """The kinds the parent ticked."""
+        return {kind for kind in ConsentKind if getattr(self, kind.value).data}
