@@ -1,0 +1,117 @@
+"""The Recording lifecycle seen from outside the upload: consent rule, status words, the
+practitioner's list, the processing job, and the sha256 the phone trusts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Factory
+from tests.uploads.conftest import Tus, new_client_id
+from vigparent import db, media_store
+from vigparent.models import ConsentKind, ConsentRecord, FamilyStatus, Recording, RecordingStatus
+from vigparent.recordings import jobs
+from vigparent.recordings import service as recordings
+from vigparent.uploads import service as uploads
+
+
+def test_check_may_record_is_the_one_consent_rule(make: Factory):
+    family = make.family()
+    recordings.check_may_record(family)
+    assert recordings.may_record(family)
+
+    record = db.session().scalar(
+        select(ConsentRecord).where(
+            ConsentRecord.family_id == family.id, ConsentRecord.kind == ConsentKind.STORAGE
+        )
+    )
+    assert record is not None
+    record.withdrawn_at = datetime(2026, 11, 25, 12, 0)
+    db.session().commit()
+    with pytest.raises(recordings.ConsentWithdrawn) as refused:
+        recordings.check_may_record(family)
+    assert refused.value.message == "You have withdrawn consent, so we did not keep this video."
+    assert refused.value.status == 403
+    assert not recordings.may_record(family)
+
+    # Another carer's standing consent for the same kind is enough.
+    db.session().add(
+        ConsentRecord(
+            family_id=family.id,
+            user_id=make.parent(family, "Jo").id,
+            kind=ConsentKind.STORAGE,
+            wording_version="test",
+        )
+    )
+    db.session().commit()
+    recordings.check_may_record(family)
+
+    family.status = FamilyStatus.WITHDRAWN
+    db.session().commit()
+    with pytest.raises(recordings.ConsentWithdrawn):
+        recordings.check_may_record(family)
+
+
+def test_never_given_consent_is_missing_not_withdrawn(make: Factory):
+    family = make.family(consents=(ConsentKind.FILMING,))
+    with pytest.raises(recordings.ConsentMissing):
+        recordings.check_may_record(family)
+
+
+def test_recordings_for_lists_newest_first_with_plain_words(tus: Tus, webm, frozen_clock):
+    tus.upload(webm)
+    frozen_clock(minutes=5)
+    url = tus.create(1000).headers["Location"]
+    tus.patch(url, 0, webm[:420])
+    rows = recordings.recordings_for(tus.family)
+    assert [r.status for r in rows] == [RecordingStatus.UPLOADING, RecordingStatus.READY]
+    assert rows[0].status_text == "Still arriving (42 % so far)."
+    assert rows[1].status_text == "Arrived safely. Ready to watch."
+    assert rows[1].is_ready and rows[1].is_new
+    assert rows[1].duration_s == pytest.approx(2.0, abs=0.1)
+    assert rows[1].size_bytes == len(webm)
+    assert not rows[0].is_new
+
+
+def test_status_text_for_rejected_gives_the_reason():
+    rec = Recording(status=RecordingStatus.REJECTED, rejection_reason="This video is too short.")
+    assert recordings.status_text(rec) == "Not accepted. This video is too short."
+
+
+def test_sha256_is_right_when_the_upload_finishes_in_another_process(tus: Tus, big_webm):
+    """Without this process's running hash (a restart, another worker) the stored file is
+    hashed instead, with the same answer."""
+    client_id = new_client_id()
+    url = tus.create(len(big_webm), client_id=client_id).headers["Location"]
+    tus.patch(url, 0, big_webm[:100_000])
+    uploads._running._entries.clear()  # as if another process had taken the first chunk
+    tus.patch(url, 100_000, big_webm[100_000:])
+    assert tus.status(client_id).json["sha256"] == hashlib.sha256(big_webm).hexdigest()
+
+
+def test_processing_job_is_idempotent_and_ignores_deleted_recordings(tus: Tus, webm):
+    tus.upload(webm)
+    rec = db.session().scalar(select(Recording))
+    assert rec is not None and rec.status is RecordingStatus.READY
+    transcode = rec.transcode_name
+    jobs.process_recording.call_local(rec.id)  # a duplicate delivery changes nothing
+    db.session().refresh(rec)
+    assert rec.status is RecordingStatus.READY and rec.transcode_name == transcode
+    jobs.process_recording.call_local(999_999)
+
+
+def test_job_finding_the_media_gone_keeps_nothing(tus: Tus, webm):
+    """A withdrawal deleted the family's media while the job waited in the queue."""
+    url = tus.create(len(webm)).headers["Location"]
+    rec = db.session().scalar(select(Recording))
+    assert rec is not None
+    # Mark received without running the job, then lose the media.
+    tus.patch(url, 0, webm[:100])
+    rec.status = RecordingStatus.RECEIVED
+    db.session().commit()
+    media_store.store().delete(rec.family_id, rec.original_name)
+    jobs.process_recording.call_local(rec.id)
+    assert media_store.store().names(rec.family_id) == []

@@ -1,0 +1,1 @@
+"""Recordings: a parent's uploaded video, from the first byte to ready-to-review."""

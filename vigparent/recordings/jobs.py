@@ -1,0 +1,107 @@
+"""Background work on a received recording: check it with a real decoder, then transcode.
+
+received → processing → ready (H.264/AAC MP4 + JPEG poster), or → rejected with a reason.
+The uploaded original is kept: clips are cut from it later (one generation of lossy coding
+fewer than cutting from the transcode). Everything goes through the media store, so no
+plaintext touches the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from sqlalchemy.orm import Session
+
+from vigparent import audit, db, jobs, media_store, video
+from vigparent.models import Recording, RecordingStatus
+from vigparent.storage import MediaNotFound
+
+# A recording is at most ~12 minutes; the transcode is at most a few minutes of CPU.
+_RETRIES = 2
+_RETRY_DELAY_S = 60
+
+
+@jobs.task(retries=_RETRIES, retry_delay=_RETRY_DELAY_S)
+def process_recording(recording_id: int) -> None:
+    """Inspect, transcode and make a poster for one recording; safe to run twice."""
+    # db.session(): the job's own app context in the consumer; inline in tests.
+    s = db.session()
+    rec = s.get(Recording, recording_id)
+    if rec is None or rec.status not in (RecordingStatus.RECEIVED, RecordingStatus.PROCESSING):
+        return  # deleted (withdrawal) or already done: nothing to do
+    family_id = rec.family_id
+    if not _media_allowed(family_id):
+        return  # withdrawn or being deleted: the withdrawal removes the row and the bytes
+    rec.status = RecordingStatus.PROCESSING
+    s.commit()
+    store = media_store.store()
+    outputs: list[str] = []
+    try:
+        with store.open(family_id, rec.original_name) as src:
+            info = video.inspect(src)
+        mp4 = store.new_name("mp4")
+        outputs.append(mp4)
+        with (
+            store.open(family_id, rec.original_name) as src,
+            store.open(family_id, mp4, "w") as dst,
+        ):
+            transcoded = video.transcode_to_mp4(src, dst)
+        poster = store.new_name("poster")
+        outputs.append(poster)
+        with store.open(family_id, mp4) as src, store.open(family_id, poster, "w") as dst:
+            video.poster_jpeg(src, dst)
+    except video.VideoRejected as refused:
+        _delete(family_id, outputs)
+        _reject(s, recording_id, refused.reason)
+        return
+    except MediaNotFound:
+        # The family's media (or key) was deleted while we worked: a withdrawal.
+        _delete(family_id, outputs)
+        return
+    except BaseException:
+        _delete(family_id, outputs)
+        # Back to received, so the retry (or a later sweep) starts cleanly.
+        s.rollback()
+        again = s.get(Recording, recording_id)
+        if again is not None and again.status is RecordingStatus.PROCESSING:
+            again.status = RecordingStatus.RECEIVED
+            s.commit()
+        raise
+
+    s.expire_all()
+    rec = s.get(Recording, recording_id)
+    if rec is None or rec.status is not RecordingStatus.PROCESSING or not _media_allowed(family_id):
+        _delete(family_id, outputs)  # withdrawn meanwhile: keep nothing
+        return
+    rec.status = RecordingStatus.READY
+    rec.duration_s = transcoded.duration or info.duration
+    rec.container = info.container
+    rec.transcode_name = mp4
+    rec.poster_name = poster
+    audit.record("recording_ready", family=rec.family, detail=f"id={rec.id}")
+    s.commit()
+
+
+def _media_allowed(family_id: int) -> bool:
+    """Committed state, read afresh: a withdrawal in another process is seen at once."""
+    return media_store.family_may_hold_media(jobs.job_app().extensions["vig_engine"], family_id)
+
+
+def _reject(s: Session, recording_id: int, reason: str) -> None:
+    rec = s.get(Recording, recording_id)
+    if rec is None:
+        return
+    rec.status = RecordingStatus.REJECTED
+    rec.rejection_reason = reason[:300]
+    store = media_store.store()
+    with contextlib.suppress(MediaNotFound):
+        store.delete(rec.family_id, rec.original_name)
+    audit.record("recording_rejected", family=rec.family, detail=f"id={rec.id}")
+    s.commit()
+
+
+def _delete(family_id: int, names: list[str]) -> None:
+    store = media_store.store()
+    for name in names:
+        with contextlib.suppress(MediaNotFound):
+            store.delete(family_id, name)
