@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 
 from vigparent.security import public
 
@@ -46,3 +49,51 @@ def manifest() -> Any:
 @public
 def offline() -> Any:
     return render_template("pwa/offline.html")
+
+
+# Bundles every parent page loads (base.html + templates/capture/_parent_head.html).
+# withdrawal_js: a withdrawal tapped offline is queued and sent from whatever page is open.
+SHELL_BUNDLES = ("css", "common_js", "capture_js", "withdrawal_js")
+# The parent's pages that must open with no signal. Other pages fall back to /offline.
+# consent.privacy holds the withdrawal button, which must work offline too (DESIGN.md §7).
+SHELL_PAGES = (
+    "parent.home",
+    "capture.record",
+    "capture.pending",
+    "consent.privacy",
+    "pwa.offline",
+)
+
+
+def service_worker_config() -> dict[str, Any]:
+    """What the service worker precaches; its version changes whenever a bundle's hash does."""
+    bundles = current_app.extensions["vig_assets"]
+    assets: list[str] = [url for name in SHELL_BUNDLES for url in bundles[name].urls()]
+    assets += [url_for("static", filename=f"icons/icon-{size}.png") for size in (192, 512)]
+    pages = [url_for(e) for e in SHELL_PAGES if e in current_app.view_functions]
+    return {
+        "assets": assets,
+        "pages": pages,
+        "home": url_for("parent.home"),
+        "start": url_for("auth.index"),
+        "offline": url_for("pwa.offline"),
+        # Never answered from a cache: uploads, status and media are always live.
+        "passThrough": ["/api/", "/media/"],
+    }
+
+
+@bp.get("/sw.js")
+@public
+def service_worker() -> Any:
+    """The service worker, with its precache list injected (it must live at / for scope /)."""
+    assert current_app.static_folder is not None
+    source = (Path(current_app.static_folder) / "js" / "sw.js").read_text(encoding="utf-8")
+    config = service_worker_config()
+    payload = json.dumps(config, sort_keys=True)
+    config["version"] = hashlib.sha256((payload + source).encode()).hexdigest()[:16]
+    body = f"self.VIG_SW = {json.dumps(config, sort_keys=True)};\n{source}"
+    response = Response(body, mimetype="text/javascript")
+    # Browsers must re-check the worker on every visit, or a fix could take a day to arrive.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response

@@ -1,0 +1,291 @@
+/* "My videos" (/film/videos): every video on this phone that is not yet safely with the
+ * practitioner, in plain words, plus what the server says about ones already sent.
+ * The words (vig.describeRecording) are shared with the recorder's "Sending" panel.
+ */
+(function () {
+  "use strict";
+  const vig = (window.vig = window.vig || {});
+
+  /* {text, icon, tone, done} for a local record and/or the server's status of it. */
+  vig.describeRecording = function (rec, server) {
+    const online = navigator.onLine !== false;
+    if (!rec) return describeServer(server);
+    const pct = () => {
+      const live = vig.uploader && vig.uploader.progress(rec.id);
+      const fraction = live !== undefined ? live : rec.size ? (rec.sent || 0) / rec.size : 0;
+      return Math.min(99, Math.floor(100 * fraction));
+    };
+    switch (rec.state) {
+      case "recording":
+        return { text: "Filming now…", icon: "●", tone: "busy" };
+      case "copying":
+        return { text: "Saving a copy on this phone…", icon: "…", tone: "busy" };
+      case "review":
+        return rec.interrupted
+          ? { text: "Filming was interrupted, but it was saved. Watch it, then send it.", icon: "!", tone: "todo" }
+          : { text: "Not sent yet. Watch it, then tap Send.", icon: "!", tone: "todo" };
+      case "broken":
+        return { text: "This copy did not finish saving. Please film it or choose it again.", icon: "✕", tone: "problem" };
+      case "queued":
+        return online
+          ? { text: "Waiting to send…", icon: "…", tone: "wait" }
+          : { text: "Waiting for signal. It will send by itself.", icon: "…", tone: "wait" };
+      case "uploading":
+        if (!online) return { text: "Waiting for signal. It will send by itself.", icon: "…", tone: "wait" };
+        return { text: "Sending… " + pct() + " %", icon: "↑", tone: "busy", progress: pct() };
+      case "verifying":
+        return { text: "Sent. Checking it arrived safely…", icon: "↑", tone: "busy" };
+      case "sent":
+        return Object.assign(describeServer(server || { status: rec.serverStatus }), { done: true });
+      case "problem":
+        if (rec.blocked) return { text: "Not sent yet. " + (rec.error || ""), icon: "!", tone: "problem" };
+        return { text: "Problem — we will try again. " + (rec.error || ""), icon: "!", tone: "problem" };
+      case "rejected":
+        return { text: "This video can't be sent. " + (rec.error || ""), icon: "✕", tone: "problem" };
+      default:
+        return { text: "", icon: "", tone: "wait" };
+    }
+  };
+
+  function describeServer(server) {
+    const status = server && server.status;
+    if (status === "rejected") {
+      return { text: "Sent, but it can't be used. " + (server.reason || ""), icon: "✕", tone: "problem", done: true };
+    }
+    if (status === "ready") return { text: "Sent. Your practitioner has it.", icon: "✓", tone: "ok", done: true };
+    if (status === "uploading") {
+      return { text: "Not finished sending from this phone or another one.", icon: "…", tone: "wait" };
+    }
+    return { text: "Sent. Your practitioner will see it soon.", icon: "✓", tone: "ok", done: true };
+  }
+
+  const list = document.getElementById("vig-pending");
+  if (!list || !vig.store) return;
+
+  const summary = document.getElementById("vid-summary");
+  const empty = document.getElementById("vid-empty");
+  const notice = document.getElementById("vid-notice");
+  const recordUrl = vig.config.recordUrl;
+  const confirming = new Set();
+  let serverRecordings = [];
+  let rendering = null;
+  let renderAgain = false;
+
+  function node(tag, attrs, children) {
+    const n = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([key, value]) => {
+      if (key === "text") n.textContent = value;
+      else if (key === "class") n.className = value;
+      else if (value !== null && value !== undefined && value !== false) n.setAttribute(key, value);
+    });
+    (children || []).forEach((c) => c && n.appendChild(c));
+    return n;
+  }
+
+  function button(label, action, id, extraClass) {
+    return node("button", {
+      type: "button", class: "button " + (extraClass || ""), "data-action": action, "data-id": id, text: label,
+    });
+  }
+
+  function titleFor(rec, server) {
+    const when = rec ? rec.recordedAt || rec.createdAt : server && Date.parse(server.recorded_at || server.created_at || "");
+    const verb = rec && rec.source === "file" ? "Chosen " : "Filmed ";
+    return when ? verb + vig.fmt.when(when) : "A video you sent";
+  }
+
+  function actionsFor(rec) {
+    if (!rec) return [];
+    const id = rec.id;
+    if (confirming.has(id)) {
+      return [
+        node("p", { class: "vid-confirm-question", text: "Delete this video for good? It has not been sent." }),
+        button("Yes, delete it", "delete-yes", id, "button-danger"),
+        button("No, keep it", "delete-no", id),
+      ];
+    }
+    const out = [];
+    if (rec.state === "review") {
+      out.push(node("a", { class: "button button-primary", href: recordUrl + "?review=" + encodeURIComponent(id), text: "Watch and send" }));
+    } else if (rec.state === "problem" && rec.mismatch) {
+      out.push(button("Send again", "send-again", id, "button-primary"));
+    } else if ((rec.state === "queued" || rec.state === "problem") && !vig.uploader.isRunning(id) &&
+        navigator.onLine !== false) {
+      out.push(button("Send now", "send", id, "button-primary"));
+    }
+    if (["review", "queued", "problem", "rejected", "broken"].includes(rec.state)) {
+      out.push(button(rec.state === "rejected" || rec.state === "broken" ? "Delete from this phone" : "Delete", "delete", id));
+    }
+    return out;
+  }
+
+  function itemFor(entry) {
+    const rec = entry.local;
+    const words = vig.describeRecording(rec, entry.server);
+    const key = rec ? rec.id : "server-" + entry.server.client_id;
+    const meta = [];
+    const size = rec && rec.size ? rec.size : entry.server && entry.server.size;
+    if (rec && rec.durationMs) meta.push(vig.fmt.duration(rec.durationMs));
+    else if (entry.server && entry.server.duration_s) meta.push(vig.fmt.duration(entry.server.duration_s * 1000));
+    if (size) meta.push(vig.fmt.mb(size));
+    const li = node("li", { class: "card vid-item tone-" + words.tone, "data-key": key }, [
+      node("h2", { class: "vid-title", text: titleFor(rec, entry.server) }),
+      meta.length ? node("p", { class: "vid-meta", text: meta.join(" · ") }) : null,
+      node("p", { class: "vid-state" }, [
+        node("span", { class: "vid-icon", "aria-hidden": "true", text: words.icon }),
+        node("span", { class: "vid-words", text: words.text }),
+      ]),
+      words.progress !== undefined
+        ? node("progress", { class: "vid-progress", max: "100", value: String(words.progress), "aria-label": "Sent so far", text: words.progress + " %" })
+        : null,
+    ]);
+    const actions = actionsFor(rec);
+    if (actions.length) li.appendChild(node("div", { class: "vid-actions" }, actions));
+    li.dataset.signature = [words.text, words.tone, actions.map((a) => a.textContent).join("|")].join("#");
+    return li;
+  }
+
+  function merge(local) {
+    const byClient = new Map(serverRecordings.map((s) => [String(s.client_id).toLowerCase(), s]));
+    const entries = local.map((rec) => {
+      const key = String(rec.clientId || rec.id).toLowerCase();
+      const server = byClient.get(key) || null;
+      byClient.delete(key);
+      return { local: rec, server: server, when: rec.recordedAt || rec.createdAt };
+    });
+    byClient.forEach((server) => {
+      entries.push({ local: null, server: server, when: Date.parse(server.recorded_at || server.created_at || "") || 0 });
+    });
+    return entries.sort((a, b) => b.when - a.when);
+  }
+
+  function summarise(local) {
+    const waiting = local.filter((r) => !["sent", "rejected", "broken"].includes(r.state)).length;
+    if (navigator.onLine === false) {
+      return waiting
+        ? "No signal right now. Your videos are safe on this phone and will send by themselves."
+        : "No signal right now.";
+    }
+    if (!waiting) return "Everything you filmed has been sent.";
+    return waiting === 1 ? "1 video is waiting to be sent." : waiting + " videos are waiting to be sent.";
+  }
+
+  async function renderOnce() {
+    const local = await vig.store.all();
+    const entries = merge(local);
+    const seen = new Set();
+    let previous = null;
+    for (const entry of entries) {
+      const fresh = itemFor(entry);
+      const key = fresh.dataset.key;
+      seen.add(key);
+      let current = list.querySelector('[data-key="' + CSS.escape(key) + '"]');
+      if (!current) {
+        current = fresh;
+      } else if (current.dataset.signature !== fresh.dataset.signature) {
+        // Replace only what changed, so a button being pressed is not swapped under a finger.
+        const hadFocus = current.contains(document.activeElement);
+        current.replaceWith(fresh);
+        current = fresh;
+        if (hadFocus) {
+          const target = current.querySelector("button, a");
+          if (target) target.focus();
+        }
+      }
+      const expected = previous ? previous.nextSibling : list.firstChild;
+      if (expected !== current) list.insertBefore(current, expected);
+      previous = current;
+    }
+    Array.from(list.children).forEach((child) => { if (!seen.has(child.dataset.key)) child.remove(); });
+    if (summary) summary.textContent = entries.length ? summarise(local) : "";
+    if (empty) empty.hidden = entries.length > 0;
+  }
+
+  function render() {
+    if (rendering) { renderAgain = true; return rendering; }
+    rendering = renderOnce().catch(() => {}).finally(() => {
+      rendering = null;
+      if (renderAgain) { renderAgain = false; render(); }
+    });
+    return rendering;
+  }
+
+  function updateProgress(id) {
+    const item = list.querySelector('[data-key="' + CSS.escape(id) + '"]');
+    if (!item) return;
+    vig.store.get(id).then((rec) => {
+      const words = vig.describeRecording(rec, null);
+      const text = item.querySelector(".vid-words");
+      const bar = item.querySelector("progress");
+      if (text) text.textContent = words.text;
+      if (bar && words.progress !== undefined) { bar.value = words.progress; bar.textContent = words.progress + " %"; }
+    });
+  }
+
+  async function loadServerList() {
+    if (navigator.onLine === false) return;
+    try {
+      const response = await fetch(vig.config.statusUrl, {
+        credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" },
+      });
+      if (!response.ok) return;
+      const body = await response.json();
+      serverRecordings = Array.isArray(body.recordings) ? body.recordings : [];
+      render();
+    } catch (e) { /* offline: the phone's own list is enough */ }
+  }
+
+  list.addEventListener("click", async (event) => {
+    const target = event.target.closest("button[data-action]");
+    if (!target) return;
+    const id = target.dataset.id;
+    const action = target.dataset.action;
+    if (action === "send") {
+      target.disabled = true;
+      if (navigator.onLine === false) {
+        summary.textContent = "No signal yet. It will send by itself when there is signal.";
+      }
+      vig.uploader.start(id);
+    } else if (action === "send-again") {
+      target.disabled = true;
+      vig.uploader.sendAgain(id);
+    } else if (action === "delete") {
+      confirming.add(id);
+      await render();
+      const no = list.querySelector('[data-action="delete-no"][data-id="' + CSS.escape(id) + '"]');
+      if (no) no.focus();
+    } else if (action === "delete-no") {
+      confirming.delete(id);
+      render();
+    } else if (action === "delete-yes") {
+      confirming.delete(id);
+      vig.uploader.stop(id);
+      await vig.store.remove(id);
+    }
+  });
+
+  let lastStates = new Map();
+  window.addEventListener("vig:recordings", async () => {
+    await render();
+    // When one of ours has just been sent, ask the server how it is doing.
+    const local = await vig.store.all();
+    const sentNow = local.some((r) => r.state === "sent" && lastStates.get(r.id) !== "sent");
+    lastStates = new Map(local.map((r) => [r.id, r.state]));
+    if (sentNow) loadServerList();
+  });
+  window.addEventListener("vig:upload-progress", (e) => updateProgress(e.detail && e.detail.id));
+  window.addEventListener("online", () => { render(); loadServerList(); });
+  window.addEventListener("offline", render);
+  window.addEventListener("vig:notice", (e) => {
+    if (!notice) return;
+    notice.textContent = (e.detail && e.detail.message) || "";
+    notice.hidden = !notice.textContent;
+  });
+
+  vig.store.all().then((local) => {
+    lastStates = new Map(local.map((r) => [r.id, r.state]));
+    if (local.some((r) => r.state !== "sent")) vig.storageSpace.persist();
+  }).catch(() => {});
+  render();
+  loadServerList();
+})();

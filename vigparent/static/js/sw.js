@@ -1,0 +1,134 @@
+/* The service worker. Served by the Flask route /sw.js (pwa/routes.py), which puts
+ * `self.VIG_SW` in front of this file: the fingerprinted bundle URLs to precache, the parent's
+ * shell pages and a version made from all of it.
+ *
+ * Strategy
+ * - Shell pages (home, film, my videos, offline): network first, so a signed-in parent always
+ *   sees fresh pages when there is signal; the cached copy when there is none (or after 6 s of
+ *   "lie-fi"); the offline page for any other page.
+ * - Fingerprinted bundles and icons: cache first (their URLs change when their content does).
+ * - /api/ and /media/: never touched, never cached (uploads, status, videos are always live).
+ *
+ * Updates: a new worker installs its own cache (vig-shell-<version>) next to the old one and
+ * then WAITS. It takes over only when a page asks (sw-register.js asks when it is not in the
+ * middle of filming) or when no page uses the old one. Only then are old caches deleted. Each
+ * cache holds pages and the bundles those pages name, so a page answered from a cache always
+ * finds its scripts: an old page is never left pointing at deleted files.
+ */
+/* global VIG_SW */
+(function () {
+  "use strict";
+  const CFG = self.VIG_SW;
+  const PREFIX = "vig-shell-";
+  const CACHE = PREFIX + CFG.version;
+  const PAGES = new Set(CFG.pages);
+  const SLOW_NETWORK_MS = 6000;
+
+  self.addEventListener("install", (event) => {
+    event.waitUntil(precache());
+  });
+
+  async function precache() {
+    const cache = await caches.open(CACHE);
+    // Bundles must all arrive, or this version is not installable (the old one stays).
+    await cache.addAll(CFG.assets.map((url) => new Request(url, { cache: "reload" })));
+    // Pages are best effort: a page that fails now is cached on its next visit instead.
+    await Promise.all(CFG.pages.map(async (url) => {
+      try {
+        const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+        if (isCacheablePage(response)) await cache.put(url, response);
+      } catch (e) { /* offline while installing: keep going */ }
+    }));
+  }
+
+  self.addEventListener("activate", (event) => {
+    event.waitUntil((async () => {
+      const names = await caches.keys();
+      await Promise.all(names
+        .filter((name) => name.startsWith(PREFIX) && name !== CACHE)
+        .map((name) => caches.delete(name)));
+      // Control pages opened before the first install, so they work offline at once.
+      await self.clients.claim();
+    })());
+  });
+
+  self.addEventListener("message", (event) => {
+    if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
+  });
+
+  self.addEventListener("fetch", (event) => {
+    const request = event.request;
+    if (request.method !== "GET") return;
+    const url = new URL(request.url);
+    if (url.origin !== self.location.origin) return;
+    if (CFG.passThrough.some((prefix) => url.pathname.startsWith(prefix))) return;
+    if (request.mode === "navigate") {
+      event.respondWith(page(event, url));
+    } else if (CFG.assets.includes(url.pathname) || url.pathname.startsWith("/static/gen/")) {
+      event.respondWith(asset(request));
+    }
+  });
+
+  function isCacheablePage(response) {
+    // A redirect (e.g. signed out) or an error page must never become the offline copy.
+    return response && response.ok && !response.redirected && response.type === "basic";
+  }
+
+  function shellKey(url) {
+    if (PAGES.has(url.pathname)) return url.pathname;
+    // The app opens at "/", which redirects a parent to their home page.
+    if (url.pathname === CFG.start) return CFG.home;
+    return null;
+  }
+
+  async function page(event, url) {
+    const key = shellKey(url);
+    const cache = await caches.open(CACHE);
+    const network = fetch(event.request).then((response) => {
+      if (key === url.pathname && isCacheablePage(response)) {
+        event.waitUntil(cache.put(key, response.clone()));
+      }
+      return response;
+    });
+    network.catch(() => {}); // handled below; stops an "unhandled rejection" when cached wins
+    const cached = key ? await cache.match(key, { ignoreVary: true }) : null;
+    try {
+      if (!cached) return await network;
+      // Slow signal: show the saved page rather than a blank screen; the network answer
+      // still refreshes the cache when it comes.
+      return await Promise.race([network, delay(SLOW_NETWORK_MS).then(() => cached)]);
+    } catch (e) {
+      if (cached) return cached;
+      const offline = await cache.match(CFG.offline, { ignoreVary: true });
+      return offline || new Response(
+        "<!doctype html><meta charset=utf-8><title>Offline</title>" +
+        "<h1>You're offline</h1><p>Your videos are safe on this phone.</p>",
+        { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
+    }
+  }
+
+  async function asset(request) {
+    // Any version's cache will do: a fingerprinted URL names exactly one content.
+    const hit = await caches.match(request, { ignoreVary: true });
+    if (hit) return hit;
+    const response = await fetch(request);
+    if (response.ok) {
+      const cache = await caches.open(CACHE);
+      await cache.put(request, response.clone());
+    }
+    return response;
+  }
+
+  function delay(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  // Background Sync (Chromium only): the browser wakes us when the signal is back. Sending
+  // needs the page's tus client (no XMLHttpRequest in a service worker), so we ask every
+  // open page to resume its queue. With no page open, the queue resumes on the next visit.
+  self.addEventListener("sync", (event) => {
+    if (event.tag !== "vig-upload") return;
+    event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true })
+      .then((list) => list.forEach((client) => client.postMessage({ type: "vig-sync" }))));
+  });
+})();

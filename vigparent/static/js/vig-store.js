@@ -1,0 +1,366 @@
+/* The phone's own copy of every recording, in IndexedDB (through idb's UMD build, window.idb).
+ *
+ * Two object stores:
+ * - "recordings": one small record per video, keyed by its id (crypto.randomUUID()):
+ *   {id, createdAt, mimeType, size, state, uploadUrl, error, sha256, chunkSizes, ...}
+ * - "chunks": the bytes, as ArrayBuffers (Safari fails intermittently with Blobs), keyed
+ *   [recordingId, seq]. The recorder writes one chunk per second while filming, so a crash
+ *   or a closed tab costs seconds, not the recording.
+ *
+ * Also here, because every parent page needs them: the page config (vig.config), the shared
+ * Screen Wake Lock (vig.wakeLock), small formatters (vig.fmt) and vig.localRecordings, the
+ * API the withdrawal feature uses to empty the phone.
+ */
+(function () {
+  "use strict";
+  const vig = (window.vig = window.vig || {});
+
+  // ---- config from <meta name="vig-capture" data-...> (templates/capture/_parent_head.html)
+  const meta = document.querySelector('meta[name="vig-capture"]');
+  const data = meta ? meta.dataset : {};
+  vig.config = {
+    uploadEndpoint: data.uploadEndpoint || "/api/uploads",
+    statusUrl: data.statusUrl || "/api/uploads/status",
+    chunkBytes: Number(data.chunkBytes) || 5 * 1024 * 1024,
+    maxBytes: Number(data.maxBytes) || 2 * 1024 * 1024 * 1024,
+    recordUrl: data.recordUrl || "/film/",
+    pendingUrl: data.pendingUrl || "/film/videos",
+    swUrl: data.swUrl || "",
+  };
+
+  // ---- IndexedDB
+  const DB_NAME = "vig-local";
+  const DB_VERSION = 1;
+  const RETRY_DELAYS = [100, 400, 1200];
+  let dbPromise = null;
+
+  class StorageFullError extends Error {
+    constructor() {
+      super("storage full");
+      this.name = "StorageFullError";
+    }
+  }
+  vig.StorageFullError = StorageFullError;
+
+  function openDb() {
+    if (!window.idb) return Promise.reject(new Error("IndexedDB helper missing"));
+    if (!dbPromise) {
+      dbPromise = window.idb.openDB(DB_NAME, DB_VERSION, {
+        upgrade(db) {
+          db.createObjectStore("recordings", { keyPath: "id" });
+          db.createObjectStore("chunks", { keyPath: ["recordingId", "seq"] });
+        },
+        blocking() {
+          // A newer version of the app in another tab wants to upgrade: let it.
+          const p = dbPromise;
+          dbPromise = null;
+          if (p) p.then((db) => db.close());
+        },
+        terminated() { dbPromise = null; },
+      });
+      dbPromise.catch(() => { dbPromise = null; });
+    }
+    return dbPromise;
+  }
+
+  function isQuotaError(err, tx) {
+    const names = [err && err.name, tx && tx.error && tx.error.name];
+    return names.includes("QuotaExceededError");
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /* Run a write, retrying transient failures (Safari drops IndexedDB writes now and then);
+   * a full phone is not transient: it becomes StorageFullError at once. */
+  async function withRetry(write) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (err instanceof StorageFullError) throw err;
+        if (attempt >= RETRY_DELAYS.length) throw err;
+        await sleep(RETRY_DELAYS[attempt]);
+      }
+    }
+  }
+
+  async function writeTx(storeNames, body) {
+    const db = await openDb();
+    const tx = db.transaction(storeNames, "readwrite");
+    try {
+      const result = await body(tx);
+      await tx.done;
+      return result;
+    } catch (err) {
+      try { tx.abort(); } catch (e) { /* already finished */ }
+      await tx.done.catch(() => {});
+      if (isQuotaError(err, tx)) throw new StorageFullError();
+      throw err;
+    }
+  }
+
+  function chunkRange(id, from, to) {
+    return IDBKeyRange.bound([id, from === undefined ? 0 : from], [id, to === undefined ? Infinity : to]);
+  }
+
+  // ---- change notifications (this page and other tabs)
+  const channel = "BroadcastChannel" in window ? new BroadcastChannel("vig-recordings") : null;
+  function notify(id, local) {
+    window.dispatchEvent(new CustomEvent("vig:recordings", { detail: { id: id } }));
+    if (channel && !local) channel.postMessage({ id: id });
+  }
+  if (channel) channel.onmessage = (e) => notify(e.data && e.data.id, true);
+
+  const store = {
+    async create(record) {
+      const rec = Object.assign({
+        createdAt: Date.now(), mimeType: "", size: 0, chunkSizes: [], state: "recording",
+        uploadUrl: null, error: null, sha256: null, sent: 0,
+      }, record);
+      await withRetry(() => writeTx(["recordings"], (tx) => tx.objectStore("recordings").add(rec)));
+      notify(rec.id);
+      return rec;
+    },
+
+    async get(id) {
+      return (await openDb()).get("recordings", id);
+    },
+
+    async all() {
+      const list = await (await openDb()).getAll("recordings");
+      return list.sort((a, b) => b.createdAt - a.createdAt);
+    },
+
+    /* Merge `patch` (or the result of patch(record)) into a record; returns the new record. */
+    async update(id, patch) {
+      const rec = await withRetry(() => writeTx(["recordings"], async (tx) => {
+        const recs = tx.objectStore("recordings");
+        const current = await recs.get(id);
+        if (!current) return null;
+        const changes = typeof patch === "function" ? patch(current) : patch;
+        if (!changes) return current;
+        const next = Object.assign({}, current, changes, { updatedAt: Date.now() });
+        await recs.put(next);
+        return next;
+      }));
+      if (rec) notify(id);
+      return rec;
+    },
+
+    /* Store chunk `seq` and the record's size together, so they can never disagree. */
+    async appendChunk(id, seq, buffer) {
+      const rec = await withRetry(() => writeTx(["recordings", "chunks"], async (tx) => {
+        const recs = tx.objectStore("recordings");
+        const current = await recs.get(id);
+        if (!current) throw new Error("recording deleted");
+        await tx.objectStore("chunks").put({ recordingId: id, seq: seq, data: buffer });
+        const sizes = current.chunkSizes.slice();
+        sizes[seq] = buffer.byteLength;
+        current.chunkSizes = sizes;
+        current.size = sizes.reduce((sum, n) => sum + (n || 0), 0);
+        current.updatedAt = Date.now();
+        await recs.put(current);
+        return current;
+      }));
+      notify(id);
+      return rec;
+    },
+
+    async readChunks(id, from, to) {
+      const rows = await (await openDb()).getAll("chunks", chunkRange(id, from, to));
+      return rows.map((row) => row.data);
+    },
+
+    /* Call fn(ArrayBuffer) for each chunk in order, holding one chunk in memory at a time. */
+    async forEachChunk(id, count, fn) {
+      const db = await openDb();
+      for (let seq = 0; seq < count; seq++) {
+        const row = await db.get("chunks", [id, seq]);
+        if (!row) throw new Error("missing chunk " + seq);
+        await fn(row.data);
+      }
+    },
+
+    async blob(id) {
+      const rec = await store.get(id);
+      const parts = await store.readChunks(id);
+      return new Blob(parts, { type: (rec && rec.mimeType) || "video/webm" });
+    },
+
+    /* Keep only the first `length` bytes (container.js: cutting back to whole elements). */
+    async truncate(id, length) {
+      const rec = await withRetry(() => writeTx(["recordings", "chunks"], async (tx) => {
+        const recs = tx.objectStore("recordings");
+        const chunks = tx.objectStore("chunks");
+        const current = await recs.get(id);
+        if (!current) return null;
+        const sizes = [];
+        let at = 0;
+        for (let seq = 0; seq < current.chunkSizes.length; seq++) {
+          const n = current.chunkSizes[seq];
+          if (at >= length) {
+            await chunks.delete([id, seq]);
+          } else if (at + n > length) {
+            const row = await chunks.get([id, seq]);
+            await chunks.put({ recordingId: id, seq: seq, data: row.data.slice(0, length - at) });
+            sizes.push(length - at);
+          } else {
+            sizes.push(n);
+          }
+          at += n;
+        }
+        current.chunkSizes = sizes;
+        current.size = sizes.reduce((sum, n) => sum + n, 0);
+        current.sha256 = null;
+        current.updatedAt = Date.now();
+        await recs.put(current);
+        return current;
+      }));
+      notify(id);
+      return rec;
+    },
+
+    async deleteChunks(id) {
+      await withRetry(() => writeTx(["chunks"], (tx) => tx.objectStore("chunks").delete(chunkRange(id))));
+    },
+
+    async remove(id) {
+      await withRetry(() => writeTx(["recordings", "chunks"], async (tx) => {
+        await tx.objectStore("chunks").delete(chunkRange(id));
+        await tx.objectStore("recordings").delete(id);
+      }));
+      notify(id);
+    },
+
+    async wipe() {
+      const counts = await writeTx(["recordings", "chunks"], async (tx) => {
+        const recordings = await tx.objectStore("recordings").count();
+        const chunks = await tx.objectStore("chunks").count();
+        await tx.objectStore("recordings").clear();
+        await tx.objectStore("chunks").clear();
+        return { recordings: recordings, chunks: chunks };
+      });
+      notify(null);
+      return counts;
+    },
+  };
+  vig.store = store;
+
+  vig.newId = function () {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  };
+
+  vig.readBlob = function (blob) {
+    // Blob.arrayBuffer() is missing on older iPhones.
+    return blob.arrayBuffer ? blob.arrayBuffer() : new Response(blob).arrayBuffer();
+  };
+
+  // ---- storage space
+  vig.storageSpace = {
+    /* Free bytes the browser lets us use, or null when the phone won't say. */
+    async free() {
+      if (!navigator.storage || !navigator.storage.estimate) return null;
+      try {
+        const e = await navigator.storage.estimate();
+        if (!e.quota) return null;
+        return Math.max(0, e.quota - (e.usage || 0));
+      } catch (err) {
+        return null;
+      }
+    },
+    /* Ask the browser not to clear our storage when the phone runs low (asked once a page). */
+    async persist() {
+      if (!navigator.storage || !navigator.storage.persist) return false;
+      try {
+        if (await navigator.storage.persisted()) return true;
+        return await navigator.storage.persist();
+      } catch (err) {
+        return false;
+      }
+    },
+  };
+
+  // ---- Screen Wake Lock, shared by the recorder and the uploader
+  const holders = new Set();
+  let sentinel = null;
+  let requesting = false;
+  async function acquire() {
+    if (!("wakeLock" in navigator) || sentinel || requesting || !holders.size) return;
+    if (document.visibilityState !== "visible") return;
+    requesting = true;
+    try {
+      sentinel = await navigator.wakeLock.request("screen");
+      sentinel.addEventListener("release", () => { sentinel = null; });
+      if (!holders.size) { sentinel.release(); sentinel = null; }
+    } catch (err) {
+      sentinel = null; // low battery mode etc.: carry on without it
+    } finally {
+      requesting = false;
+    }
+  }
+  // The browser drops the lock whenever the page is hidden; take it again on return.
+  document.addEventListener("visibilitychange", acquire);
+  vig.wakeLock = {
+    hold(reason) { holders.add(reason); acquire(); },
+    release(reason) {
+      holders.delete(reason);
+      if (!holders.size && sentinel) { sentinel.release(); sentinel = null; }
+    },
+    get held() { return sentinel !== null; },
+  };
+
+  // ---- words and numbers a parent reads
+  const time = new Intl.DateTimeFormat("en-GB", { hour: "numeric", minute: "2-digit", hour12: true });
+  const day = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short" });
+  vig.fmt = {
+    mb(bytes) {
+      const mb = (bytes || 0) / 1e6;
+      if (mb >= 100) return Math.round(mb) + " MB";
+      return (mb < 0.1 && mb > 0 ? 0.1 : mb).toFixed(1) + " MB";
+    },
+    clock(seconds) {
+      const s = Math.max(0, Math.floor(seconds));
+      return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+    },
+    duration(ms) {
+      const s = Math.round((ms || 0) / 1000);
+      if (s < 60) return s + " s";
+      return Math.floor(s / 60) + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
+    },
+    when(ts) {
+      const d = new Date(ts);
+      const today = new Date();
+      const yesterday = new Date(Date.now() - 864e5);
+      const at = " at " + time.format(d).replace(/\s/g, " ");
+      if (d.toDateString() === today.toDateString()) return "today" + at;
+      if (d.toDateString() === yesterday.toDateString()) return "yesterday" + at;
+      return day.format(d) + at;
+    },
+  };
+
+  /* For the withdrawal feature (DESIGN.md §7): after consent is withdrawn, empty the phone.
+   * vig.localRecordings.wipeAll() stops every upload, deletes every recording record and
+   * chunk from IndexedDB and deletes this app's caches (pages that could show personal
+   * details; media is never cached). Resolves to {recordings, chunks, caches}. */
+  vig.localRecordings = {
+    async wipeAll() {
+      if (vig.uploader) vig.uploader.stopAll();
+      const counts = await store.wipe();
+      let cacheCount = 0;
+      if (window.caches) {
+        const names = (await caches.keys()).filter((n) => n.startsWith("vig-"));
+        await Promise.all(names.map((n) => caches.delete(n)));
+        cacheCount = names.length;
+      }
+      return Object.assign(counts, { caches: cacheCount });
+    },
+    list() { return store.all(); },
+  };
+})();
