@@ -1,0 +1,7 @@
+"""Retention tests share the withdrawal fixtures (families with stored media, scans)."""
+
+from __future__ import annotations
+
+from tests.withdrawal.conftest import _media_dirs, marked_video, with_media
+
+__all__ = ["_media_dirs", "marked_video", "with_media"]
