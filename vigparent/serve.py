@@ -1,7 +1,11 @@
 """`make run`: the web server and a job consumer side by side, on http://127.0.0.1:5000.
 
-Production runs the same two things separately: a WSGI server (waitress or gunicorn) for
+Production runs the same two things, usually as two services: gunicorn for
 `vigparent:create_app()` and `huey_consumer vigparent.worker.huey`.
+
+gunicorn (gthread workers) hands request bodies to the app straight from the socket. Some
+other WSGI servers (waitress among them) spool large bodies to temporary files, which would
+put plaintext video on disk before our encryption sees it.
 """
 
 from __future__ import annotations
@@ -9,43 +13,43 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from waitress import serve
-
-from vigparent import create_app
+from vigparent.config import load_settings
 
 
 def main() -> None:
-    app = create_app()
-    consumer_bin = Path(sys.executable).with_name("huey_consumer")
+    settings = load_settings()
+    port = urlsplit(settings.base_url).port or 5000
+    python = sys.executable
     consumer = subprocess.Popen(  # noqa: S603 - our own consumer, fixed arguments
-        [str(consumer_bin), "vigparent.worker.huey", "--workers", "2", "--worker-type", "thread"]
+        [python, "-m", "huey.bin.huey_consumer", "vigparent.worker.huey", "-w", "2", "-k", "thread"]
     )
+    # One process, several threads: the in-memory rate limiter then sees every request.
+    web = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [
+            python, "-m", "gunicorn",
+            "--bind", f"127.0.0.1:{port}",
+            "--worker-class", "gthread", "--workers", "1", "--threads", "8",
+            "--timeout", "300",
+            "vigparent:create_app()",
+        ]
+    )  # fmt: skip
+    print(f"Serving on http://127.0.0.1:{port} (Ctrl+C to stop)", flush=True)
 
     def stop(*_args: object) -> None:
-        consumer.terminate()
-        sys.exit(0)
+        for child in (web, consumer):
+            child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
-    base = urlsplit(app.extensions["vig_settings"].base_url)
-    print(f"Serving on {base.scheme}://{base.hostname}:{base.port or 5000} (Ctrl+C to stop)")
     try:
-        serve(
-            app,
-            host="127.0.0.1",
-            port=base.port or 5000,
-            threads=8,
-            # Uploads stream through the app; waitress must not buffer whole bodies in memory.
-            inbuf_overflow=1 << 20,
-            max_request_body_size=app.extensions["vig_settings"].max_upload_bytes + (1 << 20),
-            channel_timeout=300,
-            ident="vigparent",
-        )
+        web.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
-        consumer.terminate()
-        consumer.wait(timeout=10)
+        stop()
+        for child in (web, consumer):
+            child.wait(timeout=15)
 
 
 if __name__ == "__main__":
