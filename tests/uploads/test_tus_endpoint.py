@@ -504,7 +504,7 @@ def test_consent_withdrawn_before_a_chunk_refuses_it_and_keeps_nothing(tus: Tus,
     }
     # Nothing of the upload is left behind (the withdrawal feature deletes the rest).
     r = tus.patch(url, 1000, webm[1000:])
-    assert r.status_code in (403, 404)
+    assert r.status_code == 403 and r.json["code"] == "consent_withdrawn"
     assert not media_store.store().exists(rec.family_id, rec.original_name) or recordings()
 
 

@@ -82,6 +82,7 @@ def test_after_withdrawal_every_page_leads_to_the_receipt_and_uploads_are_refuse
     app: Flask, client: FlaskClient, login_as, with_media
 ) -> None:
     fm: FamilyMedia = with_media(recordings=1, clips=0)
+    upload_id = db.session().scalars(select(Recording.upload_id)).one()
     login_as(fm.parent)
     _post(client, "/withdrawal/withdraw", "/consent/privacy")
     for path in ("/home/", "/consent/privacy", "/withdrawal/videos", "/withdrawal/"):
@@ -97,6 +98,9 @@ def test_after_withdrawal_every_page_leads_to_the_receipt_and_uploads_are_refuse
     assert r.status_code == 403
     assert r.get_json()["code"] == "consent_withdrawn"
     assert "withdrawn consent" in r.get_json()["message"]
+    # A phone still resuming an upload whose row withdrawal deleted hears why, not "not found".
+    r = tus.head(f"/api/uploads/{upload_id}")
+    assert r.status_code == 403
 
 
 def test_queued_offline_withdrawal_is_sent_as_json(client: FlaskClient, login_as, with_media):  # type: ignore[no-untyped-def]

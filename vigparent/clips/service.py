@@ -14,10 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import av
 from sqlalchemy import delete, func, select
 
-from vigparent import audit, clock, db, jobs, media_store, video
+from vigparent import audit, clock, db, jobs, media_store
 from vigparent.models import (
     Clip,
     ClipStatus,
@@ -345,12 +344,16 @@ def parent_words(family: Family) -> ParentWords:
 
 def frame_rate(recording: Recording) -> float:
     """The video's frame rate (for the one-frame step), read from its headers only."""
+    import av  # PyAV loads FFmpeg: only when a page needs it, not in every web process
+
+    from vigparent.containers import sniff_container
+
     store = media_store.store()
     try:
         with store.open(recording.family_id, _played_name(recording), "r") as src:
             head = src.read(64)
             src.seek(0)
-            kind = video.sniff_container(head)
+            kind = sniff_container(head)
             if kind is None:
                 return DEFAULT_FRAME_RATE
             fmt = "mp4" if kind == "mp4" else "matroska"
@@ -374,6 +377,8 @@ def run_cut(clip_id: int, start_s: float, end_s: float) -> None:
 
     Runs in a job with its own database session, so it never shares a request's.
     """
+    from vigparent import video  # PyAV: loaded by the job, not by every web process
+
     app = jobs.job_app()
     with db.fresh_session(app) as s:
         clip = s.get(Clip, clip_id)

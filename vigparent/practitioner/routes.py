@@ -19,6 +19,7 @@ from vigparent.goals import service as goal_service
 from vigparent.invitations import service as invitation_service
 from vigparent.models import Cycle, Family, FamilyStatus, FilmingPlace, Invitation, Role
 from vigparent.practitioner.forms import InviteForm, NewFamilyForm, PlanForm
+from vigparent.recordings import service as recordings_service
 from vigparent.security import require_role
 
 bp = Blueprint("practitioner", __name__, url_prefix="/practice")
@@ -155,6 +156,7 @@ def family(family_id: int) -> Any:
         film_sentence=service.film_sentence,
         open=family.status in (FamilyStatus.INVITED, FamilyStatus.ACTIVE),
         invite_form=InviteForm(),
+        recordings=recordings_service.recordings_for(family),
     )
 
 

@@ -12,7 +12,7 @@ import contextlib
 
 from sqlalchemy.orm import Session
 
-from vigparent import audit, db, jobs, media_store, video
+from vigparent import audit, db, jobs, media_store
 from vigparent.models import Recording, RecordingStatus
 from vigparent.storage import MediaNotFound
 
@@ -24,6 +24,8 @@ _RETRY_DELAY_S = 60
 @jobs.task(retries=_RETRIES, retry_delay=_RETRY_DELAY_S)
 def process_recording(recording_id: int) -> None:
     """Inspect, transcode and make a poster for one recording; safe to run twice."""
+    from vigparent import video  # PyAV: loaded by the job, not by every web process
+
     # db.session(): the job's own app context in the consumer; inline in tests.
     s = db.session()
     rec = s.get(Recording, recording_id)

@@ -44,8 +44,9 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.exc import ObjectDeletedError
 
-from vigparent import access, audit, clock, db, media_store, settings_of, video
+from vigparent import access, audit, clock, db, media_store, settings_of
 from vigparent.config import Settings
+from vigparent.containers import NOT_A_VIDEO, sniff_container
 from vigparent.models import Cycle, Family, Recording, RecordingStatus, Role, User
 from vigparent.recordings import service as recordings
 from vigparent.recordings.service import (
@@ -160,7 +161,7 @@ class NotAVideo(UploadRefused):
     status = 415
     code = "not_a_video"
     title = "We can't use this file"
-    message = video.NOT_A_VIDEO
+    message = NOT_A_VIDEO
 
 
 class UploadBusy(UploadRefused):
@@ -311,6 +312,8 @@ def _load_upload(user: User, upload_id: str) -> Recording:
         .where(access.family_scope(user), Recording.upload_id == upload_id)
     )
     if rec is None:
+        # Withdrawal deletes the upload's row; the phone still resuming it should hear why.
+        check_may_record(parent_family(user))
         raise UploadNotFound()
     return rec
 
@@ -350,7 +353,7 @@ def _refresh(rec: Recording, *, with_family: bool = True) -> None:
 
 def _check_not_gone(rec: Recording) -> None:
     if rec.status is RecordingStatus.REJECTED and rec.completed_at is None:
-        raise UploadGone(rec.rejection_reason or video.NOT_A_VIDEO, reason=rec.rejection_reason)
+        raise UploadGone(rec.rejection_reason or NOT_A_VIDEO, reason=rec.rejection_reason)
     if (
         rec.status is RecordingStatus.UPLOADING
         and rec.upload_expires_at is not None
@@ -383,7 +386,7 @@ def upload_lock(upload_id: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _drop_lock_file(upload_id: str) -> None:
+def drop_lock_file(upload_id: str) -> None:
     """Remove the lock file while holding its lock (upload finished, rejected or ended)."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(_lock_path(upload_id))
@@ -500,7 +503,7 @@ def _revive_if_expired(rec: Recording) -> None:
         rec.received_size = 0
         rec.upload_expires_at = _expiry()
         db.session().commit()
-        _drop_lock_file(old_id)
+        drop_lock_file(old_id)
 
 
 # -- status (HEAD) -------------------------------------------------------------------------
@@ -622,7 +625,7 @@ class _BodyReader:
             if self._head is not None:
                 self._head += piece[: SNIFF_BYTES - len(self._head)]
                 if len(self._head) >= SNIFF_BYTES or self._pos + len(piece) >= self._length:
-                    self.container = video.sniff_container(self._head)
+                    self.container = sniff_container(self._head)
                     self._head = None
                     if self.container is None:
                         raise _NotAVideoStream()
@@ -699,9 +702,9 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
         # The store already put the file back as it was: nothing of this body is kept.
         raise UploadTooLarge() from None
     except _NotAVideoStream:
-        recordings.reject(rec, video.NOT_A_VIDEO)
-        _drop_lock_file(rec.upload_id)
-        raise NotAVideo(reason=video.NOT_A_VIDEO) from None
+        recordings.reject(rec, NOT_A_VIDEO)
+        drop_lock_file(rec.upload_id)
+        raise NotAVideo(reason=NOT_A_VIDEO) from None
     except _StreamFailed:
         if body.checksum is not None:
             # A partial body cannot be checked against the checksum: keep none of it.
@@ -757,20 +760,20 @@ def _finish(rec: Recording, container: str | None, sha256: str | None = None) ->
     store = media_store.store()
     if container is None:
         with store.open(rec.family_id, rec.original_name) as f:
-            container = video.sniff_container(f.read(SNIFF_BYTES))
+            container = sniff_container(f.read(SNIFF_BYTES))
     if container is None:
-        recordings.reject(rec, video.NOT_A_VIDEO)
-        _drop_lock_file(rec.upload_id)
-        raise NotAVideo(reason=video.NOT_A_VIDEO)
+        recordings.reject(rec, NOT_A_VIDEO)
+        drop_lock_file(rec.upload_id)
+        raise NotAVideo(reason=NOT_A_VIDEO)
     if sha256 is None:
         sha256 = store.sha256(rec.family_id, rec.original_name)
-    _drop_lock_file(rec.upload_id)
+    drop_lock_file(rec.upload_id)
     recordings.mark_received(rec, sha256, container)
 
 
 def _discard(user: User, rec: Recording) -> None:
     recordings.delete_media(rec)
-    _drop_lock_file(rec.upload_id)
+    drop_lock_file(rec.upload_id)
     audit.record("recording_upload_discarded", actor=user, family=rec.family)
     s = db.session()
     # A bulk delete, not session.delete(): a withdrawal may have removed the row already.
@@ -822,7 +825,7 @@ def expire_abandoned_uploads() -> int:
                     store.delete(rec.family_id, rec.original_name)
                 rec.received_size = 0
                 s.commit()
-                _drop_lock_file(rec.upload_id)
+                drop_lock_file(rec.upload_id)
                 count += 1
         except UploadBusy:
             continue

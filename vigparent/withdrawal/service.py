@@ -458,7 +458,7 @@ def _drop_upload_locks(upload_ids: Iterable[str]) -> None:
     from vigparent.uploads import service as uploads
 
     for upload_id in upload_ids:
-        uploads._drop_lock_file(upload_id)
+        uploads.drop_lock_file(upload_id)
 
 
 def _names_of_recording(recording: Recording) -> list[str]:
