@@ -93,14 +93,6 @@ class Phone:
         return recordings_of(self.app, self.family.id)
 
 
-@pytest.fixture(autouse=True)
-def _media_dirs(app: Flask) -> None:
-    # tests/conftest.py's wipe removes these after each test; storage only makes them at start.
-    settings = app.extensions["vig_settings"]
-    for d in (settings.media_dir, settings.key_dir):
-        d.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
 @pytest.fixture
 def parent_phone(phone: Page, make: Factory, app: Flask, live_server: LiveServer) -> Phone:
     family = make.family()

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from flask import g, has_app_context
 from flask.testing import FlaskClient
 
-from tests.conftest import Factory
-from tests.conftest import csrf_token as _csrf_token
+from tests.conftest import Factory, csrf_token
 from tests.conftest import page_text as _page_text
 from vigparent import db
 from vigparent.families import service as family_service
@@ -35,17 +33,6 @@ def invited(make: Factory) -> Invited:
     family, invitation, token = family_service.start_family(practitioner, "Sam and Alex", "Alex")
     db.session().commit()
     return Invited(practitioner, family, invitation, token)
-
-
-def csrf_token(client: FlaskClient, path: str = "/") -> str:
-    """The CSRF token this client's page carries, even with several clients in one test.
-
-    Flask-WTF caches the token on `g`, and an app context pushed by the test outlives each
-    request, so a second client would otherwise be handed the first client's token.
-    """
-    if has_app_context():
-        g.pop("csrf_token", None)
-    return _csrf_token(client, path)
 
 
 def page_text(response) -> str:  # type: ignore[no-untyped-def]

@@ -5,17 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from flask import Flask
 
 from tests.conftest import Factory
-from tests.media.factories import add_clip, add_cycle, add_recording, ensure_media_dirs
+from tests.media.factories import add_clip, add_cycle, add_recording
 from vigparent import media_store
 from vigparent.models import Clip, Family, Recording, User
-
-
-@pytest.fixture(autouse=True)
-def _media_dirs(app: Flask) -> None:
-    ensure_media_dirs(app)
 
 
 @dataclass

@@ -9,8 +9,6 @@ from __future__ import annotations
 import secrets
 from typing import Literal
 
-from flask import Flask
-
 from vigparent import clock, db, media_store, video
 from vigparent.clips import service as clip_service
 from vigparent.models import (
@@ -24,14 +22,6 @@ from vigparent.models import (
     User,
 )
 from vigparent.testing.videos import make_video
-
-
-def ensure_media_dirs(app: Flask) -> None:
-    """tests/conftest.py removes media/ and keys/ after each test, but the store and keyring
-    create them only at start-up: put them back (same workaround as tests/uploads)."""
-    settings = app.extensions["vig_settings"]
-    for d in (settings.media_dir, settings.key_dir):
-        d.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def store_video(

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import String, Text, select
 
 from tests.conftest import Factory
-from tests.media.factories import add_clip, add_recording, ensure_media_dirs
+from tests.media.factories import add_clip, add_recording
 from tests.uploads.conftest import Tus
 from vigparent import clock, db, media_store
 from vigparent.db import Base
@@ -30,11 +30,6 @@ from vigparent.models import (
 )
 from vigparent.testing.parent_session import sign_in
 from vigparent.testing.videos import make_video
-
-
-@pytest.fixture(autouse=True)
-def _media_dirs(app: Flask) -> None:
-    ensure_media_dirs(app)
 
 
 def video_bytes(marker: bytes | None = None, seconds: float = 4.0) -> bytes:
