@@ -28,6 +28,20 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
+# Resolves once the page's service worker is active and controls it (offline tests need it).
+SW_READY = """async () => {
+  const reg = await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r));
+  }
+  const worker = reg.active;
+  if (worker.state !== "activated") {
+    await new Promise((r) => worker.addEventListener(
+      "statechange", () => worker.state === "activated" && r()));
+  }
+  return worker.state;
+}"""
+
 
 class LiveServer:
     def __init__(self, app: Flask) -> None:

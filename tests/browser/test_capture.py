@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE, LiveServer, new_context, screenshot
+from tests.browser.conftest import PHONE, SW_READY, LiveServer, new_context, screenshot
 from tests.capture.support import local_records, recordings_of, sign_in_parent
 from tests.conftest import Factory
 from vigparent.capture.service import TEST_UPLOAD_CHUNK_BYTES
@@ -34,18 +34,6 @@ HASH_STORED = """async (id) => {
   return { native: native, incremental: h.hex(), size: blob.size };
 }"""
 CHUNK_COUNT = "async (id) => (await vig.store.readChunks(id)).length"
-SW_READY = """async () => {
-  const reg = await navigator.serviceWorker.ready;
-  if (!navigator.serviceWorker.controller) {
-    await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r));
-  }
-  const worker = reg.active;
-  if (worker.state !== "activated") {
-    await new Promise((r) => worker.addEventListener(
-      "statechange", () => worker.state === "activated" && r()));
-  }
-  return worker.state;
-}"""
 
 
 def body_size(request: Any) -> int:

@@ -10,12 +10,11 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE, LiveServer, screenshot
+from tests.browser.conftest import PHONE, SW_READY, LiveServer, screenshot
 from tests.capture.support import sign_in_parent
 from tests.conftest import Factory
 from tests.withdrawal.conftest import (  # noqa: F401 - shared fixtures
     FamilyMedia,
-    _media_dirs,
     assert_family_gone,
     with_media,
 )
@@ -26,18 +25,6 @@ pytestmark = pytest.mark.xdist_group("browser-withdrawal")
 
 BUTTON = "Stop and delete all our videos"
 
-SW_READY = """async () => {
-  const reg = await navigator.serviceWorker.ready;
-  if (!navigator.serviceWorker.controller) {
-    await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r));
-  }
-  const worker = reg.active;
-  if (worker.state !== "activated") {
-    await new Promise((r) => worker.addEventListener(
-      "statechange", () => worker.state === "activated" && r()));
-  }
-  return worker.state;
-}"""
 
 # A recording waiting on the phone, as the recorder leaves it (capture's own store API).
 SEED_PENDING = """async (clientId) => {

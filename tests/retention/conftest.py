@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.withdrawal.conftest import _media_dirs, marked_video, with_media
+from tests.withdrawal.conftest import marked_video, with_media
 
-__all__ = ["_media_dirs", "marked_video", "with_media"]
+__all__ = ["marked_video", "with_media"]
