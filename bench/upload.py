@@ -5,9 +5,9 @@ One run, loopback only, the same files and the same client for every server:
 - peer: @tus/server + @tus/file-store (Node), installed with npm into a temporary directory by
   this script. It writes to the page cache and never calls fsync.
 - ours: ``vigparent:create_app`` behind a production WSGI server: ``gunicorn`` (one gthread
-  worker; it streams request bodies to the app, which is what we recommend deploying),
-  ``waitress`` exactly as ``vigparent.serve`` runs it, and ``waitress16`` (waitress keeping up
-  to 16 MiB of body in memory, 1 MiB reads). waitress hands a request to the app only once the
+  worker, as ``vigparent.serve`` runs it; it streams request bodies to the app, which is what
+  we deploy), and for comparison ``waitress`` (1 MiB in memory, 8 KiB reads) and
+  ``waitress16`` (waitress keeping up to 16 MiB of body in memory, 1 MiB reads). waitress hands a request to the app only once the
   whole body has arrived, spilling it beyond ``inbuf_overflow`` to a temporary file (plaintext
   on disk!), and drops a partial body when the connection breaks. Every chunk goes
   through the real PATCH path: session cookie + CSRF header, consent check, per-upload lock,
@@ -24,7 +24,7 @@ servers. Per server and file size: a fresh server process, one warm-up upload (d
 connection drops mid-PATCH (HEAD, then resume) to measure bytes sent ÷ file size.
 Peak RSS is sampled every 20 ms over the whole server process tree (and the kernel's VmHWM).
 
-    .venv/bin/python bench/upload.py [--sizes-mb 75,1024] [--servers gunicorn,waitress,waitress16]
+    .venv/bin/python bench/upload.py [--sizes-mb 75,1024] [--servers gunicorn[,waitress,waitress16]]
         [--runs 3] [--chunk-mib 8] [--interruptions 20] [--work-dir /tmp]
 
 Pass ``--work-dir /dev/shm`` to take the disk out of both sides (fsync is then free): that
@@ -63,8 +63,7 @@ sys.path.insert(0, str(ROOT))
 MB = 1_000_000
 MIB = 1 << 20
 # waitress buffers each request body completely before the app sees it; above inbuf_overflow
-# it spills to an (unlinked) temporary file. "waitress" runs it as vigparent.serve does
-# (1 MiB, 8 KiB recv); "waitress16" keeps up to 16 MiB in memory and receives 1 MiB at a time.
+# it spills to an (unlinked) temporary file. "waitress" keeps 1 MiB in memory (8 KiB recv); "waitress16" keeps up to 16 MiB in memory and receives 1 MiB at a time.
 WAITRESS = {"waitress": (1 << 20, 8192), "waitress16": (16 << 20, 1 << 20)}
 
 PEER_JS = """
@@ -514,7 +513,7 @@ def run(server: Server, path: Path, args: argparse.Namespace) -> Result:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes-mb", default="75,1024")
-    parser.add_argument("--servers", default="gunicorn,waitress,waitress16")
+    parser.add_argument("--servers", default="gunicorn")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chunk-mib", type=int, default=8)
     parser.add_argument("--interruptions", type=int, default=20)

@@ -18,7 +18,7 @@ from vigparent.models import ConsentKind, ConsentRecord, Family, Organisation, U
 
 # Change this whenever the consent statements below or templates/consent/_about.html change:
 # existing records then still say which wording those families agreed to.
-CONSENT_WORDING_VERSION = "2026-11-25.1"
+CONSENT_WORDING_VERSION = "2026-11-25.2"
 
 # One plain sentence per kind, read by the parent next to its tick box (reading age ~9).
 CONSENT_STATEMENTS: dict[ConsentKind, str] = {
