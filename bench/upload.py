@@ -7,9 +7,10 @@ One run, loopback only, the same files and the same client for every server:
 - ours: ``vigparent:create_app`` behind a production WSGI server: ``gunicorn`` (one gthread
   worker, as ``vigparent.serve`` runs it; it streams request bodies to the app, which is what
   we deploy), and for comparison ``waitress`` (1 MiB in memory, 8 KiB reads) and
-  ``waitress16`` (waitress keeping up to 16 MiB of body in memory, 1 MiB reads). waitress hands a request to the app only once the
-  whole body has arrived, spilling it beyond ``inbuf_overflow`` to a temporary file (plaintext
-  on disk!), and drops a partial body when the connection breaks. Every chunk goes
+  ``waitress16`` (waitress keeping up to 16 MiB of body in memory, 1 MiB reads). waitress
+  hands a request to the app only once the whole body has arrived, spilling it beyond
+  ``inbuf_overflow`` to a temporary file (plaintext on disk!), and drops a partial body when
+  the connection breaks. Every chunk goes
   through the real PATCH path: session cookie + CSRF header, consent check, per-upload lock,
   offset check, AES-256-GCM encryption, fsync before the 204, sha256 of the stored file at the
   end. No job consumer runs, so the queued inspect/transcode job does not compete for CPU.
@@ -63,7 +64,8 @@ sys.path.insert(0, str(ROOT))
 MB = 1_000_000
 MIB = 1 << 20
 # waitress buffers each request body completely before the app sees it; above inbuf_overflow
-# it spills to an (unlinked) temporary file. "waitress" keeps 1 MiB in memory (8 KiB recv); "waitress16" keeps up to 16 MiB in memory and receives 1 MiB at a time.
+# it spills to an (unlinked) temporary file. "waitress" keeps 1 MiB in memory (8 KiB recv);
+# "waitress16" keeps up to 16 MiB in memory and receives 1 MiB at a time.
 WAITRESS = {"waitress": (1 << 20, 8192), "waitress16": (16 << 20, 1 << 20)}
 
 PEER_JS = """
