@@ -6,6 +6,7 @@ a parent can only ever reach their own family's goal (anything else is "not foun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -93,17 +94,13 @@ def propose(family_id: int) -> Any:
     form = GoalForm()
     if not form.validate_on_submit():
         return _render(family, form, "Please write the goal in a few words.", 400)
-    try:
-        service.propose_goal(
+    return _save_wording(
+        family,
+        form,
+        lambda: service.propose_goal(
             family, current_user, form.text.data or "", form.helping_question.data or ""
-        )
-    except service.GoalChanged as e:
-        return _render(family, None, str(e), 409)
-    except (service.InvalidGoal, service.GoalNotOpen) as e:
-        return _render(family, form, str(e), 400)
-    db.session().commit()
-    flash(_saved_message(), "success")
-    return redirect(_page_url(family))
+        ),
+    )
 
 
 @bp.post("/<int:goal_id>/edit")
@@ -113,21 +110,18 @@ def edit(goal_id: int) -> Any:
     form = GoalForm()
     if not form.validate_on_submit() or form.revision_id.data is None:
         return _render(family, form, "Please write the goal in a few words.", 400)
-    try:
-        service.edit_goal(
+    revision_id = form.revision_id.data
+    return _save_wording(
+        family,
+        form,
+        lambda: service.edit_goal(
             goal,
             current_user,
             form.text.data or "",
             form.helping_question.data or "",
-            form.revision_id.data,
-        )
-    except service.GoalChanged as e:
-        return _render(family, None, str(e), 409)
-    except (service.InvalidGoal, service.GoalNotOpen) as e:
-        return _render(family, form, str(e), 400)
-    db.session().commit()
-    flash(_saved_message(), "success")
-    return redirect(_page_url(family))
+            revision_id,
+        ),
+    )
 
 
 @bp.post("/<int:goal_id>/agree")
@@ -154,6 +148,15 @@ def agree(goal_id: int) -> Any:
     return redirect(_page_url(family))
 
 
-def _saved_message() -> str:
+def _save_wording(family: Family, form: GoalForm, change: Callable[[], object]) -> Any:
+    """Apply a proposal or an edit; the other side is then asked to agree the new words."""
+    try:
+        change()
+    except service.GoalChanged as e:
+        return _render(family, None, str(e), 409)
+    except (service.InvalidGoal, service.GoalNotOpen) as e:
+        return _render(family, form, str(e), 400)
+    db.session().commit()
     other = "Your practitioner" if current_user.is_parent else "The family"
-    return f"Saved. {other} will be asked to agree these words."
+    flash(f"Saved. {other} will be asked to agree these words.", "success")
+    return redirect(_page_url(family))
