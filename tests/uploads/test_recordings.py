@@ -115,3 +115,30 @@ def test_job_finding_the_media_gone_keeps_nothing(tus: Tus, webm):
     media_store.store().delete(rec.family_id, rec.original_name)
     jobs.process_recording.call_local(rec.id)
     assert media_store.store().names(rec.family_id) == []
+
+
+def test_stalled_recordings_are_processed_again(tus: Tus, webm, frozen_clock):
+    """A job lost (consumer down, or killed mid-transcode) must not strand a parent's video."""
+    tus.upload(webm)
+    rec = db.session().scalar(select(Recording))
+    assert rec is not None and rec.status is RecordingStatus.READY
+    # As if the job never ran: received, with no transcode.
+    media_store.store().delete(rec.family_id, rec.transcode_name or "")
+    rec.status, rec.transcode_name, rec.poster_name = RecordingStatus.RECEIVED, None, None
+    db.session().commit()
+
+    frozen_clock(minutes=10)
+    assert jobs.requeue_stalled_recordings.call_local() == 0  # may still be in the queue
+    frozen_clock(minutes=25)
+    assert jobs.requeue_stalled_recordings.call_local() == 1
+    db.session().expire_all()
+    rec = db.session().get(Recording, rec.id)
+    assert rec is not None and rec.status is RecordingStatus.READY and rec.transcode_name
+
+    # A transcode that died half-way leaves "processing"; give it hours before retrying.
+    rec.status = RecordingStatus.PROCESSING
+    db.session().commit()
+    frozen_clock(minutes=60)
+    assert jobs.stalled_recordings() == []
+    frozen_clock(hours=2)
+    assert jobs.stalled_recordings() == [rec.id]

@@ -9,10 +9,13 @@ plaintext touches the disk.
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
+from huey import crontab
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from vigparent import audit, db, jobs, media_store
+from vigparent import audit, clock, db, jobs, media_store
 from vigparent.models import Recording, RecordingStatus
 from vigparent.storage import MediaNotFound
 
@@ -82,6 +85,42 @@ def process_recording(recording_id: int) -> None:
     rec.poster_name = poster
     audit.record("recording_ready", family=rec.family, detail=f"id={rec.id}")
     s.commit()
+
+
+# Longer than any real transcode takes, so a job that is merely slow is not started twice.
+STALLED_RECEIVED = timedelta(minutes=30)
+STALLED_PROCESSING = timedelta(hours=2)
+
+
+def stalled_recordings() -> list[int]:
+    """Recordings that arrived whole but never finished processing.
+
+    Jobs can be lost: the consumer was down when the upload finished, every retry failed on a
+    busy machine, or the process died mid-transcode (leaving "processing" behind). The
+    parent's video is safe on the server but would never become watchable without this.
+    """
+    now = clock.now()
+    return list(
+        db.session().scalars(
+            select(Recording.id).where(
+                or_(
+                    (Recording.status == RecordingStatus.RECEIVED)
+                    & (Recording.completed_at <= now - STALLED_RECEIVED),
+                    (Recording.status == RecordingStatus.PROCESSING)
+                    & (Recording.completed_at <= now - STALLED_PROCESSING),
+                )
+            )
+        )
+    )
+
+
+@jobs.task(periodic=crontab(minute="*/15"))
+def requeue_stalled_recordings() -> int:
+    """Queue processing again for every stalled recording; returns how many."""
+    stalled = stalled_recordings()
+    for recording_id in stalled:
+        process_recording(recording_id)
+    return len(stalled)
 
 
 def _media_allowed(family_id: int) -> bool:
