@@ -6,6 +6,7 @@ hash. Ending the row signs that one device out, which is how a lost phone is cut
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -19,9 +20,18 @@ from vigparent import db
 from vigparent.models import LoginSession, Role, User, utcnow
 
 _hasher = PasswordHasher()
-# Verifying against a dummy hash for unknown emails keeps the response time the same, so
-# the login form does not reveal which emails have accounts.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify unknown emails against, so timing does not reveal who has an account.
+
+    Made on first use, not at import: argon2 takes 64 MiB for each hash, and a web worker that
+    only ever receives uploads should not pay that at start-up.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 _LAST_SEEN_GRANULARITY = timedelta(minutes=5)
 MIN_PASSWORD_LENGTH = 10
 
@@ -47,7 +57,7 @@ def token_hash(token: str) -> str:
 def authenticate(email: str, password: str) -> User:
     """Return the active staff user with these credentials or raise InvalidCredentials."""
     user = db.session().scalar(select(User).where(User.email == email.strip().lower()))
-    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user and user.password_hash else _dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
