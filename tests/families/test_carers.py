@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import Factory
+from tests.conftest import Factory, csrf_token, page_text
 from vigparent import db
 from vigparent.auth import service as auth_service
 from vigparent.families import service
+from vigparent.models import LoginSession
 
 
 @pytest.mark.parametrize(
@@ -47,3 +49,37 @@ def test_carer_of_refuses_people_outside_the_family(make: Factory):
     assert service.carer_of(family, make.parent_of(family).id) is not None
     assert service.carer_of(family, make.parent_of(other).id) is None
     assert service.carer_of(family, family.practitioner_id) is None
+
+
+def test_practitioner_signs_out_just_the_lost_phone(app, make: Factory, login_as):
+    """The lost phone stops working at once; the carer's other phone stays signed in."""
+    family = make.family()
+    alex = make.parent_of(family)
+    lost_phone, other_phone = app.test_client(), app.test_client()
+    login_as(alex, on=lost_phone)
+    login_as(alex, on=other_phone)
+    assert lost_phone.get("/home/").status_code == 200
+
+    staff = app.test_client()
+    login_as(family.practitioner, on=staff)
+    lost = (
+        db.session()
+        .scalars(
+            select(LoginSession).where(LoginSession.user_id == alex.id).order_by(LoginSession.id)
+        )
+        .first()
+    )
+    assert lost is not None
+    page = f"/practice/families/{family.id}"
+    r = staff.post(
+        f"{page}/carers/{alex.id}/sign-out",
+        data={"csrf_token": csrf_token(staff, page), "device_id": str(lost.id)},
+    )
+    assert r.status_code in (302, 303)
+    assert "signed out on that device" in page_text(staff.get(page))
+    assert lost_phone.get("/home/").status_code == 401
+    assert other_phone.get("/home/").status_code == 200
+
+    # Another carer's device id changes nothing.
+    jordan = make.parent(family, "Jordan")
+    assert not auth_service.end_device_session(jordan, lost.id + 1)

@@ -112,6 +112,20 @@ def end_session(token: str) -> None:
     )
 
 
+def end_device_session(user: User, login_session_id: int) -> bool:
+    """Sign one device of `user` out (a phone that was lost); False if it was not signed in."""
+    result = db.session().execute(
+        update(LoginSession)
+        .where(
+            LoginSession.id == login_session_id,
+            LoginSession.user_id == user.id,
+            LoginSession.ended_at.is_(None),
+        )
+        .values(ended_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 def end_all_sessions(user: User) -> int:
     """Sign every device of `user` out; returns how many were signed in."""
     result = db.session().execute(

@@ -171,9 +171,12 @@ def carer_of(family: Family, carer_id: int) -> User | None:
     return user
 
 
-def sign_out_carer(family: Family, carer: User, by: User) -> int:
-    """End every signed-in device of this carer (a lost phone); returns how many."""
-    ended = auth_service.end_all_sessions(carer)
+def sign_out_carer(family: Family, carer: User, by: User, device_id: int | None = None) -> int:
+    """End one signed-in device of this carer, or all of them; returns how many ended."""
+    if device_id is not None:
+        ended = int(auth_service.end_device_session(carer, device_id))
+    else:
+        ended = auth_service.end_all_sessions(carer)
     audit.record("carer_signed_out", actor=by, family=family, detail=f"user {carer.id}: {ended}")
     return ended
 

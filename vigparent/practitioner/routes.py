@@ -227,10 +227,13 @@ def invite_carer(family_id: int, carer_id: int) -> Any:
 def sign_out_carer(family_id: int, carer_id: int) -> Any:
     family = _family(family_id)
     carer = service.carer_of(family, carer_id) or abort(404)
-    ended = service.sign_out_carer(family, carer, current_user)
+    device = request.form.get("device_id", type=int)
+    ended = service.sign_out_carer(family, carer, current_user, device)
     db.session().commit()
     name = carer.display_name or "This carer"
-    if ended:
+    if ended and device is not None:
+        flash(f"{name} is signed out on that device. Send a new link for a new phone.", "success")
+    elif ended:
         flash(f"{name} is signed out on every device. Send a new link to sign in again.", "success")
     else:
         flash(f"{name} was not signed in anywhere.", "info")
