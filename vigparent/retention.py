@@ -23,9 +23,8 @@ from flask import current_app
 from huey import crontab
 from sqlalchemy import or_, select
 
-from vigparent import clock, db, jobs, media_store
+from vigparent import audit, clock, db, jobs, media_store
 from vigparent.models import (
-    AuditEvent,
     Clip,
     DeletionReceipt,
     Family,
@@ -119,7 +118,7 @@ def _expired_uploads(report: SweepReport) -> None:
 
     count = uploads.expire_abandoned_uploads()
     if count:
-        db.session().add(AuditEvent(action="expired_uploads_deleted", detail=f"uploads={count}"))
+        audit.record("expired_uploads_deleted", detail=f"uploads={count}")
         db.session().commit()
         report.add(f"Abandoned uploads past their expiry: deleted the bytes of {count}.")
 
@@ -151,7 +150,7 @@ def _leftovers(report: SweepReport) -> None:
         if not _no_deletion_running(family_id):
             continue
         withdrawal.delete_media_rows_of_family(family_id)
-        s.add(AuditEvent(action="leftover_rows_deleted", family_id=family_id))
+        audit.record("leftover_rows_deleted", family_id=family_id)
         s.commit()
         report.add(f"Leftover recording rows, family {family_id}: deleted.")
 
@@ -181,12 +180,10 @@ def _orphans(report: SweepReport, now: datetime) -> None:
             files, freed = store.delete_family(family_id)
             report.orphan_files += files
             report.orphan_keys += int(had_key)
-            s.add(
-                AuditEvent(
-                    action="orphan_media_deleted",
-                    family_id=family_id,
-                    detail=f"files={files} bytes={freed} key={int(had_key)}",
-                )
+            audit.record(
+                "orphan_media_deleted",
+                family_id=family_id,
+                detail=f"files={files} bytes={freed} key={int(had_key)}",
             )
             s.commit()
             report.add(
@@ -210,12 +207,8 @@ def _orphans(report: SweepReport, now: datetime) -> None:
                 removed += 1
         if removed:
             report.orphan_files += removed
-            s.add(
-                AuditEvent(
-                    action="orphan_media_deleted",
-                    family_id=family_id,
-                    detail=f"files={removed} bytes={freed}",
-                )
+            audit.record(
+                "orphan_media_deleted", family_id=family_id, detail=f"files={removed} bytes={freed}"
             )
             s.commit()
             report.add(

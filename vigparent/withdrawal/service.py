@@ -44,7 +44,6 @@ from sqlalchemy import ColumnElement, Table, delete, func, or_, select, update
 from vigparent import audit, clock, db, jobs, media_store
 from vigparent.db import Base
 from vigparent.models import (
-    AuditEvent,
     Clip,
     ConsentKind,
     ConsentRecord,
@@ -321,16 +320,14 @@ def _close_receipt(receipt: DeletionReceipt) -> None:
         )
     )
     if done:
-        s.add(
-            AuditEvent(
-                action=_DONE_ACTION[Reason(receipt.reason)],
-                organisation_id=receipt.organisation_id,
-                family_id=receipt.family_id,
-                detail=(
-                    f"receipt={receipt.id} recordings={receipt.recordings} clips={receipt.clips} "
-                    f"files={receipt.files} bytes={receipt.bytes}"
-                ),
-            )
+        audit.record(
+            _DONE_ACTION[Reason(receipt.reason)],
+            organisation_id=receipt.organisation_id,
+            family_id=receipt.family_id,
+            detail=(
+                f"receipt={receipt.id} recordings={receipt.recordings} clips={receipt.clips} "
+                f"files={receipt.files} bytes={receipt.bytes}"
+            ),
         )
     s.commit()
     s.refresh(receipt)
