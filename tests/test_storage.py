@@ -104,6 +104,36 @@ def test_file_layout_matches_the_documented_format(store: MediaStore) -> None:
     assert len(nonces) == 3
 
 
+def test_expected_size_sets_disk_blocks_aside_without_changing_the_file(
+    store: MediaStore,
+) -> None:
+    size = 3 * CHUNK + 17
+    name = store.new_name("upload")
+    store.create(FAMILY, name, expected_size=size)
+    path = disk_path(store, name)
+    assert path.stat().st_size == HEADER_LEN  # the size (and so the plaintext size) is unchanged
+    assert path.stat().st_blocks * 512 >= ciphertext_size(size)  # but the blocks are there
+    data = payload(size)
+    store.append(FAMILY, name, split_randomly(data, random.Random(3), 50_000), limit=size)
+    assert store.size(FAMILY, name) == size
+    assert read_all(store, name) == data
+
+
+def test_appends_reuse_their_buffers_and_stay_correct(store: MediaStore) -> None:
+    """Sealing goes through pooled buffers: many appends, in pieces of every size, read back
+    exactly (a buffer reused too early would corrupt an earlier chunk)."""
+    rng = random.Random(5)
+    names = []
+    for i in range(6):
+        data = payload(rng.randint(1, 3 * 1024 * 1024), seed=i)
+        name = store.new_name("upload")
+        store.create(FAMILY, name)
+        store.append(FAMILY, name, split_randomly(data, rng, 2 * 1024 * 1024), limit=len(data))
+        names.append((name, data))
+    for name, data in names:
+        assert read_all(store, name) == data
+
+
 def test_every_file_gets_its_own_id(store: MediaStore) -> None:
     a, b = stored(store, b"same"), stored(store, b"same")
     assert disk_path(store, a).read_bytes()[12:28] != disk_path(store, b).read_bytes()[12:28]

@@ -38,8 +38,10 @@ it. Readers take no lock; a reader racing a writer on the same tail chunk may se
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
+import functools
 import hashlib
 import io
 import os
@@ -55,6 +57,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from vigparent.buffers import BufferPool
 from vigparent.keyring import DataKeyMissing, Keyring
 
 if TYPE_CHECKING:
@@ -76,6 +79,7 @@ __all__ = [
     "StorageLimitExceeded",
     "ciphertext_size",
     "plaintext_size",
+    "Buffer",
 ]
 
 MAGIC = b"VIGENC1\n"
@@ -89,9 +93,11 @@ _INDEX = struct.Struct(">Q")
 # Readers accept other chunk sizes so the writer's choice can change without a migration.
 _MIN_CHUNK = 4 * 1024
 _MAX_CHUNK = 16 * 1024 * 1024
-# Chunks sealed per pwritev call: bounded memory, and well under IOV_MAX (1024 buffers).
-_WRITE_BATCH = 64
+# Chunks sealed per write, into buffers kept for reuse (a few, of about 1 MiB each).
+_WRITE_BATCH = 16
+_SEALED = BufferPool(_WRITE_BATCH * (CHUNK + NONCE_LEN + TAG_LEN), keep=4)
 _KDF_LABEL = b"vigparent media file key v1\x00"
+_FALLOC_FL_KEEP_SIZE = 1
 _AVIO_FLAG_WRITE = 2
 
 _KIND_RE = re.compile(r"[a-z][a-z0-9]{0,15}")
@@ -100,6 +106,7 @@ _NAME_RE = re.compile(r"[a-z][a-z0-9]{0,15}-[A-Za-z0-9_-]{16,86}")
 _FAMILY_DIR_RE = re.compile(r"0|[1-9][0-9]*")
 
 _Bytes = bytes | bytearray | memoryview
+Buffer = _Bytes  # what append's stream yields and ``on_bytes`` sees
 
 
 class StorageError(Exception):
@@ -164,17 +171,11 @@ def _new_header() -> bytes:
     return _HEADER.pack(MAGIC, CHUNK, os.urandom(16))
 
 
-def _pwritev_all(fd: int, buffers: list[ReadableBuffer], offset: int) -> None:
-    total = sum(memoryview(b).nbytes for b in buffers)
-    written = os.pwritev(fd, buffers, offset)
-    if written == total:
-        return
-    # Short writes on regular files are rare (a signal, a nearly full disk): finish slowly.
-    rest = memoryview(b"".join(buffers))[written:]
-    offset += written
-    while rest:
-        n = os.pwrite(fd, rest, offset)
-        rest, offset = rest[n:], offset + n
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    # Short writes on regular files are rare (a signal, a nearly full disk): carry on.
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
 
 
 def _fsync_dir(path: Path | str) -> None:
@@ -196,6 +197,31 @@ def _start_writeback(fd: int, start: int, end: int) -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
+
+
+@functools.cache
+def _fallocate() -> Callable[..., int] | None:
+    """Linux's fallocate(2), which Python's os module offers only without its flags."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).fallocate
+    except (OSError, AttributeError):  # not Linux/glibc
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def _reserve_blocks(fd: int, length: int) -> None:
+    """Ask the filesystem for the blocks of ``length`` bytes now, keeping the file's size.
+
+    Appending into blocks set aside in one go costs the kernel several times less CPU than
+    having each written page find its own (on ext4 measured about 1.5 vs 0.25 CPU s/GB), and
+    the file ends up in a few large extents. Best effort: where it is not offered, or the disk
+    is full, writing still works (and still fails cleanly when the disk really is full).
+    """
+    fallocate = _fallocate()
+    if fallocate is not None and length > 0:
+        fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, length)
 
 
 def _lock(fd: int) -> None:
@@ -246,14 +272,32 @@ class _FileCipher:
         return self.open(index, record)
 
     def write_chunks(self, fd: int, first: int, pieces: Sequence[_Bytes]) -> None:
-        """Seal ``pieces`` as consecutive chunks from index ``first`` and write them in place."""
+        """Seal ``pieces`` as consecutive chunks from index ``first`` and write them in place.
+
+        Consecutive records are adjacent on disk, so a batch is sealed side by side into one
+        pooled buffer and written with one ``pwrite``: nothing is allocated per chunk, and one
+        ``getrandom`` gives the whole batch its nonces.
+        """
         for start in range(0, len(pieces), _WRITE_BATCH):
-            buffers: list[ReadableBuffer] = []
-            for k, piece in enumerate(pieces[start : start + _WRITE_BATCH], first + start):
-                nonce = os.urandom(NONCE_LEN)
-                aad = self.header + _INDEX.pack(k)
-                buffers += (nonce, self._aead.encrypt(nonce, piece, aad))
-            _pwritev_all(fd, buffers, self.offset(first + start))
+            batch = pieces[start : start + _WRITE_BATCH]
+            size = sum(len(p) for p in batch) + OVERHEAD * len(batch)
+            # (Only a file with bigger chunks than we write today needs a buffer of its own.)
+            out = _SEALED.take() if size <= _SEALED.size else bytearray(size)
+            try:
+                with memoryview(out) as view:
+                    nonces = os.urandom(NONCE_LEN * len(batch))
+                    pos = 0
+                    for k, piece in enumerate(batch):
+                        nonce = nonces[k * NONCE_LEN : (k + 1) * NONCE_LEN]
+                        end = pos + NONCE_LEN + len(piece) + TAG_LEN
+                        view[pos : pos + NONCE_LEN] = nonce
+                        aad = self.header + _INDEX.pack(first + start + k)
+                        self._aead.encrypt_into(nonce, piece, aad, view[pos + NONCE_LEN : end])
+                        pos = end
+                    _pwrite_all(fd, view[:pos], self.offset(first + start))
+            finally:
+                if len(out) == _SEALED.size:
+                    _SEALED.give(out)
 
     def shrink(self, fd: int, cur_size: int, new_size: int) -> None:
         """Cut the file from ``cur_size`` down to ``new_size`` plaintext bytes."""
@@ -568,7 +612,7 @@ class MediaRange(Iterator[bytes]):
             self.close()
 
 
-def _pieces(stream: BinaryIO | Iterable[bytes], read_size: int) -> Iterator[bytes]:
+def _pieces(stream: BinaryIO | Iterable[Buffer], read_size: int) -> Iterator[Buffer]:
     read = getattr(stream, "read", None)
     if callable(read):
         while piece := read(read_size):
@@ -647,8 +691,12 @@ class MediaStore:
             raise InvalidMediaName(f"media kind must be a short lowercase word, got {kind!r}")
         return f"{kind}-{secrets.token_urlsafe(18)}"
 
-    def create(self, family_id: int, name: str) -> None:
-        """Create an empty encrypted file (header only), durably; the name must be new."""
+    def create(self, family_id: int, name: str, *, expected_size: int = 0) -> None:
+        """Create an empty encrypted file (header only), durably; the name must be new.
+
+        ``expected_size``: the plaintext bytes that will be appended (a tus upload's declared
+        length), so the disk blocks are set aside now (see ``_reserve_blocks``).
+        """
         path = self._path(family_id, name)
         # The key first: when it is refused (a withdrawn family) no directory is left behind.
         self._data_key(family_id, create=True)
@@ -659,6 +707,8 @@ class MediaStore:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             os.write(fd, _new_header())
+            if expected_size:
+                _reserve_blocks(fd, ciphertext_size(expected_size))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -688,11 +738,11 @@ class MediaStore:
         self,
         family_id: int,
         name: str,
-        stream: BinaryIO | Iterable[bytes],
+        stream: BinaryIO | Iterable[Buffer],
         *,
         limit: int,
         read_size: int = 1 << 20,
-        on_bytes: Callable[[bytes], None] | None = None,
+        on_bytes: Callable[[Buffer], None] | None = None,
     ) -> int:
         """Stream bytes onto the end of the file in bounded memory; fsync; return the count.
 

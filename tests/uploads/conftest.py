@@ -12,6 +12,7 @@ import base64
 import contextlib
 import io
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -31,8 +32,11 @@ from flask.testing import FlaskClient
 
 from tests.browser.conftest import LiveServer
 from tests.conftest import Factory
-from vigparent.models import Family, User
-from vigparent.testing.parent_session import SignedIn, sign_in
+from vigparent import create_app, db, media_store
+from vigparent.config import load_settings
+from vigparent.db import Base
+from vigparent.models import Family, Recording, User
+from vigparent.testing.parent_session import SignedIn, create_consenting_family, sign_in
 from vigparent.testing.videos import make_video, make_webm_with_garbage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -275,3 +279,44 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# -- a deployment: its own data dir, served by a separate process --------------------------
+
+
+class Deployment:
+    """A data dir with a family and a signed-in parent, served by a separate process."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.env = {
+            **os.environ,
+            "VIGPARENT_DATA_DIR": str(data_dir),
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "VIGPARENT_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        }
+        for name in ("DATABASE_URL", "HUEY_REDIS_URL", "VIGPARENT_ENV"):
+            self.env.pop(name, None)
+        # The same settings in this process, to set up rows and to read the stored file back.
+        self.app: Flask = create_app(load_settings(self.env))
+        with self.app.app_context():
+            Base.metadata.create_all(self.app.extensions["vig_engine"])
+        self.parent_id = create_consenting_family(self.app)
+        self.signed: SignedIn = sign_in(self.app, self.parent_id)
+
+    def recording(self) -> Recording:
+        with self.app.app_context():
+            rows = db.session().query(Recording).all()
+            assert len(rows) == 1
+            return rows[0]
+
+    def stored(self, rec: Recording) -> bytes:
+        with (
+            self.app.app_context(),
+            media_store.store().open(rec.family_id, rec.original_name) as f,
+        ):
+            return f.read()
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    yield Deployment(tmp_path / "data")

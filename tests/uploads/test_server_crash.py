@@ -7,23 +7,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
-import secrets
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
-from flask import Flask
 from tusclient import client as tus_client
 
-from tests.uploads.conftest import OFFSET_STREAM, RawPatch, ServerProcess, new_client_id
-from vigparent import create_app, db, media_store
-from vigparent.config import load_settings
-from vigparent.db import Base
-from vigparent.models import Recording, RecordingStatus
-from vigparent.testing.parent_session import SignedIn, create_consenting_family, sign_in
+from tests.uploads.conftest import (
+    OFFSET_STREAM,
+    Deployment,
+    RawPatch,
+    ServerProcess,
+    new_client_id,
+)
+from vigparent.models import RecordingStatus
+from vigparent.testing.parent_session import SignedIn
 
 CHUNK = 32 * 1024
 SERVERS = ["waitress"]
@@ -33,44 +31,6 @@ try:
     SERVERS.append("gunicorn")
 except ImportError:  # pragma: no cover - gunicorn is the recommended deployment server
     pass
-
-
-class Deployment:
-    """A data dir with a family and a signed-in parent, served by a separate process."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            "VIGPARENT_DATA_DIR": str(data_dir),
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "VIGPARENT_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        }
-        for name in ("DATABASE_URL", "HUEY_REDIS_URL", "VIGPARENT_ENV"):
-            self.env.pop(name, None)
-        # The same settings in this process, to set up rows and to read the stored file back.
-        self.app: Flask = create_app(load_settings(self.env))
-        with self.app.app_context():
-            Base.metadata.create_all(self.app.extensions["vig_engine"])
-        self.parent_id = create_consenting_family(self.app)
-        self.signed: SignedIn = sign_in(self.app, self.parent_id)
-
-    def recording(self) -> Recording:
-        with self.app.app_context():
-            rows = db.session().query(Recording).all()
-            assert len(rows) == 1
-            return rows[0]
-
-    def stored(self, rec: Recording) -> bytes:
-        with (
-            self.app.app_context(),
-            media_store.store().open(rec.family_id, rec.original_name) as f,
-        ):
-            return f.read()
-
-
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    yield Deployment(tmp_path / "data")
 
 
 def head_offset(server: ServerProcess, url: str, signed: SignedIn) -> int:

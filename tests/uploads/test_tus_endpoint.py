@@ -114,6 +114,28 @@ def test_same_client_id_returns_the_same_upload_never_two_recordings(tus: Tus, w
     assert len(recordings()) == 1
 
 
+def test_a_fast_upload_writes_its_row_at_most_once_a_second_but_answers_the_truth(
+    tus: Tus, webm, frozen_clock
+):
+    """The row's received_size is a cache of the file: PATCHes within a second answer the
+    right offset without writing it; HEAD, a repeated POST and the next second catch up."""
+    client_id = new_client_id()
+    url = tus.create(len(webm), client_id=client_id).headers["Location"]
+    assert tus.patch(url, 0, webm[:1000]).headers["Upload-Offset"] == "1000"
+    assert only_recording().received_size == 1000  # the first bytes are always written
+    assert tus.patch(url, 1000, webm[1000:2000]).headers["Upload-Offset"] == "2000"
+    assert only_recording().received_size == 1000  # the same second: not written
+    assert tus.create(len(webm), client_id=client_id).headers["Upload-Offset"] == "2000"
+    assert tus.head(url).headers["Upload-Offset"] == "2000"
+    assert only_recording().received_size == 2000  # HEAD reads the file and writes the row
+    frozen_clock(seconds=1)
+    r = tus.patch(url, 2000, webm[2000:3000])
+    assert r.headers["Upload-Offset"] == "3000"
+    rec = only_recording()
+    assert rec.received_size == 3000
+    assert r.headers["Upload-Expires"] == "Sat, 28 Nov 2026 12:00:01 GMT"  # moved on too
+
+
 def test_same_client_id_with_another_length_is_409(tus: Tus, webm):
     client_id = new_client_id()
     tus.create(len(webm), client_id=client_id)

@@ -14,12 +14,19 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from vigparent import db
 from vigparent.models import LoginSession, Role, User, utcnow
 
 _hasher = PasswordHasher()
+# Asked on every signed-in request: built once, and the user comes in the same query.
+_LIVE_SESSION = (
+    select(LoginSession)
+    .options(joinedload(LoginSession.user))
+    .where(LoginSession.token_hash == bindparam("token_hash"), LoginSession.ended_at.is_(None))
+)
 
 
 @functools.cache
@@ -82,11 +89,7 @@ def start_session(user: User, device_label: str = "") -> str:
 def load_signed_in_user(token: str) -> User | None:
     """Flask-Login's loader: the user of a live LoginSession, else None."""
     s = db.session()
-    login = s.scalar(
-        select(LoginSession).where(
-            LoginSession.token_hash == token_hash(token), LoginSession.ended_at.is_(None)
-        )
-    )
+    login = s.scalar(_LIVE_SESSION, {"token_hash": token_hash(token)})
     if login is None:
         return None
     user = login.user

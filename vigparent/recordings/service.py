@@ -14,7 +14,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from vigparent import audit, clock, db, media_store
@@ -30,6 +30,20 @@ from vigparent.models import (
 from vigparent.storage import MediaNotFound
 
 REQUIRED_CONSENTS = (ConsentKind.FILMING, ConsentKind.STORAGE)
+# Built once: asked on every upload request, twice (see check_may_record).
+_MAY_RECORD = (
+    select(
+        Family.status,
+        Family.withdrawn_at.is_not(None),
+        ConsentRecord.kind,
+        ConsentRecord.withdrawn_at.is_(None),
+    )
+    .outerjoin(
+        ConsentRecord,
+        (ConsentRecord.family_id == Family.id) & ConsentRecord.kind.in_(REQUIRED_CONSENTS),
+    )
+    .where(Family.id == bindparam("family_id"))
+)
 # Statuses in which the server holds the whole upload (so the phone may delete its copy).
 SAFE_STATUSES = frozenset(
     {RecordingStatus.RECEIVED, RecordingStatus.PROCESSING, RecordingStatus.READY}
@@ -88,19 +102,24 @@ def check_may_record(family: Family) -> None:
     one carer's consent must stand (not withdrawn). A kind whose every record is withdrawn
     counts as withdrawn consent (the phone then deletes its copies), one never given as
     missing consent (the phone keeps them).
+
+    Asks the database, in one query, whatever the loaded ``family`` says: a withdrawal in
+    another request may have committed since it was loaded (for example while an upload's
+    bytes were streaming in).
     """
-    if family.status is FamilyStatus.WITHDRAWN or family.withdrawn_at is not None:
+    rows = db.session().execute(_MAY_RECORD, {"family_id": family.id}).all()
+    if not rows:
+        raise ConsentWithdrawn()  # erased
+    status, withdrawn = rows[0][0], rows[0][1]
+    if status is FamilyStatus.WITHDRAWN or withdrawn:
         raise ConsentWithdrawn()
-    if family.status is FamilyStatus.CLOSED:
+    if status is FamilyStatus.CLOSED:
         raise FamilyClosed()
-    rows = db.session().execute(
-        select(ConsentRecord.kind, ConsentRecord.withdrawn_at.is_(None)).where(
-            ConsentRecord.family_id == family.id, ConsentRecord.kind.in_(REQUIRED_CONSENTS)
-        )
-    )
     standing: set[ConsentKind] = set()
     ever: set[ConsentKind] = set()
-    for kind, current in rows:
+    for _status, _withdrawn, kind, current in rows:
+        if kind is None:
+            continue  # no consent records at all (the outer join's empty row)
         ever.add(kind)
         if current:
             standing.add(kind)
@@ -156,7 +175,7 @@ def start_recording(
     """
     store = media_store.store()
     name = store.new_name(ORIGINAL_KIND)
-    store.create(family.id, name)
+    store.create(family.id, name, expected_size=declared_size)
     recording = Recording(
         family_id=family.id,
         cycle_id=cycle_id,

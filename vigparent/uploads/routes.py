@@ -23,7 +23,7 @@ from vigparent.models import Role
 from vigparent.recordings import service as recordings
 from vigparent.recordings.service import RecordingRefused
 from vigparent.security import public, require_role
-from vigparent.uploads import service, tus
+from vigparent.uploads import service, tus, wire
 
 bp = Blueprint("uploads", __name__, url_prefix="/api/uploads")
 bp.before_request(require_role(Role.PARENT))
@@ -128,11 +128,15 @@ def _body() -> service.Body | None:
         # read fails, what arrived is kept, and the lock is free for the resumed upload.
         # (gunicorn resets the timeout when the connection goes back to keep-alive.)
         sock.settimeout(BODY_READ_TIMEOUT_S)
-    if length is not None:
-        # The server's input as is; nothing has read from it yet (CSRF looks at headers and
-        # form fields, and this is not a form).
-        return service.Body(request.environ["wsgi.input"], length, checksum, raw=True)
-    return service.Body(request.stream, length, checksum)  # chunked: werkzeug de-chunks
+    if length is None:
+        # Chunked: werkzeug de-chunks.
+        return service.Body(wire.StreamBody(request.stream, None), None, checksum)
+    # Straight from the server: nothing has read the body yet (CSRF looks at headers and
+    # form fields, and this is not a form).
+    source = wire.socket_body(request.environ, length) or wire.StreamBody(
+        request.environ["wsgi.input"], length
+    )
+    return service.Body(source, length, checksum)
 
 
 def _with_state(response: Response, state: service.UploadState) -> Response:

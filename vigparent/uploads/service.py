@@ -33,10 +33,10 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, select
@@ -45,6 +45,7 @@ from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from vigparent import access, audit, clock, db, media_store, settings_of
+from vigparent.buffers import BufferPool
 from vigparent.config import Settings
 from vigparent.containers import NOT_A_VIDEO, sniff_container
 from vigparent.models import Cycle, Family, Recording, RecordingStatus, Role, User
@@ -55,16 +56,20 @@ from vigparent.recordings.service import (
     check_may_record,
 )
 from vigparent.storage import (
+    Buffer,
     MediaKeyDestroyed,
     MediaNotFound,
     StorageBusy,
     StorageLimitExceeded,
 )
-from vigparent.uploads import tus
+from vigparent.uploads import tus, wire
 
 # Bytes read from the request per append step: big enough that per-call overhead vanishes,
 # small enough that memory stays flat whatever the chunk or file size.
 READ_SIZE = 1 << 20
+_READ_BUFFERS = BufferPool(READ_SIZE, keep=8)
+# How often a running upload's row is updated at most (see _save_offset).
+OFFSET_SAVE_INTERVAL = timedelta(seconds=1)
 # Enough of the file to recognise WebM (EBML doctype) or MP4 (ftyp brands).
 SNIFF_BYTES = 64
 _UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -198,17 +203,14 @@ class UploadMetadata:
 
 @dataclass(frozen=True)
 class Body:
-    """A request body to append: the stream, its declared length and optional checksum.
+    """A request body to append: where its bytes come from, its length and optional checksum.
 
-    ``raw`` means ``stream`` is the WSGI server's own input, read here up to ``length`` bytes
-    (a short read is a dropped connection). That skips werkzeug's limiting wrapper, which
-    copies every byte twice more: at hundreds of MB/s those copies show.
+    With a ``length``, a source that ends early means the client went away.
     """
 
-    stream: IO[bytes]
+    source: wire.BodySource
     length: int | None
     checksum: tus.Checksum | None
-    raw: bool = False
 
 
 @dataclass(frozen=True)
@@ -297,24 +299,33 @@ def parent_family(user: User) -> Family:
     return access.load_family(user, user.family_id)
 
 
-def _load_upload(user: User, upload_id: str) -> Recording:
-    """The upload with this id if it belongs to the user's family, else UploadNotFound.
+def _find_upload(user: User, upload_id: str) -> Recording | None:
+    """The upload with this id if it belongs to the user's family (with its family loaded).
 
     Scoped with ``access.family_scope`` like every family-owned lookup, so another family's
     upload id answers exactly like an unknown one.
     """
     if user.role is not Role.PARENT or not _UPLOAD_ID_RE.fullmatch(upload_id):
-        raise UploadNotFound()
-    rec = db.session().scalar(
+        return None
+    return db.session().scalar(
         select(Recording)
         .join(Recording.family)
         .options(contains_eager(Recording.family))
         .where(access.family_scope(user), Recording.upload_id == upload_id)
     )
+
+
+def _not_found(user: User) -> UploadNotFound:
+    # Withdrawal deletes the upload's row; the phone still resuming it should hear why.
+    check_may_record(parent_family(user))
+    return UploadNotFound()
+
+
+def _load_upload(user: User, upload_id: str) -> Recording:
+    """The user's upload with this id, else UploadNotFound (see ``_find_upload``)."""
+    rec = _find_upload(user, upload_id)
     if rec is None:
-        # Withdrawal deletes the upload's row; the phone still resuming it should hear why.
-        check_may_record(parent_family(user))
-        raise UploadNotFound()
+        raise _not_found(user)
     return rec
 
 
@@ -435,7 +446,7 @@ def _durable_offset(rec: Recording) -> int:
         raise ConsentWithdrawn() from None
     except MediaNotFound:
         # Swept after expiring, or lost between creating the row and the file: start again.
-        store.create(rec.family_id, rec.original_name)
+        store.create(rec.family_id, rec.original_name, expected_size=rec.declared_size)
         return 0
     except StorageBusy:
         raise UploadBusy() from None
@@ -480,6 +491,12 @@ def create_upload(
     if not created:
         _revive_if_expired(rec)
     state = _state(rec)
+    if not created and rec.status is RecordingStatus.UPLOADING:
+        # The row's offset may lag the file by a second (see _save_offset).
+        with contextlib.suppress(MediaNotFound):
+            state = replace(
+                state, offset=media_store.store().size(rec.family_id, rec.original_name)
+            )
     if body is not None and rec.status is RecordingStatus.UPLOADING and state.offset == 0:
         state = write_chunk(user, rec.upload_id, offset=0, body=body)
     return state, created
@@ -498,7 +515,7 @@ def _revive_if_expired(rec: Recording) -> None:
         store = media_store.store()
         with contextlib.suppress(MediaNotFound):
             store.delete(rec.family_id, rec.original_name)
-        store.create(rec.family_id, rec.original_name)
+        store.create(rec.family_id, rec.original_name, expected_size=rec.declared_size)
         rec.upload_id = secrets.token_urlsafe(24)
         rec.received_size = 0
         rec.upload_expires_at = _expiry()
@@ -536,49 +553,71 @@ def upload_state(user: User, upload_id: str) -> UploadState:
 # -- appending (PATCH) ---------------------------------------------------------------------
 
 
-class _HashFeeder:
-    """Updates hashes with each piece in a helper thread, strictly in order.
+class _Pieces:
+    """The body in reused buffers; each goes back to the pool once every hash has seen it.
 
     hashlib releases the GIL while it hashes, so the sha256 of the upload (and the tus
-    checksum) run on another core while the request thread encrypts and writes the next piece
-    (on a 2-core machine: ~300 → ~400 MB/s for 8 MiB PATCHes). The queue is short, so memory
-    stays bounded (a few pieces) whatever the PATCH size. Small bodies are hashed inline: a
-    thread costs more than it saves there.
+    checksum) run in a helper thread, strictly in order, on another core while the request
+    thread encrypts and writes the next piece. A few pooled buffers circulate, so memory stays
+    bounded whatever the PATCH size and nothing is allocated per read. Small bodies are hashed
+    inline in a buffer of their own size: a thread costs more than it saves there.
     """
 
-    def __init__(self, hashes: list[Any], *, threaded: bool = True) -> None:
+    _BUFFERS = 4
+
+    def __init__(self, hashes: list[Any], *, length: int | None) -> None:
         self._hashes = hashes
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        if hashes and threaded:
+        small = length is not None and length <= 2 * READ_SIZE
+        if small:
+            assert length is not None
+            self._pooled: list[bytearray] = []
+            self._free.put(bytearray(min(READ_SIZE, length)))
+        else:
+            self._pooled = [_READ_BUFFERS.take() for _ in range(self._BUFFERS)]
+            for buf in self._pooled:
+                self._free.put(buf)
+        if hashes and not small:
             self._thread = threading.Thread(target=self._run, name="upload-hash", daemon=True)
             self._thread.start()
 
-    def _run(self) -> None:
-        failed = False
-        while (piece := self._queue.get()) is not None:
-            if failed:
-                continue  # keep draining, so feed() never blocks on a dead consumer
-            try:
-                for h in self._hashes:
-                    h.update(piece)
-            except BaseException as exc:  # pragma: no cover - hashlib does not fail
-                failed = True
-                self._error = exc
+    def buffer(self) -> bytearray:
+        """A free buffer (waiting for the hasher to hand one back if all are queued)."""
+        return self._free.get()
 
-    def feed(self, piece: bytes) -> None:
-        if self._thread is not None:
-            self._queue.put(piece)
-        else:
+    def _hash(self, piece: memoryview) -> None:
+        try:
             for h in self._hashes:
                 h.update(piece)
+        finally:
+            self._free.put(piece.obj)  # type: ignore[arg-type]
+
+    def _run(self) -> None:
+        while (piece := self._work.get()) is not None:
+            try:
+                self._hash(piece)
+            except BaseException as exc:  # pragma: no cover - hashlib does not fail
+                self._error = exc
+
+    def feed(self, piece: memoryview) -> None:
+        """Hash ``piece`` (a view of one of our buffers), then free its buffer."""
+        if self._thread is not None:
+            self._work.put(piece)
+        else:
+            self._hash(piece)
 
     def finish(self) -> None:
+        """Wait until every piece fed is hashed; the pooled buffers go back."""
         if self._thread is not None:
-            self._queue.put(None)
+            self._work.put(None)
             self._thread.join()
             self._thread = None
+        for buf in self._pooled:
+            _READ_BUFFERS.give(buf)
+        self._pooled = []
         if self._error is not None:
             raise self._error
 
@@ -599,51 +638,75 @@ class _BodyReader:
     read, not after the whole body has been written.
     """
 
-    def __init__(self, body: Body, head: bytes | None, start: int, length: int) -> None:
-        self._stream = body.stream
-        # With a raw stream we stop at Content-Length ourselves (see Body.raw).
-        self._left = body.length if body.raw else None
+    def __init__(self, body: Body, buffers: _Pieces, head: bytes | None, start: int, length: int):
+        self._source = body.source
+        self._left = body.length
+        self._buffers = buffers
         self._head = head  # None once sniffed (or not needed)
         self._pos = start
         self._length = length
         self.container: str | None = None
 
-    def pieces(self, size: int) -> Iterator[bytes]:
-        """The body in pieces of at most ``size`` bytes, as ``MediaStore.append`` takes them."""
-        left = self._left
-        while left is None or left > 0:
+    def _fill(self, view: memoryview) -> tuple[int, BaseException | None]:
+        """Read until ``view`` is full or the body ends; a failure comes back with the count."""
+        got = 0
+        while got < len(view):
             try:
-                piece = self._stream.read(size if left is None else min(size, left))
-            except Exception as exc:  # werkzeug's ClientDisconnected, socket timeouts, resets
-                raise _StreamFailed() from exc
-            if not piece:
-                if left:
+                n = self._source.readinto(view[got:])
+            except Exception as exc:  # socket timeouts, resets, werkzeug's ClientDisconnected
+                return got, exc
+            if not n:
+                break
+            got += n
+        return got, None
+
+    def pieces(self) -> Iterator[memoryview]:
+        """The body, a buffer at a time, as ``MediaStore.append`` takes it."""
+        while self._left is None or self._left > 0:
+            buf = self._buffers.buffer()
+            view = memoryview(buf)
+            if self._left is not None:
+                view = view[: self._left]
+            got, failure = self._fill(view)
+            if got:
+                piece = view[:got]
+                if self._left is not None:
+                    self._left -= got
+                self._sniff(piece)
+                self._pos += got
+                yield piece
+            else:
+                self._buffers.feed(view[:0])  # hand the unused buffer back
+            if failure is not None:
+                raise _StreamFailed() from failure
+            if got < len(view):
+                if self._left:
                     raise _StreamFailed()  # the body ended early: the client went away
                 return
-            if left is not None:
-                left -= len(piece)
-            if self._head is not None:
-                self._head += piece[: SNIFF_BYTES - len(self._head)]
-                if len(self._head) >= SNIFF_BYTES or self._pos + len(piece) >= self._length:
-                    self.container = sniff_container(self._head)
-                    self._head = None
-                    if self.container is None:
-                        raise _NotAVideoStream()
-            self._pos += len(piece)
-            yield piece
+
+    def _sniff(self, piece: memoryview) -> None:
+        if self._head is None:
+            return
+        self._head += bytes(piece[: SNIFF_BYTES - len(self._head)])
+        if len(self._head) >= SNIFF_BYTES or self._pos + len(piece) >= self._length:
+            self.container = sniff_container(self._head)
+            self._head = None
+            if self.container is None:
+                raise _NotAVideoStream()
 
 
 def write_chunk(user: User, upload_id: str, *, offset: int, body: Body) -> UploadState:
     """Append one PATCH body at ``offset``; durable before this returns (see module doc)."""
-    rec = _load_upload(user, upload_id)
-    _check_not_gone(rec)
-    if rec.status is not RecordingStatus.UPLOADING:
-        check_may_record(rec.family)
-        return _already_complete(rec, offset, body)
+    if user.role is not Role.PARENT or not _UPLOAD_ID_RE.fullmatch(upload_id):
+        raise UploadNotFound()
     with upload_lock(upload_id):
-        # The row as it is now that we hold the lock: a PATCH that just ended may have
-        # finished or refused the upload. (The family was read with it moments ago.)
-        _refresh(rec, with_family=False)
+        # Read under the lock, so this is the row as the last PATCH left it (it may have
+        # finished or refused the upload a moment ago).
+        rec = _find_upload(user, upload_id)
+        if rec is None or rec.status is not RecordingStatus.UPLOADING:
+            drop_lock_file(upload_id)  # nothing will be appended: the lock file can go
+        if rec is None:
+            raise _not_found(user)
         _check_not_gone(rec)
         check_may_record(rec.family)
         if rec.status is not RecordingStatus.UPLOADING:
@@ -655,8 +718,7 @@ def write_chunk(user: User, upload_id: str, *, offset: int, body: Body) -> Uploa
         if body.length is not None and body.length > remaining:
             raise UploadTooLarge()
         if body.length == 0:
-            _save_offset(rec, current)  # nothing to write; it still counts as progress
-            return _state(rec)
+            return _save_offset(rec, current)  # nothing to write; it still counts as progress
         return _append(user, rec, current, body)
 
 
@@ -675,29 +737,28 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
         if start:
             with store.open(family_id, name) as f:
                 head = f.read(start)
-    reader = _BodyReader(body, head, start, rec.declared_size)
     digest = body.checksum.new_hash() if body.checksum else None
     running = _running.take(rec.upload_id, start)
-    # A helper thread only pays off for bodies of several pieces.
-    threaded = body.length is None or body.length > 2 * READ_SIZE
-    feeder = _HashFeeder([h for h in (digest, running) if h is not None], threaded=threaded)
+    buffers = _Pieces([h for h in (digest, running) if h is not None], length=body.length)
+    reader = _BodyReader(body, buffers, head, start, rec.declared_size)
     seen = [0]
 
-    def on_bytes(piece: bytes) -> None:
+    def on_bytes(piece: Buffer) -> None:
+        assert isinstance(piece, memoryview)  # from reader.pieces()
         seen[0] += len(piece)
-        feeder.feed(piece)
+        buffers.feed(piece)
 
     try:
         try:
             written = store.append(
                 family_id,
                 name,
-                reader.pieces(READ_SIZE),
+                reader.pieces(),
                 limit=rec.declared_size - start,
                 on_bytes=on_bytes,
             )
         finally:
-            feeder.finish()  # every piece fed is hashed before anyone reads a digest
+            buffers.finish()  # every piece fed is hashed before anyone reads a digest
     except StorageLimitExceeded:
         # The store already put the file back as it was: nothing of this body is kept.
         raise UploadTooLarge() from None
@@ -716,7 +777,6 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
         raise ClientGone() from None
     except MediaNotFound:
         # The file or the family's key vanished under us: a withdrawal deleted everything.
-        _refresh(rec)
         check_may_record(rec.family)
         raise UploadNotFound() from None
     except StorageBusy:
@@ -729,7 +789,6 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
 
     # Consent may have been withdrawn while the bytes streamed in: then keep nothing.
     try:
-        db.session().refresh(rec.family)
         check_may_record(rec.family)
     except ConsentWithdrawn:
         _discard(user, rec)
@@ -738,17 +797,29 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
     new_offset = start + written
     if new_offset == rec.declared_size:
         _finish(rec, reader.container, running.hexdigest() if running is not None else None)
-    else:
-        if running is not None:
-            _running.put(rec.upload_id, new_offset, running)
-        _save_offset(rec, new_offset)
-    return _state(rec)
+        return _state(rec)
+    if running is not None:
+        _running.put(rec.upload_id, new_offset, running)
+    return _save_offset(rec, new_offset)
 
 
-def _save_offset(rec: Recording, offset: int) -> None:
-    rec.received_size = offset
-    rec.upload_expires_at = _expiry()
-    db.session().commit()
+def _save_offset(rec: Recording, offset: int) -> UploadState:
+    """Note progress: the upload's state with ``offset``, the row updated at most once a second.
+
+    The row's ``received_size`` is only a cache of the file (see module doc) and the expiry
+    only needs to move on while the upload is alive, so a fast upload does not write the row
+    on every PATCH.
+    """
+    expires = _expiry()
+    if (
+        rec.upload_expires_at is None
+        or expires - rec.upload_expires_at >= OFFSET_SAVE_INTERVAL
+        or (rec.received_size == 0) != (offset == 0)  # "has bytes" is what the sweeper reads
+    ):
+        rec.received_size = offset
+        rec.upload_expires_at = expires
+        db.session().commit()
+    return replace(_state(rec), offset=offset)
 
 
 def _finish(rec: Recording, container: str | None, sha256: str | None = None) -> None:
