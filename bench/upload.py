@@ -20,13 +20,16 @@ followed by random bytes, so nothing compresses. Random bytes are not a video: a
 reject them later, which is irrelevant to upload speed. No "bench mode" exists in the app.
 
 Client: one ``requests.Session`` (keep-alive) sending ``--chunk-mib`` PATCHes, the same for all
-servers. Per server and file size: a fresh server process, one warm-up upload (discarded), then
-``--runs`` timed uploads (median reported), then one upload with ``--interruptions`` forced
-connection drops mid-PATCH (HEAD, then resume) to measure bytes sent ÷ file size.
-Peak RSS is sampled every 20 ms over the whole server process tree (and the kernel's VmHWM).
+servers. Per file size: a fresh process for every server, one warm-up upload each (discarded),
+then ``--runs`` timed uploads per server (median reported) taking turns server by server, so
+noise from the rest of the machine falls on all of them alike; then one upload per server with
+``--interruptions`` forced connection drops mid-PATCH (HEAD, then resume) to measure bytes
+sent ÷ file size.
+Peak memory is sampled every 20 ms over the whole server process tree, as RSS and as PSS (shared
+pages split among the processes sharing them), with the largest process and the kernel's VmHWM.
 
     .venv/bin/python bench/upload.py [--sizes-mb 75,1024] [--servers gunicorn[,waitress,waitress16]]
-        [--runs 3] [--chunk-mib 8] [--interruptions 20] [--work-dir /tmp]
+        [--runs 5] [--chunk-mib 8] [--interruptions 20] [--work-dir /tmp]
 
 Pass ``--work-dir /dev/shm`` to take the disk out of both sides (fsync is then free): that
 shows how our code compares when durability costs nothing.
@@ -259,24 +262,32 @@ class Ours(Server):
 
 
 class RssSampler:
-    """Peak resident memory of a server's whole process tree, sampled every 20 ms."""
+    """Peak memory of a server's whole process tree, sampled every 20 ms.
+
+    RSS summed over a forked tree counts the pages the processes share (the interpreter, the
+    libraries) once per process; PSS splits each shared page among its sharers, so its sum is
+    the memory the server really holds. Both are reported, with the largest single process.
+    """
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.peak = 0  # the whole tree (gunicorn: arbiter + worker), shared pages counted twice
-        self.largest = 0  # the biggest single process (gunicorn: the worker)
+        self.peak = 0  # RSS of the whole tree (gunicorn: arbiter + worker)
+        self.peak_pss = 0  # PSS of the whole tree
+        self.largest = 0  # RSS of the biggest single process (gunicorn: the worker)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total = 0
+            total = total_pss = 0
             for p in self.server.processes():
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    rss = p.memory_info().rss
+                with contextlib.suppress(psutil.NoSuchProcess, FileNotFoundError):
+                    rss, pss = _rss_pss(p.pid)
                     total += rss
+                    total_pss += pss
                     self.largest = max(self.largest, rss)
             self.peak = max(self.peak, total)
+            self.peak_pss = max(self.peak_pss, total_pss)
             time.sleep(0.02)
 
     def __enter__(self) -> RssSampler:
@@ -296,6 +307,17 @@ class RssSampler:
                     if line.startswith("VmHWM:"):
                         total += int(line.split()[1]) * 1024
         return total
+
+
+def _rss_pss(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in bytes, from the kernel's smaps summary."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("Rss", "Pss"):
+                fields[key] = int(value.split()[0]) * 1024
+    return fields["Rss"], fields["Pss"]
 
 
 def metadata() -> str:
@@ -463,6 +485,7 @@ class Result:
     seconds: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     peak_rss: int = 0
+    peak_pss: int = 0
     largest_rss: int = 0
     hwm: int = 0
     amplification: float = 0.0
@@ -486,37 +509,52 @@ def server_cpu(server: Server) -> float:
     return total
 
 
-def run(server: Server, path: Path, args: argparse.Namespace) -> Result:
+def run(servers: list[Server], path: Path, args: argparse.Namespace) -> list[Result]:
+    """Upload ``path`` to every server: fresh processes, a warm-up each, then the timed runs
+    taking turns (the order flipping every round), so that whatever else the machine is doing
+    at a given moment weighs on every server alike."""
     chunk = args.chunk_mib * MIB
     size = path.stat().st_size
-    result = Result(server.name, size)
-    server.start()
+    results = {server.name: Result(server.name, size) for server in servers}
+    samplers: dict[str, RssSampler] = {}
     try:
-        with RssSampler(server) as rss:
+        for server in servers:
+            server.start()
+            samplers[server.name] = RssSampler(server).__enter__()
+        for server in servers:
             upload(server, path, chunk)  # warm-up, discarded
             server.clear()
-            for _ in range(args.runs):
+        for round_ in range(args.runs):
+            for server in servers if round_ % 2 == 0 else servers[::-1]:
+                result = results[server.name]
                 before = server_cpu(server)
                 result.seconds.append(upload(server, path, chunk))
                 result.cpu.append(server_cpu(server) - before)
                 server.clear()
+        for server in servers:
+            result = results[server.name]
             result.amplification = upload_with_interruptions(
                 server, path, chunk, args.interruptions
             )
             server.clear()
-            result.hwm = rss.hwm()
-        result.peak_rss = rss.peak
-        result.largest_rss = rss.largest
+            result.hwm = samplers[server.name].hwm()
     finally:
-        server.stop()
-    return result
+        for server in servers:
+            sampler = samplers.get(server.name)
+            if sampler is not None:
+                sampler.__exit__(None, None, None)
+                results[server.name].peak_rss = sampler.peak
+                results[server.name].peak_pss = sampler.peak_pss
+                results[server.name].largest_rss = sampler.largest
+            server.stop()
+    return [results[server.name] for server in servers]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes-mb", default="75,1024")
     parser.add_argument("--servers", default="gunicorn")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--chunk-mib", type=int, default=8)
     parser.add_argument("--interruptions", type=int, default=20)
     parser.add_argument("--work-dir", default=None, help="where files and both stores live")
@@ -544,28 +582,29 @@ def main() -> None:
         for size_mb in (int(s) for s in args.sizes_mb.split(",")):
             path = work / f"upload-{size_mb}MB.bin"
             make_file(path, size_mb * MB)
-            for server in [peer, *ours]:
-                results.append(run(server, path, args))
-                r = results[-1]
+            for r in run([peer, *ours], path, args):
+                results.append(r)
                 print(
                     f"  {size_mb:>5} MB  {r.server:<20} {r.mbps:7.0f} MB/s  "
                     f"runs {', '.join(f'{s:.2f}s' for s in r.seconds)}  "
                     f"CPU {r.cpu_s_per_gb:.2f} s/GB  "
-                    f"peak RSS {r.peak_rss / MB:6.1f} MB (largest process "
-                    f"{r.largest_rss / MB:.1f}, VmHWM {r.hwm / MB:.1f})  "
+                    f"peak RSS {r.peak_rss / MB:6.1f} MB, PSS {r.peak_pss / MB:6.1f} MB "
+                    f"(largest process RSS {r.largest_rss / MB:.1f}, VmHWM {r.hwm / MB:.1f})  "
                     f"sent/size {r.amplification:.4f}",
                     flush=True,
                 )
             path.unlink()
         print()
         print(f"{'size':>8}  {'server':<20} {'MB/s':>7} {'ours/peer':>9} {'CPU s/GB':>8} "
-              f"{'peak RSS MB':>11} {'(1 process)':>11} {'sent/size':>9}")  # fmt: skip
+              f"{'peak RSS MB':>11} {'PSS MB':>7} {'(1 process)':>11} "
+              f"{'sent/size':>9}")  # fmt: skip
         for r in results:
             peer_result = next(p for p in results if p.size == r.size and p.server == peer.name)
             ratio = r.mbps / peer_result.mbps
             print(
                 f"{r.size // MB:>6}MB  {r.server:<20} {r.mbps:7.0f} {ratio:9.2f} "
-                f"{r.cpu_s_per_gb:8.2f} {r.peak_rss / MB:11.1f} {r.largest_rss / MB:11.1f} "
+                f"{r.cpu_s_per_gb:8.2f} {r.peak_rss / MB:11.1f} {r.peak_pss / MB:7.1f} "
+                f"{r.largest_rss / MB:11.1f} "
                 f"{r.amplification:9.4f}"
             )
     finally:

@@ -95,7 +95,7 @@ _MIN_CHUNK = 4 * 1024
 _MAX_CHUNK = 16 * 1024 * 1024
 # Chunks sealed per write, into buffers kept for reuse (a few, of about 1 MiB each).
 _WRITE_BATCH = 16
-_SEALED = BufferPool(_WRITE_BATCH * (CHUNK + NONCE_LEN + TAG_LEN), keep=4)
+_SEALED = BufferPool(_WRITE_BATCH * (CHUNK + NONCE_LEN + TAG_LEN), keep=2)
 _KDF_LABEL = b"vigparent media file key v1\x00"
 _FALLOC_FL_KEEP_SIZE = 1
 _AVIO_FLAG_WRITE = 2

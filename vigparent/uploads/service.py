@@ -67,7 +67,7 @@ from vigparent.uploads import tus, wire
 # Bytes read from the request per append step: big enough that per-call overhead vanishes,
 # small enough that memory stays flat whatever the chunk or file size.
 READ_SIZE = 1 << 20
-_READ_BUFFERS = BufferPool(READ_SIZE, keep=8)
+_READ_BUFFERS = BufferPool(READ_SIZE, keep=4)  # one upload's worth between requests
 # How often a running upload's row is updated at most (see _save_offset).
 OFFSET_SAVE_INTERVAL = timedelta(seconds=1)
 # Enough of the file to recognise WebM (EBML doctype) or MP4 (ftyp brands).
