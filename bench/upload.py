@@ -20,11 +20,11 @@ followed by random bytes, so nothing compresses. Random bytes are not a video: a
 reject them later, which is irrelevant to upload speed. No "bench mode" exists in the app.
 
 Client: one ``requests.Session`` (keep-alive) sending ``--chunk-mib`` PATCHes, the same for all
-servers. Per file size: a fresh process for every server, one warm-up upload each (discarded),
-then ``--runs`` timed uploads per server (median reported) taking turns server by server, so
-noise from the rest of the machine falls on all of them alike; then one upload per server with
-``--interruptions`` forced connection drops mid-PATCH (HEAD, then resume) to measure bytes
-sent ÷ file size.
+servers. Per file size: a fresh process for every server, then ``--runs`` rounds taking turns
+server by server, so noise from the rest of the machine falls on all of them alike; in each
+round a server gets a warm-up upload (discarded) and then the timed one (median reported; see
+``run`` for why). Then one upload per server with ``--interruptions`` forced connection drops
+mid-PATCH (HEAD, then resume) to measure bytes sent ÷ file size.
 Peak memory is sampled every 20 ms over the whole server process tree, as RSS and as PSS (shared
 pages split among the processes sharing them), with the largest process and the kernel's VmHWM.
 
@@ -510,9 +510,13 @@ def server_cpu(server: Server) -> float:
 
 
 def run(servers: list[Server], path: Path, args: argparse.Namespace) -> list[Result]:
-    """Upload ``path`` to every server: fresh processes, a warm-up each, then the timed runs
-    taking turns (the order flipping every round), so that whatever else the machine is doing
-    at a given moment weighs on every server alike."""
+    """Upload ``path`` to every server, in rounds that take turns (the order flipping every
+    round), so whatever else the machine is doing at a given moment weighs on every server
+    alike. In each round a server gets two uploads back to back and only the second is timed:
+    the first is its warm-up, and the timed one then finds the machine as that same server
+    leaves it, not as the other one did. (On this VM that matters: the peer leaves its whole
+    upload in the page cache, and once freed those pages go back to the host, so whoever
+    writes next pays to fault them in again: measured at +20-40% time for our server.)"""
     chunk = args.chunk_mib * MIB
     size = path.stat().st_size
     results = {server.name: Result(server.name, size) for server in servers}
@@ -521,11 +525,10 @@ def run(servers: list[Server], path: Path, args: argparse.Namespace) -> list[Res
         for server in servers:
             server.start()
             samplers[server.name] = RssSampler(server).__enter__()
-        for server in servers:
-            upload(server, path, chunk)  # warm-up, discarded
-            server.clear()
         for round_ in range(args.runs):
             for server in servers if round_ % 2 == 0 else servers[::-1]:
+                upload(server, path, chunk)  # warm-up, discarded
+                server.clear()
                 result = results[server.name]
                 before = server_cpu(server)
                 result.seconds.append(upload(server, path, chunk))
