@@ -44,7 +44,7 @@ def _capture_config() -> dict[str, Any]:
     def capture_config() -> dict[str, Any]:
         settings = current_app.extensions["vig_settings"]
         return {
-            # The tus endpoint and status URLs are fixed by /work/notes/UPLOAD_CONTRACT.md.
+            # The tus endpoint and status URLs are fixed by docs/upload-contract.md.
             "upload-endpoint": "/api/uploads",
             "status-url": "/api/uploads/status",
             "chunk-bytes": service.upload_chunk_bytes(current_app.testing),

@@ -55,7 +55,7 @@ class RecordingRefused(Exception):
     """A request about a recording that we turn down; the words are for the parent.
 
     ``status`` is the HTTP status and ``code`` a stable machine-readable name (see
-    /work/notes/UPLOAD_CONTRACT.md); blueprints turn this into a JSON error response.
+    docs/upload-contract.md); blueprints turn this into a JSON error response.
     """
 
     status = 403
@@ -280,7 +280,7 @@ def status_text(recording: Recording) -> str:
 
 
 def status_json(recording: Recording) -> dict[str, object]:
-    """The status the phone checks before deleting its copy (UPLOAD_CONTRACT.md)."""
+    """The status the phone checks before deleting its copy (docs/upload-contract.md)."""
     return {
         "client_id": recording.client_id,
         "status": recording.status.value,

@@ -1,8 +1,8 @@
 """The tus 1.0.0 upload endpoint for recordings, and the phone's status check.
 
-Views only translate HTTP ⇄ service calls; the rules are in ``uploads.service`` and the
-wire format in ``uploads.tus``. The exact contract with the phone is in
-/work/notes/UPLOAD_CONTRACT.md.
+Views only translate HTTP ⇄ service calls; the rules are in ``uploads.service``, the tus
+header formats in ``uploads.tus`` and how a body is read off the connection in
+``uploads.wire``. The exact contract with the phone is in docs/upload-contract.md.
 
 Expect: 100-continue needs nothing here: the WSGI server sends the interim 100 itself (werkzeug
 and gunicorn when the request starts, waitress once the headers are in).

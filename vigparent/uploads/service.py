@@ -2,8 +2,9 @@
 
 Durability: the offset we report is always what is on disk. ``MediaStore.append`` fsyncs
 before it returns, and only then do we answer 204 with the new ``Upload-Offset``. The
-database's ``received_size`` is a cache of that; HEAD and PATCH re-read the truth from the
-file (``MediaStore.recover``, which also drops a torn last chunk after a crash).
+database's ``received_size`` is a cache of that, written at most once a second; HEAD and PATCH
+re-read the truth from the file (``MediaStore.recover``, which also drops a torn last chunk
+after a crash).
 
 Concurrency: one PATCH at a time per upload, across threads *and* processes (gunicorn workers,
 several servers on one data dir). Each upload has a lock file, ``<data_dir>/upload-locks/
@@ -78,7 +79,7 @@ _FILETYPE_RE = re.compile(r"video/[A-Za-z0-9.+-]{1,60}(;.{0,200})?", re.DOTALL)
 _KNOWN_KEYS = ("client_id", "filetype", "recorded_at", "cycle_id")
 
 
-# -- refusals (each becomes one JSON error; codes are in UPLOAD_CONTRACT.md) ---------------
+# -- refusals (each becomes one JSON error; codes are in docs/upload-contract.md) ---------
 
 
 class UploadRefused(RecordingRefused):

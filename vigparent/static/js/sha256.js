@@ -1,5 +1,5 @@
 /* SHA-256 of a stored recording: the number the phone compares with the server's before it
- * deletes its own copy (UPLOAD_CONTRACT.md "Status JSON").
+ * deletes its own copy (docs/upload-contract.md "Status JSON").
  *
  * WebCrypto's digest() is fast but wants the whole file in memory at once, which is fine up
  * to NATIVE_LIMIT. Bigger files (iPhones can ignore the bitrate we ask for and record

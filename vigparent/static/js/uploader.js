@@ -1,5 +1,5 @@
 /* Sends recordings from IndexedDB to the server with tus-js-client (window.tus), following
- * /work/notes/UPLOAD_CONTRACT.md.
+ * docs/upload-contract.md.
  *
  * - The recording's own id is the tus fingerprint, and the upload URL lives in the same
  *   IndexedDB record (custom urlStorage): a recorded Blob has no name or date, so tus's
