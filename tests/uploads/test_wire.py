@@ -83,6 +83,28 @@ def test_body_arrives_whole_and_the_next_request_parses(pair, size):
     sender.join()
 
 
+@pytest.mark.parametrize("read", [0, 1000, 70_000])
+def test_a_body_left_unread_or_read_in_part_is_drained_by_gunicorn(pair, read):
+    """A PATCH refused before its body is needed (a wrong offset) reads none of it; one refused
+    mid-way (not a video) reads part. gunicorn must still find the next request."""
+    client, server = pair
+    body = os.urandom(200_000)
+    after = b"HEAD /next HTTP/1.1\r\nHost: x\r\n\r\n"
+    sender = send_later(client, patch_head(len(body)) + body + after)
+    parser = RequestParser(Config(), server, ("127.0.0.1", 1))
+    first = next(parser)
+    source = wire.socket_body({"wsgi.input": first.body}, len(body))
+    assert source is not None
+    got = bytearray()
+    buf = bytearray(read)
+    while len(got) < read and (n := source.readinto(memoryview(buf)[: read - len(got)])):
+        got += buf[:n]
+    assert bytes(got) == body[:read]
+    second = next(parser)
+    assert (second.method, second.path) == ("HEAD", "/next")
+    sender.join()
+
+
 def test_a_body_cut_short_ends_early_and_the_connection_is_not_reused(pair):
     client, server = pair
     send_later(client, patch_head(100_000) + os.urandom(5000), close=True)
@@ -129,12 +151,24 @@ def test_stream_body_reads_up_to_its_length():
 # -- end to end, under gunicorn as deployed ------------------------------------------------
 
 
+def next_response(data: bytes, *, body: bool = True) -> tuple[bytes, bytes]:
+    """The head of the first HTTP/1.1 response in ``data``, and what follows it and its body
+    (``body=False``: the answer to a HEAD, whose Content-Length has no body behind it)."""
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if body and name.strip().lower() == b"content-length":
+            length = int(value)
+    return head, rest[length:]
+
+
 def test_patches_on_one_kept_alive_gunicorn_connection_store_the_exact_bytes(
     deployment: Deployment, big_webm: bytes
 ):
-    """Several PATCHes and HEADs on one connection, the last HEAD pipelined straight behind
-    its PATCH's body: every answer is right and the stored file is byte-identical. The first
-    PATCHes are several MiB (hashed in the helper thread), the last a small one."""
+    """PATCHes and HEADs on kept-alive connections, one PATCH refused with its body unread and
+    a HEAD pipelined straight behind a body: every answer is right and the stored file is
+    byte-identical. The first PATCHes are several MiB (hashed in the helper thread)."""
     data = big_webm + os.urandom(5_000_000)  # a real WebM header: the magic-byte check passes
     server = ServerProcess("gunicorn", deployment.env).start()
     try:
@@ -165,24 +199,34 @@ def test_patches_on_one_kept_alive_gunicorn_connection_store_the_exact_bytes(
                 offset = int(r.headers["Upload-Offset"])
                 r = session.head(server.url + path, headers=headers)
                 assert int(r.headers["Upload-Offset"]) == offset
-        # The rest, with a HEAD pipelined behind the body in the same send.
+        # On one raw connection, each request sent in one go right behind the one before: a
+        # PATCH refused before its body is read (wrong offset), then the rest, then a HEAD.
         auth = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        rest = data[offset:]
-        patch = (
-            f"PATCH {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: {OFFSET_STREAM}\r\n"
-            f"Upload-Offset: {offset}\r\nContent-Length: {len(rest)}\r\n\r\n"
-        ).encode() + rest
+
+        def patch(at: int, body: bytes) -> bytes:
+            return (
+                f"PATCH {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: {OFFSET_STREAM}\r\n"
+                f"Upload-Offset: {at}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
         head = f"HEAD {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n".encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            sock.sendall(patch + head)
+            sock.sendall(patch(offset + 5, data[offset : offset + 50_000]))
+            sock.sendall(patch(offset, data[offset:]) + head)
             answers = b""
-            while answers.count(b"\r\n\r\n") < 2:
+            while answers.count(b"\r\n\r\n") < 3:
                 piece = sock.recv(65536)
                 assert piece, answers
                 answers += piece
-        first, second = answers.split(b"\r\n\r\n")[:2]
-        assert first.startswith(b"HTTP/1.1 204") and f"Upload-Offset: {size}".encode() in first
-        assert second.startswith(b"HTTP/1.1 200") and f"Upload-Offset: {size}".encode() in second
+        refused, answers = next_response(answers)
+        sent, answers = next_response(answers)
+        asked, answers = next_response(answers, body=False)
+        assert answers == b""
+        assert (
+            refused.startswith(b"HTTP/1.1 409") and f"Upload-Offset: {offset}".encode() in refused
+        )
+        assert sent.startswith(b"HTTP/1.1 204") and f"Upload-Offset: {size}".encode() in sent
+        assert asked.startswith(b"HTTP/1.1 200") and f"Upload-Offset: {size}".encode() in asked
     finally:
         server.stop()
     rec = deployment.recording()

@@ -4,15 +4,16 @@ An upload is nearly all request body, so how the body is read decides throughput
 ``wsgi.input.read(n)`` makes a new bytes object per call, and gunicorn builds each one from
 socket reads through two ``BytesIO`` buffers: several copies of every byte before the app sees
 it, which at hundreds of MB/s is a good part of the CPU an upload costs. So under gunicorn we
-take the bytes gunicorn already read ahead, then ``recv_into`` straight from the connection's
-socket, and keep gunicorn's own count of unread body bytes in step, so keep-alive and a dropped
-connection behave exactly as if gunicorn had read the body itself.
+hand out the bytes gunicorn already read ahead, then ``recv_into`` straight from the
+connection's socket, and keep gunicorn's own state in step, so keep-alive, a refused request
+and a dropped connection behave exactly as if gunicorn had read the body itself.
 
 Any other server, or a body of unknown length (chunked), is read through its stream.
 """
 
 from __future__ import annotations
 
+import io
 import socket
 from typing import IO, Any, Protocol
 
@@ -32,22 +33,31 @@ class BodySource(Protocol):
 
 
 class SocketBody:
-    """A body of known length, read from gunicorn's socket (see module doc)."""
+    """A body of known length, read from gunicorn's socket (see module doc).
 
-    def __init__(self, sock: socket.socket, ahead: bytes, body: Any) -> None:
+    gunicorn's own state stays exact after every call: bytes it had read ahead are taken from
+    its buffer only as they are handed out, and its count of unread body bytes goes down by
+    what we return. So a body read only in part (or not at all, when a request is refused
+    before its body is needed) is drained by gunicorn as usual, and the next request on the
+    connection starts where it should.
+    """
+
+    def __init__(self, sock: socket.socket, body: Any) -> None:
         self._sock = sock
-        self._ahead = memoryview(ahead)
         self._body = body  # gunicorn's Body
         self._reader = body.reader  # its LengthReader: ``length`` is what is left to read
+        self._unreader = body.reader.unreader  # its SocketUnreader: ``buf`` holds read-ahead
 
     def readinto(self, buf: memoryview) -> int:
         want = min(len(buf), self._reader.length)
         if want <= 0:
             return 0
-        if self._ahead:
-            n = min(want, len(self._ahead))
-            buf[:n] = self._ahead[:n]
-            self._ahead = self._ahead[n:]
+        ahead = self._unreader.buf.getvalue()
+        if ahead:
+            n = min(want, len(ahead))
+            buf[:n] = ahead[:n]
+            self._unreader.buf = io.BytesIO()
+            self._unreader.unread(ahead[n:])  # the rest stays gunicorn's
         else:
             try:
                 n = self._sock.recv_into(buf, want)
@@ -90,15 +100,6 @@ def socket_body(environ: dict[str, Any], length: int) -> SocketBody | None:
     reader = stream.reader
     if type(reader) is not GunicornLengthReader or reader.length != length:
         return None
-    unreader = reader.unreader
-    if type(unreader) is not GunicornSocketUnreader:
+    if type(reader.unreader) is not GunicornSocketUnreader:
         return None
-    # What gunicorn read past the headers is the start of the body (and, if the client
-    # pipelined, the next request, which goes back for gunicorn to parse).
-    ahead = unreader.buf.getvalue()
-    unreader.buf.seek(0)
-    unreader.buf.truncate()
-    if len(ahead) > length:
-        unreader.unread(ahead[length:])
-        ahead = ahead[:length]
-    return SocketBody(unreader.sock, ahead, stream)
+    return SocketBody(reader.unreader.sock, stream)
