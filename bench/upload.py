@@ -577,8 +577,8 @@ def main() -> None:
         load = os.getloadavg()[0]
         print(f"load average before the run: {load:.1f} (other work on the machine skews MB/s)")
         print(
-            f"client: requests.Session, {args.chunk_mib} MiB PATCHes, {args.runs} timed runs "
-            f"after 1 warm-up, {args.interruptions} dropped connections; "
+            f"client: requests.Session, {args.chunk_mib} MiB PATCHes, {args.runs} rounds of a "
+            f"warm-up then a timed upload per server, {args.interruptions} dropped connections; "
             f"{psutil.cpu_count()} CPUs shared by client and server"
         )
         results: list[Result] = []
