@@ -341,7 +341,7 @@ _LIVE_COLUMNS = [
 ]
 
 
-def _refresh(rec: Recording, *, with_family: bool = True) -> None:
+def _refresh(rec: Recording) -> None:
     """Re-read the row (another request may have finished, ended or deleted it).
 
     A row deleted under us is most likely a withdrawal: say so if it was, else "not found".
@@ -352,14 +352,12 @@ def _refresh(rec: Recording, *, with_family: bool = True) -> None:
         # Only the columns that change while an upload runs: refreshing the whole row would
         # also expire its family and cost another query to load it again.
         s.refresh(rec, attribute_names=_LIVE_COLUMNS)
-        if with_family:
-            s.refresh(rec.family)
+        s.refresh(rec.family)
     except (ObjectDeletedError, InvalidRequestError):
         s.rollback()
         family = s.get(Family, family_id)
         if family is not None:
-            s.refresh(family)
-            check_may_record(family)
+            check_may_record(family)  # reads the family's state from the database itself
         raise UploadNotFound() from None
 
 
