@@ -119,9 +119,7 @@ def test_expected_size_sets_disk_blocks_aside_without_changing_the_file(
     assert read_all(store, name) == data
 
 
-def test_appends_reuse_their_buffers_and_stay_correct(store: MediaStore) -> None:
-    """Sealing goes through pooled buffers: many appends, in pieces of every size, read back
-    exactly (a buffer reused too early would corrupt an earlier chunk)."""
+def test_many_appends_in_pieces_of_every_size_read_back_exactly(store: MediaStore) -> None:
     rng = random.Random(5)
     names = []
     for i in range(6):

@@ -38,6 +38,13 @@ class Settings:
     jobs_immediate: bool = False
     max_upload_bytes: int = 2 * 1024**3
     upload_expiry_hours: int = 72
+    # A phone's PATCH body: the longest wait for its next bytes, and the longest one PATCH may
+    # take in all. Past either, what arrived is kept and the phone resumes (uploads/body.py).
+    upload_idle_timeout_s: float = 60.0
+    upload_patch_deadline_s: float = 600.0
+    # New uploads a signed-in phone may start; keyed to its sign-in, not its IP address, since
+    # many parents share one mobile carrier's address.
+    upload_rate_limit: str = "60 per hour"
     login_rate_limit: str = "10 per minute"
     invitation_rate_limit: str = "20 per minute"
     rate_limit_storage_uri: str = "memory://"

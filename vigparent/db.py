@@ -79,6 +79,16 @@ def session() -> Session:
     return s
 
 
+def release() -> None:
+    """End the current transaction and give its connection back to the pool.
+
+    For a request about to wait on something slow, such as a phone's upload body: holding a
+    pooled connection for minutes would starve every other request. Loaded objects stay
+    usable (sessions do not expire them on commit); the next query takes a connection again.
+    """
+    session().commit()
+
+
 @contextmanager
 def fresh_session(app: Flask) -> Iterator[Session]:
     """A session outside any request, for CLI commands and jobs that need their own."""

@@ -30,6 +30,7 @@ import re
 import secrets
 import stat
 import struct
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -152,6 +153,23 @@ def _read_small(path: Path, *, follow_symlinks: bool) -> tuple[bytes, os.stat_re
         os.close(fd)
 
 
+def _flock_politely(fd: int) -> None:
+    """Take an exclusive flock, waiting with short sleeps rather than inside the kernel.
+
+    A blocking flock stops the whole OS thread. Under the gevent server that is every request
+    of the process, including the one holding the lock, which may be waiting for a database
+    connection: a deadlock. ``time.sleep`` lets the others run (gevent patches it).
+    """
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
 class Keyring:
     """Per-family 32-byte data keys, stored wrapped under a master key in ``key_dir``.
 
@@ -186,7 +204,7 @@ class Keyring:
         # a key just before it was destroyed cannot write it back afterwards.
         fd = os.open(self._dir / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _flock_politely(fd)
             yield
         finally:
             os.close(fd)

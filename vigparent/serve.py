@@ -1,11 +1,12 @@
 """`make run`: the web server and a job consumer side by side, on http://127.0.0.1:5000.
 
 Production runs the same two things, usually as two services: gunicorn for
-`vigparent:create_app()` and `huey_consumer vigparent.worker.huey`.
+`vigparent:create_app()` with `vigparent/gunicorn_config.py` (gevent workers, so slow phones
+and idle connections cost no thread each) and `huey_consumer vigparent.worker.huey`.
 
-gunicorn (gthread workers) hands request bodies to the app straight from the socket. Some
-other WSGI servers (waitress among them) spool large bodies to temporary files, which would
-put plaintext video on disk before our encryption sees it.
+gunicorn hands request bodies to the app straight from the socket. Some other WSGI servers
+(waitress among them) spool large bodies to temporary files, which would put plaintext video
+on disk before our encryption sees it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from urllib.parse import urlsplit
 from vigparent.config import load_settings
 
 
+def gunicorn_command(bind: str, python: str = sys.executable) -> list[str]:
+    """The web server as deployed: gunicorn with our config (gevent workers) on ``bind``."""
+    return [
+        python, "-m", "gunicorn",
+        "--config", "python:vigparent.gunicorn_config",
+        "--bind", bind,
+        "vigparent:create_app()",
+    ]  # fmt: skip
+
+
 def main() -> None:
     settings = load_settings()
     port = urlsplit(settings.base_url).port or 5000
@@ -25,16 +36,7 @@ def main() -> None:
     consumer = subprocess.Popen(  # noqa: S603 - our own consumer, fixed arguments
         [python, "-m", "huey.bin.huey_consumer", "vigparent.worker.huey", "-w", "2", "-k", "thread"]
     )
-    # One process, several threads: the in-memory rate limiter then sees every request.
-    web = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [
-            python, "-m", "gunicorn",
-            "--bind", f"127.0.0.1:{port}",
-            "--worker-class", "gthread", "--workers", "1", "--threads", "8",
-            "--timeout", "300",
-            "vigparent:create_app()",
-        ]
-    )  # fmt: skip
+    web = subprocess.Popen(gunicorn_command(f"127.0.0.1:{port}"))  # noqa: S603
     print(f"Serving on http://127.0.0.1:{port} (Ctrl+C to stop)", flush=True)
 
     def stop(*_args: object) -> None:

@@ -57,7 +57,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from vigparent.buffers import BufferPool
 from vigparent.keyring import DataKeyMissing, Keyring
 
 if TYPE_CHECKING:
@@ -93,9 +92,8 @@ _INDEX = struct.Struct(">Q")
 # Readers accept other chunk sizes so the writer's choice can change without a migration.
 _MIN_CHUNK = 4 * 1024
 _MAX_CHUNK = 16 * 1024 * 1024
-# Chunks sealed per write, into buffers kept for reuse (a few, of about 1 MiB each).
+# Chunks sealed side by side and written with one pwrite (about 1 MiB).
 _WRITE_BATCH = 16
-_SEALED = BufferPool(_WRITE_BATCH * (CHUNK + NONCE_LEN + TAG_LEN), keep=2)
 _KDF_LABEL = b"vigparent media file key v1\x00"
 _FALLOC_FL_KEEP_SIZE = 1
 _AVIO_FLAG_WRITE = 2
@@ -275,29 +273,23 @@ class _FileCipher:
         """Seal ``pieces`` as consecutive chunks from index ``first`` and write them in place.
 
         Consecutive records are adjacent on disk, so a batch is sealed side by side into one
-        pooled buffer and written with one ``pwrite``: nothing is allocated per chunk, and one
-        ``getrandom`` gives the whole batch its nonces.
+        buffer and written with one ``pwrite``, and one ``getrandom`` gives the whole batch its
+        nonces.
         """
         for start in range(0, len(pieces), _WRITE_BATCH):
             batch = pieces[start : start + _WRITE_BATCH]
-            size = sum(len(p) for p in batch) + OVERHEAD * len(batch)
-            # (Only a file with bigger chunks than we write today needs a buffer of its own.)
-            out = _SEALED.take() if size <= _SEALED.size else bytearray(size)
-            try:
-                with memoryview(out) as view:
-                    nonces = os.urandom(NONCE_LEN * len(batch))
-                    pos = 0
-                    for k, piece in enumerate(batch):
-                        nonce = nonces[k * NONCE_LEN : (k + 1) * NONCE_LEN]
-                        end = pos + NONCE_LEN + len(piece) + TAG_LEN
-                        view[pos : pos + NONCE_LEN] = nonce
-                        aad = self.header + _INDEX.pack(first + start + k)
-                        self._aead.encrypt_into(nonce, piece, aad, view[pos + NONCE_LEN : end])
-                        pos = end
-                    _pwrite_all(fd, view[:pos], self.offset(first + start))
-            finally:
-                if len(out) == _SEALED.size:
-                    _SEALED.give(out)
+            out = bytearray(sum(len(p) for p in batch) + OVERHEAD * len(batch))
+            with memoryview(out) as view:
+                nonces = os.urandom(NONCE_LEN * len(batch))
+                pos = 0
+                for k, piece in enumerate(batch):
+                    nonce = nonces[k * NONCE_LEN : (k + 1) * NONCE_LEN]
+                    end = pos + NONCE_LEN + len(piece) + TAG_LEN
+                    view[pos : pos + NONCE_LEN] = nonce
+                    aad = self.header + _INDEX.pack(first + start + k)
+                    self._aead.encrypt_into(nonce, piece, aad, view[pos + NONCE_LEN : end])
+                    pos = end
+                _pwrite_all(fd, view[:pos], self.offset(first + start))
 
     def shrink(self, fd: int, cur_size: int, new_size: int) -> None:
         """Cut the file from ``cur_size`` down to ``new_size`` plaintext bytes."""
@@ -808,6 +800,10 @@ class MediaStore:
                     c.write_chunks(fd, index, full)
                     _start_writeback(fd, c.offset(index), c.offset(index + len(full)))
                     index += len(full)
+                    if os.fstat(fd).st_nlink == 0:
+                        # Deleted under us (a withdrawal): stop now rather than take in the
+                        # rest of a slow phone's body for a file nobody can read.
+                        raise MediaNotFound(f"media file {name!r} was deleted while written")
             if pending:
                 c.write_chunks(fd, index, [pending])
             os.fsync(fd)

@@ -1,6 +1,6 @@
 """The phone against the server as deployed: Chromium films and sends with tus-js-client to the
-app under gunicorn (gthread) in its own process, where request bodies are read straight from
-the socket (``uploads.wire``), and the stored file is byte-identical to the phone's."""
+app under gunicorn with gevent workers in its own process (``vigparent/gunicorn_config.py``),
+and the stored file is byte-identical to the phone's."""
 
 from __future__ import annotations
 

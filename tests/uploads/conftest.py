@@ -36,6 +36,7 @@ from vigparent import create_app, db, media_store
 from vigparent.config import load_settings
 from vigparent.db import Base
 from vigparent.models import Family, Recording, User
+from vigparent.serve import gunicorn_command
 from vigparent.testing.parent_session import SignedIn, create_consenting_family, sign_in
 from vigparent.testing.videos import make_video, make_webm_with_garbage
 
@@ -221,7 +222,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """The app under waitress or gunicorn in its own process, on its own data dir."""
+    """The app under waitress or gunicorn (as deployed) in its own process, on its own data dir."""
 
     def __init__(self, kind: str, env: dict[str, str], port: int | None = None) -> None:
         self.kind = kind
@@ -236,11 +237,7 @@ class ServerProcess:
                 sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{self.port}",
                 "--threads=4", "--call", "vigparent:create_app",
             ]  # fmt: skip
-        return [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-            "--worker-class", "gthread", "--threads", "4", "--workers", "1",
-            "vigparent:create_app()",
-        ]  # fmt: skip
+        return gunicorn_command(f"127.0.0.1:{self.port}")  # as make run and the README serve
 
     def start(self) -> ServerProcess:
         self.proc = subprocess.Popen(

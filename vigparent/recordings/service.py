@@ -14,8 +14,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, func, not_, select, update
 
 from vigparent import audit, clock, db, media_store
 from vigparent.models import (
@@ -27,7 +26,7 @@ from vigparent.models import (
     RecordingStatus,
     User,
 )
-from vigparent.storage import MediaNotFound
+from vigparent.storage import MediaKeyDestroyed, MediaNotFound
 
 REQUIRED_CONSENTS = (ConsentKind.FILMING, ConsentKind.STORAGE)
 # Built once: asked on every upload request, twice (see check_may_record).
@@ -82,6 +81,16 @@ class ConsentWithdrawn(RecordingRefused):
     code = "consent_withdrawn"
     title = "You have withdrawn consent"
     message = "You have withdrawn consent, so we did not keep this video."
+
+
+class QuotaFull(RecordingRefused):
+    status = 413
+    code = "quota_full"
+    title = "There is no more room for videos"
+    message = (
+        "There is no more room for your videos. Please ask your practitioner to make space. "
+        "Your video is still on your phone."
+    )
 
 
 class FamilyClosed(RecordingRefused):
@@ -146,13 +155,30 @@ def find_by_client_id(family: Family, client_id: str) -> Recording | None:
 
 
 def reserved_bytes(family: Family) -> int:
-    """Bytes promised to this family's recordings (declared sizes; rejected ones hold none)."""
+    """Bytes promised to this family's recordings: declared sizes, except rejected ones and
+    uploads left to expire (the sweeper frees their disk space)."""
+    expired = and_(
+        Recording.status == RecordingStatus.UPLOADING,
+        Recording.upload_expires_at <= clock.now(),
+    )
     total = db.session().scalar(
         select(func.coalesce(func.sum(Recording.declared_size), 0)).where(
-            Recording.family_id == family.id, Recording.status != RecordingStatus.REJECTED
+            Recording.family_id == family.id,
+            Recording.status != RecordingStatus.REJECTED,
+            not_(expired),
         )
     )
     return int(total or 0)
+
+
+def hold_family(family: Family) -> None:
+    """Serialise quota decisions for this family until the transaction ends.
+
+    A no-op UPDATE takes PostgreSQL's row lock and SQLite's write lock, so two creations at
+    once (other threads, greenlets or processes) cannot both fit under the same free space.
+    Nothing may wait on the network or a lock while this is held.
+    """
+    db.session().execute(update(Family).where(Family.id == family.id).values(status=Family.status))
 
 
 def start_recording(
@@ -167,15 +193,23 @@ def start_recording(
     recorded_at: datetime | None = None,
     cycle_id: int | None = None,
 ) -> tuple[Recording, bool]:
-    """Create the Recording and its empty encrypted blob; return (recording, created).
+    """Create the Recording, its bytes reserved within the quota, then its empty encrypted
+    blob; return (recording, created).
 
-    Two creations racing for the same client id (a double tap, two tabs) meet at the unique
-    constraint: the loser drops its blob and returns the winner's row, so a client id never
-    makes two recordings.
+    The same client id always finds the same recording, so a double tap or a second tab
+    never makes two. QuotaFull when the declared size does not fit; checked and reserved in
+    one transaction under ``hold_family``.
     """
+    s = db.session()
     store = media_store.store()
-    name = store.new_name(ORIGINAL_KIND)
-    store.create(family.id, name, expected_size=declared_size)
+    hold_family(family)
+    existing = find_by_client_id(family, client_id)
+    if existing is not None:
+        s.commit()
+        return existing, False
+    if reserved_bytes(family) + declared_size > family.organisation.family_quota_bytes:
+        s.rollback()
+        raise QuotaFull()
     recording = Recording(
         family_id=family.id,
         cycle_id=cycle_id,
@@ -186,23 +220,22 @@ def start_recording(
         received_size=0,
         upload_expires_at=expires_at,
         upload_metadata=upload_metadata,
-        original_name=name,
+        original_name=store.new_name(ORIGINAL_KIND),
         recorded_at=recorded_at,
         status=RecordingStatus.UPLOADING,
     )
-    s = db.session()
     s.add(recording)
-    try:
-        s.flush()
-    except IntegrityError:
-        s.rollback()
-        store.delete(family.id, name)
-        existing = find_by_client_id(family, client_id)
-        if existing is None:  # pragma: no cover - the constraint fired, so it exists
-            raise
-        return existing, False
     audit.record("recording_upload_started", actor=uploader, family=family)
     s.commit()
+    # The blob after the commit: making it may wait for the keyring's lock, which must never
+    # happen while this family is held. A PATCH that comes first creates it itself.
+    try:
+        store.create(family.id, recording.original_name, expected_size=declared_size)
+    except MediaKeyDestroyed:
+        # Withdrawn a moment ago: the withdrawal refused to mint a key for it.
+        s.delete(recording)
+        s.commit()
+        raise ConsentWithdrawn() from None
     return recording, True
 
 

@@ -1,8 +1,8 @@
 """The tus 1.0.0 upload endpoint for recordings, and the phone's status check.
 
 Views only translate HTTP ⇄ service calls; the rules are in ``uploads.service``, the tus
-header formats in ``uploads.tus`` and how a body is read off the connection in
-``uploads.wire``. The exact contract with the phone is in docs/upload-contract.md.
+header formats in ``uploads.tus`` and how a body is read off the connection, within its
+deadlines, in ``uploads.body``. The exact contract with the phone is in docs/upload-contract.md.
 
 Expect: 100-continue needs nothing here: the WSGI server sends the interim 100 itself (werkzeug
 and gunicorn when the request starts, waitress once the headers are in).
@@ -23,14 +23,14 @@ from vigparent.models import Role
 from vigparent.recordings import service as recordings
 from vigparent.recordings.service import RecordingRefused
 from vigparent.security import public, require_role
-from vigparent.uploads import service, tus, wire
+from vigparent.uploads import service, tus
+from vigparent.uploads.body import Body
 
 bp = Blueprint("uploads", __name__, url_prefix="/api/uploads")
 bp.before_request(require_role(Role.PARENT))
 
 # Requests that speak tus (and so must say which version); the status GET does not.
 _TUS_METHODS = frozenset({"POST", "HEAD", "PATCH", "DELETE"})
-BODY_READ_TIMEOUT_S = 60
 _HTTP_CODES = {400: "bad_request", 401: "not_signed_in", 404: "not_found", 405: "bad_request"}
 
 
@@ -110,33 +110,22 @@ def options(upload_id: str | None = None) -> Response:
 # -- tus requests --------------------------------------------------------------------------
 
 
-def _body() -> service.Body | None:
+def _body() -> Body | None:
     """The request body as an upload chunk, or None when there is none."""
-    length = request.content_length
     if not tus.is_offset_stream(request.headers.get("Content-Type")):
-        if length:
+        if request.content_length:
             raise service.WrongContentType()
         return None
     try:
         checksum = tus.parse_checksum(request.headers.get("Upload-Checksum"))
     except tus.TusHeaderError:
         raise service.BadUploadRequest() from None
-    sock = request.environ.get("gunicorn.socket")
-    if sock is not None:
-        # A phone that vanishes mid-PATCH (no FIN, no RST) would otherwise hold the upload's
-        # lock until TCP gives up, hours later; after this many seconds without a byte the
-        # read fails, what arrived is kept, and the lock is free for the resumed upload.
-        # (gunicorn resets the timeout when the connection goes back to keep-alive.)
-        sock.settimeout(BODY_READ_TIMEOUT_S)
+    length = request.content_length
     if length is None:
-        # Chunked: werkzeug de-chunks.
-        return service.Body(wire.StreamBody(request.stream, None), None, checksum)
-    # Straight from the server: nothing has read the body yet (CSRF looks at headers and
-    # form fields, and this is not a form).
-    source = wire.socket_body(request.environ, length) or wire.StreamBody(
-        request.environ["wsgi.input"], length
-    )
-    return service.Body(source, length, checksum)
+        return Body(request.stream, None, checksum)  # chunked: werkzeug de-chunks
+    # Straight from the server (PEP 3333's wsgi.input; we never read past ``length``): nothing
+    # has read the body yet, since CSRF looks at headers and form fields and this is no form.
+    return Body(request.environ["wsgi.input"], length, checksum)
 
 
 def _with_state(response: Response, state: service.UploadState) -> Response:

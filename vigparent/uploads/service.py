@@ -27,7 +27,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import queue
 import re
 import secrets
 import threading
@@ -43,16 +42,16 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import contains_eager
-from sqlalchemy.orm.exc import ObjectDeletedError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from vigparent import access, audit, clock, db, media_store, settings_of
-from vigparent.buffers import BufferPool
 from vigparent.config import Settings
 from vigparent.containers import NOT_A_VIDEO, sniff_container
 from vigparent.models import Cycle, Family, Recording, RecordingStatus, Role, User
 from vigparent.recordings import service as recordings
 from vigparent.recordings.service import (
     ConsentWithdrawn,
+    QuotaFull,
     RecordingRefused,
     check_may_record,
 )
@@ -63,12 +62,9 @@ from vigparent.storage import (
     StorageBusy,
     StorageLimitExceeded,
 )
-from vigparent.uploads import tus, wire
+from vigparent.uploads import tus
+from vigparent.uploads.body import Body, BodyFailed, Deadlines, pieces
 
-# Bytes read from the request per append step: big enough that per-call overhead vanishes,
-# small enough that memory stays flat whatever the chunk or file size.
-READ_SIZE = 1 << 20
-_READ_BUFFERS = BufferPool(READ_SIZE, keep=4)  # one upload's worth between requests
 # How often a running upload's row is updated at most (see _save_offset).
 OFFSET_SAVE_INTERVAL = timedelta(seconds=1)
 # Enough of the file to recognise WebM (EBML doctype) or MP4 (ftyp brands).
@@ -148,16 +144,6 @@ class UploadTooLarge(UploadRefused):
     message = "This video is too big to send. Please record a shorter one (10 minutes at most)."
 
 
-class QuotaFull(UploadRefused):
-    status = 413
-    code = "quota_full"
-    title = "There is no more room for videos"
-    message = (
-        "There is no more room for your videos. Please ask your practitioner to make space. "
-        "Your video is still on your phone."
-    )
-
-
 class WrongContentType(UploadRefused):
     status = 415
     code = "wrong_content_type"
@@ -200,18 +186,6 @@ class UploadMetadata:
     recorded_at: datetime | None
     cycle_id: int | None
     raw: str  # the recognised pairs, still base64, for HEAD's Upload-Metadata
-
-
-@dataclass(frozen=True)
-class Body:
-    """A request body to append: where its bytes come from, its length and optional checksum.
-
-    With a ``length``, a source that ends early means the client went away.
-    """
-
-    source: wire.BodySource
-    length: int | None
-    checksum: tus.Checksum | None
 
 
 @dataclass(frozen=True)
@@ -471,9 +445,6 @@ def create_upload(
     rec = recordings.find_by_client_id(family, meta.client_id)
     created = False
     if rec is None:
-        quota = family.organisation.family_quota_bytes
-        if recordings.reserved_bytes(family) + length > quota:
-            raise QuotaFull()
         rec, created = recordings.start_recording(
             family,
             user,
@@ -497,12 +468,23 @@ def create_upload(
                 state, offset=media_store.store().size(rec.family_id, rec.original_name)
             )
     if body is not None and rec.status is RecordingStatus.UPLOADING and state.offset == 0:
-        state = write_chunk(user, rec.upload_id, offset=0, body=body)
+        try:
+            state = write_chunk(user, rec.upload_id, offset=0, body=body)
+        except (ClientGone, ConsentWithdrawn):
+            raise  # what arrived is kept / everything is gone already
+        except RecordingRefused:
+            if created:
+                # The phone never learnt this upload's address: leave no row or file behind.
+                _discard(user, rec)
+            raise
     return state, created
 
 
 def _revive_if_expired(rec: Recording) -> None:
-    """An expired upload asked for again starts over from 0 under a new URL (same row)."""
+    """An expired upload asked for again starts over from 0 under a new URL (same row).
+
+    It held no quota while expired, so it must fit again.
+    """
     if not (
         rec.status is RecordingStatus.UPLOADING
         and rec.upload_expires_at is not None
@@ -511,14 +493,20 @@ def _revive_if_expired(rec: Recording) -> None:
         return
     old_id = rec.upload_id
     with upload_lock(old_id):
+        s = db.session()
+        recordings.hold_family(rec.family)
+        quota = rec.family.organisation.family_quota_bytes
+        if recordings.reserved_bytes(rec.family) + rec.declared_size > quota:
+            s.rollback()
+            raise QuotaFull()
+        rec.upload_id = secrets.token_urlsafe(24)
+        rec.received_size = 0
+        rec.upload_expires_at = _expiry()
+        s.commit()
         store = media_store.store()
         with contextlib.suppress(MediaNotFound):
             store.delete(rec.family_id, rec.original_name)
         store.create(rec.family_id, rec.original_name, expected_size=rec.declared_size)
-        rec.upload_id = secrets.token_urlsafe(24)
-        rec.received_size = 0
-        rec.upload_expires_at = _expiry()
-        db.session().commit()
         drop_lock_file(old_id)
 
 
@@ -552,146 +540,32 @@ def upload_state(user: User, upload_id: str) -> UploadState:
 # -- appending (PATCH) ---------------------------------------------------------------------
 
 
-class _Pieces:
-    """The body in reused buffers; each goes back to the pool once every hash has seen it.
-
-    hashlib releases the GIL while it hashes, so the sha256 of the upload (and the tus
-    checksum) run in a helper thread, strictly in order, on another core while the request
-    thread encrypts and writes the next piece. A few pooled buffers circulate, so memory stays
-    bounded whatever the PATCH size and nothing is allocated per read. Small bodies are hashed
-    inline in a buffer of their own size: a thread costs more than it saves there.
-    """
-
-    _BUFFERS = 4
-
-    def __init__(self, hashes: list[Any], *, length: int | None) -> None:
-        self._hashes = hashes
-        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._work: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        small = length is not None and length <= 2 * READ_SIZE
-        if small:
-            assert length is not None
-            self._pooled: list[bytearray] = []
-            self._free.put(bytearray(min(READ_SIZE, length)))
-        else:
-            self._pooled = [_READ_BUFFERS.take() for _ in range(self._BUFFERS)]
-            for buf in self._pooled:
-                self._free.put(buf)
-        if hashes and not small:
-            self._thread = threading.Thread(target=self._run, name="upload-hash", daemon=True)
-            self._thread.start()
-
-    def buffer(self) -> bytearray:
-        """A free buffer (waiting for the hasher to hand one back if all are queued)."""
-        return self._free.get()
-
-    def _hash(self, piece: memoryview) -> None:
-        try:
-            for h in self._hashes:
-                h.update(piece)
-        finally:
-            self._free.put(piece.obj)  # type: ignore[arg-type]
-
-    def _run(self) -> None:
-        while (piece := self._work.get()) is not None:
-            try:
-                self._hash(piece)
-            except BaseException as exc:  # pragma: no cover - hashlib does not fail
-                self._error = exc
-
-    def feed(self, piece: memoryview) -> None:
-        """Hash ``piece`` (a view of one of our buffers), then free its buffer."""
-        if self._thread is not None:
-            self._work.put(piece)
-        else:
-            self._hash(piece)
-
-    def finish(self) -> None:
-        """Wait until every piece fed is hashed; the pooled buffers go back."""
-        if self._thread is not None:
-            self._work.put(None)
-            self._thread.join()
-            self._thread = None
-        for buf in self._pooled:
-            _READ_BUFFERS.give(buf)
-        self._pooled = []
-        if self._error is not None:
-            raise self._error
-
-
-class _StreamFailed(Exception):
-    """Reading the request body failed (the client went away)."""
-
-
 class _NotAVideoStream(Exception):
     """The first bytes are not a WebM or MP4 container."""
 
 
-class _BodyReader:
-    """The request body as ``append`` reads it: sniffs the container, tags read errors.
+class _Sniffer:
+    """Recognises the container from the upload's first bytes, as they stream in.
 
-    Errors raised from ``pieces`` reach ``MediaStore.append`` as stream failures, so the store
-    keeps (and fsyncs) what came before and stops: a non-video is refused after at most one
-    read, not after the whole body has been written.
+    Raising from ``MediaStore.append``'s ``on_bytes`` counts as the stream failing, so a
+    non-video is refused after its first piece, not after the whole body has been written.
     """
 
-    def __init__(self, body: Body, buffers: _Pieces, head: bytes | None, start: int, length: int):
-        self._source = body.source
-        self._left = body.length
-        self._buffers = buffers
+    def __init__(self, head: bytes | None, start: int, length: int) -> None:
         self._head = head  # None once sniffed (or not needed)
         self._pos = start
         self._length = length
         self.container: str | None = None
 
-    def _fill(self, view: memoryview) -> tuple[int, BaseException | None]:
-        """Read until ``view`` is full or the body ends; a failure comes back with the count."""
-        got = 0
-        while got < len(view):
-            try:
-                n = self._source.readinto(view[got:])
-            except Exception as exc:  # socket timeouts, resets, werkzeug's ClientDisconnected
-                return got, exc
-            if not n:
-                break
-            got += n
-        return got, None
-
-    def pieces(self) -> Iterator[memoryview]:
-        """The body, a buffer at a time, as ``MediaStore.append`` takes it."""
-        while self._left is None or self._left > 0:
-            buf = self._buffers.buffer()
-            view = memoryview(buf)
-            if self._left is not None:
-                view = view[: self._left]
-            got, failure = self._fill(view)
-            if got:
-                piece = view[:got]
-                if self._left is not None:
-                    self._left -= got
-                self._sniff(piece)
-                self._pos += got
-                yield piece
-            else:
-                self._buffers.feed(view[:0])  # hand the unused buffer back
-            if failure is not None:
-                raise _StreamFailed() from failure
-            if got < len(view):
-                if self._left:
-                    raise _StreamFailed()  # the body ended early: the client went away
-                return
-
-    def _sniff(self, piece: memoryview) -> None:
-        if self._head is None:
-            return
-        self._head += bytes(piece[: SNIFF_BYTES - len(self._head)])
-        if len(self._head) >= SNIFF_BYTES or self._pos + len(piece) >= self._length:
-            self.container = sniff_container(self._head)
-            self._head = None
-            if self.container is None:
-                raise _NotAVideoStream()
+    def see(self, piece: Buffer) -> None:
+        if self._head is not None:
+            self._head += bytes(piece[: SNIFF_BYTES - len(self._head)])
+            if len(self._head) >= SNIFF_BYTES or self._pos + len(piece) >= self._length:
+                self.container = sniff_container(self._head)
+                self._head = None
+                if self.container is None:
+                    raise _NotAVideoStream()
+        self._pos += len(piece)
 
 
 def write_chunk(user: User, upload_id: str, *, offset: int, body: Body) -> UploadState:
@@ -718,6 +592,9 @@ def write_chunk(user: User, upload_id: str, *, offset: int, body: Body) -> Uploa
             raise UploadTooLarge()
         if body.length == 0:
             return _save_offset(rec, current)  # nothing to write; it still counts as progress
+        # The body may take minutes to arrive from a slow phone: hold no database connection
+        # meanwhile, or a few such phones would starve every other request of the pool.
+        db.release()
         return _append(user, rec, current, body)
 
 
@@ -725,6 +602,11 @@ def _already_complete(rec: Recording, offset: int, body: Body) -> UploadState:
     if offset == rec.declared_size and not body.length:
         return _state(rec)
     raise OffsetMismatch(rec.declared_size)
+
+
+def _deadlines() -> Deadlines:
+    settings = _settings()
+    return Deadlines(settings.upload_idle_timeout_s, settings.upload_patch_deadline_s)
 
 
 def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
@@ -736,28 +618,27 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
         if start:
             with store.open(family_id, name) as f:
                 head = f.read(start)
+    sniffer = _Sniffer(head, start, rec.declared_size)
     digest = body.checksum.new_hash() if body.checksum else None
     running = _running.take(rec.upload_id, start)
-    buffers = _Pieces([h for h in (digest, running) if h is not None], length=body.length)
-    reader = _BodyReader(body, buffers, head, start, rec.declared_size)
-    seen = [0]
+    hashes = [h for h in (digest, running) if h is not None]
+    seen = 0
 
     def on_bytes(piece: Buffer) -> None:
-        assert isinstance(piece, memoryview)  # from reader.pieces()
-        seen[0] += len(piece)
-        buffers.feed(piece)
+        nonlocal seen
+        sniffer.see(piece)
+        for h in hashes:
+            h.update(piece)
+        seen += len(piece)
 
     try:
-        try:
-            written = store.append(
-                family_id,
-                name,
-                reader.pieces(),
-                limit=rec.declared_size - start,
-                on_bytes=on_bytes,
-            )
-        finally:
-            buffers.finish()  # every piece fed is hashed before anyone reads a digest
+        written = store.append(
+            family_id,
+            name,
+            pieces(body, _deadlines()),
+            limit=rec.declared_size - start,
+            on_bytes=on_bytes,
+        )
     except StorageLimitExceeded:
         # The store already put the file back as it was: nothing of this body is kept.
         raise UploadTooLarge() from None
@@ -765,19 +646,11 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
         recordings.reject(rec, NOT_A_VIDEO)
         drop_lock_file(rec.upload_id)
         raise NotAVideo(reason=NOT_A_VIDEO) from None
-    except _StreamFailed:
-        if body.checksum is not None:
-            # A partial body cannot be checked against the checksum: keep none of it.
-            store.truncate(family_id, name, start)
-        kept = store.size(family_id, name)
-        if running is not None and body.checksum is None and kept == start + seen[0]:
-            _running.put(rec.upload_id, kept, running)
-        _save_offset(rec, kept)
+    except BodyFailed:
+        _keep_partial(rec, start, seen, body, running)
         raise ClientGone() from None
     except MediaNotFound:
-        # The file or the family's key vanished under us: a withdrawal deleted everything.
-        check_may_record(rec.family)
-        raise UploadNotFound() from None
+        raise _vanished(rec) from None
     except StorageBusy:
         raise UploadBusy() from None
 
@@ -795,11 +668,40 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
 
     new_offset = start + written
     if new_offset == rec.declared_size:
-        _finish(rec, reader.container, running.hexdigest() if running is not None else None)
+        _finish(rec, sniffer.container, running.hexdigest() if running is not None else None)
         return _state(rec)
     if running is not None:
         _running.put(rec.upload_id, new_offset, running)
     return _save_offset(rec, new_offset)
+
+
+def _vanished(rec: Recording) -> RecordingRefused:
+    """The file or the family's key went while we wrote: a withdrawal deleted everything."""
+    try:
+        check_may_record(rec.family)
+    except RecordingRefused as refused:
+        return refused
+    return UploadNotFound()
+
+
+def _keep_partial(rec: Recording, start: int, seen: int, body: Body, running: Any) -> None:
+    """The body stopped early: keep what arrived (tus resumes from there) and note it."""
+    store = media_store.store()
+    try:
+        if body.checksum is not None:
+            # A partial body cannot be checked against the checksum: keep none of it.
+            store.truncate(rec.family_id, rec.original_name, start)
+        kept = store.size(rec.family_id, rec.original_name)
+    except MediaNotFound:
+        raise _vanished(rec) from None
+    if running is not None and body.checksum is None and kept == start + seen:
+        _running.put(rec.upload_id, kept, running)
+    try:
+        _save_offset(rec, kept)
+    except StaleDataError:
+        # The row went while the bytes came in: a withdrawal. Say so to the phone.
+        db.session().rollback()
+        raise _vanished(rec) from None
 
 
 def _save_offset(rec: Recording, offset: int) -> UploadState:
@@ -873,7 +775,8 @@ def terminate(user: User, upload_id: str) -> None:
 
 
 def expire_abandoned_uploads() -> int:
-    """Delete the bytes of uploads not continued before they expired; return how many.
+    """Delete the bytes (and the disk space set aside) of uploads not continued before they
+    expired; return how many.
 
     The rows stay (marked by their past ``upload_expires_at``) so a later POST with the same
     client id starts again as the same recording. For the retention sweeper.
@@ -884,15 +787,15 @@ def expire_abandoned_uploads() -> int:
         select(Recording).where(
             Recording.status == RecordingStatus.UPLOADING,
             Recording.upload_expires_at <= clock.now(),
-            Recording.received_size > 0,
         )
     ).all()
     count = 0
     for rec in stale:
         try:
             with upload_lock(rec.upload_id):
-                with contextlib.suppress(MediaNotFound):
-                    store.delete(rec.family_id, rec.original_name)
+                if not store.exists(rec.family_id, rec.original_name):
+                    continue  # swept before
+                store.delete(rec.family_id, rec.original_name)
                 rec.received_size = 0
                 s.commit()
                 drop_lock_file(rec.upload_id)
