@@ -236,11 +236,9 @@ class Ours(Server):
                 f"--max-request-body-size={(4 << 30) + (1 << 20)}", "--channel-timeout=300",
                 "--call", "vigparent:create_app",
             ]  # fmt: skip
-        return [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-            "--worker-class", "gthread", "--workers", "1", "--threads", "8",
-            "--timeout", "300", "vigparent:create_app()",
-        ]  # fmt: skip
+        from vigparent.serve import gunicorn_command
+
+        return gunicorn_command(f"127.0.0.1:{self.port}")  # as make run serves it
 
     def clear(self) -> None:
         from sqlalchemy import select

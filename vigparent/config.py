@@ -121,6 +121,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         base_url=env.get("VIGPARENT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         production=production,
         max_upload_bytes=int(env.get("VIGPARENT_MAX_UPLOAD_BYTES", 2 * 1024**3)),
+        upload_idle_timeout_s=float(env.get("VIGPARENT_UPLOAD_IDLE_TIMEOUT_S", 60)),
+        upload_patch_deadline_s=float(env.get("VIGPARENT_UPLOAD_PATCH_DEADLINE_S", 600)),
         rate_limit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
         redis_url=env.get("HUEY_REDIS_URL", ""),
     )

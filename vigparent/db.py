@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,7 +42,50 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        _take_turns_writing(engine)
+
     return engine
+
+
+_WRITING = "vig_sqlite_writing"
+_DML = ("insert", "update", "delete", "replace")
+
+
+def _take_turns_writing(engine: Engine) -> None:
+    """SQLite writers of this process queue on a lock instead of in SQLite's busy handler.
+
+    SQLite lets one connection write at a time; the others wait in its busy handler, which
+    sleeps inside C. Under the gevent server that sleep stops the whole process, including
+    the writer it waits for, should that writer have paused for I/O (an fsync handed to a
+    thread): a deadlock until the busy timeout. Queuing on a lock first (gevent makes it
+    cooperative) lets the writer finish. SQLite has one writer anyway, so nothing is lost.
+    Other processes (the job consumer) still meet SQLite's own busy handler.
+    """
+    turn = threading.Lock()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(conn: Any, _c: Any, statement: str, *_args: Any) -> None:
+        if not conn.info.get(_WRITING) and statement.lstrip()[:7].lower().startswith(_DML):
+            # As long as SQLite's own busy timeout (30 s), then the same kind of failure.
+            if not turn.acquire(timeout=30):
+                raise TimeoutError("the database stayed busy with another write")
+            conn.info[_WRITING] = True
+
+    def _done(info: dict[str, Any]) -> None:
+        if info.pop(_WRITING, False):
+            turn.release()
+
+    @event.listens_for(engine, "commit")
+    def _after_commit(conn: Any) -> None:
+        _done(conn.info)
+
+    @event.listens_for(engine, "rollback")
+    def _after_rollback(conn: Any) -> None:
+        _done(conn.info)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        _done(record.info)  # a connection given back mid-transaction is rolled back
 
 
 def init_app(app: Flask, url: str) -> None:

@@ -37,6 +37,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from vigparent.serving import offload
+
 __all__ = [
     "KEY_LEN",
     "DataKeyMissing",
@@ -102,7 +104,7 @@ def _master_key_id(master_key: bytes) -> bytes:
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(fd)
+        offload(os.fsync, fd)
     finally:
         os.close(fd)
 
@@ -119,7 +121,7 @@ def _write_atomic(path: Path, data: bytes, *, replace: bool) -> bool:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        offload(os.fsync, fd)
     except BaseException:
         os.close(fd)
         tmp.unlink(missing_ok=True)
@@ -291,7 +293,7 @@ class Keyring:
                 try:
                     size = os.fstat(fd).st_size
                     os.pwrite(fd, bytes(size), 0)
-                    os.fsync(fd)
+                    offload(os.fsync, fd)
                 finally:
                     os.close(fd)
                 with contextlib.suppress(FileNotFoundError):

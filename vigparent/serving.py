@@ -1,7 +1,8 @@
 """Waiting inside a request without holding up the server.
 
 The web process runs under gunicorn's gevent workers (``gunicorn_config.py``): while a request
-waits on its socket every other request runs, and ``time_limit`` bounds such a wait.
+waits on its socket every other request runs. ``time_limit`` bounds such a wait, and
+``offload`` moves a call that blocks in the kernel (fsync) off the event loop.
 
 Outside gevent (werkzeug's threaded server in tests, a CLI command, the job consumer) there is
 no event loop that could interrupt a blocking read, so ``time_limit`` does not apply there:
@@ -11,10 +12,13 @@ only the deployed server enforces the upload deadlines.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import gevent
 from gevent import monkey
+
+T = TypeVar("T")
 
 
 def cooperative() -> bool:
@@ -30,3 +34,14 @@ def time_limit(seconds: float, error: BaseException) -> Iterator[None]:
         return
     with gevent.Timeout(max(seconds, 0.001), error):
         yield
+
+
+def offload(fn: Callable[..., T], *args: object) -> T:
+    """Run a blocking call (an fsync) in gevent's thread pool, so only this request waits.
+
+    Outside gevent the call simply runs here: threads already wait on their own.
+    """
+    if not cooperative():
+        return fn(*args)
+    result: T = gevent.get_hub().threadpool.apply(fn, args)
+    return result

@@ -284,7 +284,7 @@ class ServerProcess:
 class Deployment:
     """A data dir with a family and a signed-in parent, served by a separate process."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
         self.env = {
             **os.environ,
             "VIGPARENT_DATA_DIR": str(data_dir),
@@ -293,6 +293,8 @@ class Deployment:
         }
         for name in ("DATABASE_URL", "HUEY_REDIS_URL", "VIGPARENT_ENV"):
             self.env.pop(name, None)
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
         # The same settings in this process, to set up rows and to read the stored file back.
         self.app: Flask = create_app(load_settings(self.env))
         with self.app.app_context():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from dataclasses import dataclass
 
 from flask import Flask
@@ -67,7 +68,9 @@ def create_consenting_family(app: Flask, *, quota_bytes: int | None = None) -> i
         s.add(org)
         s.flush()
         practitioner = User(
-            organisation_id=org.id, role=Role.PRACTITIONER, email=f"p{os.getpid()}@example.org"
+            organisation_id=org.id,
+            role=Role.PRACTITIONER,
+            email=f"p{secrets.token_hex(8)}@example.org",
         )
         s.add(practitioner)
         s.flush()

@@ -3,12 +3,14 @@
 A phone on 4G sends at 1–10 Mbit/s, so a 5 MiB PATCH body takes seconds to a minute; one that
 stops sending, or trickles a byte now and then, must not hold its upload (and its lock)
 forever. Each read may wait at most the idle timeout, and the whole body at most the PATCH
-cap; past either the read fails like a dropped connection: what arrived is kept and the phone
-resumes from there. The deadlines work under the deployed server (gevent, see
-``vigparent/serving.py``).
+cap; past either the read fails like a dropped connection and what was read before it is kept,
+so the phone resumes from there (the piece being read when a deadline passes is sent again).
+The deadlines work under the deployed server (gevent, see ``vigparent/serving.py``).
 
-Pieces are small for a slow phone (a read returns once ``READ_SIZE`` bytes are in), so many
-phones at once cost little memory, and large enough that a fast one pays little per read.
+``wsgi.input`` returns a read only once all the bytes asked for are in, so the size asked for
+adapts to the phone: it grows while bytes are already waiting (a fast link: large reads cost
+little per byte) and shrinks when a read had to wait (a slow link: many phones at once hold
+little memory, and a deadline loses little).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from typing import IO
 from vigparent import serving
 from vigparent.uploads import tus
 
-READ_SIZE = 256 * 1024
+MIN_READ = 16 * 1024
+MAX_READ = 1024 * 1024
+# A read that took longer than this waited for the phone: ask for less next time.
+_WAITED_S = 0.05
 
 
 class BodyFailed(Exception):
@@ -54,9 +59,11 @@ def pieces(body: Body, deadlines: Deadlines) -> Iterator[bytes]:
     """The body a piece at a time; raises BodyFailed if it ends early or misses a deadline."""
     left = body.length
     cap = time.monotonic() + deadlines.total_s
+    size = MIN_READ
     while left is None or left > 0:
-        want = READ_SIZE if left is None else min(READ_SIZE, left)
-        wait = min(deadlines.idle_s, cap - time.monotonic())
+        want = size if left is None else min(size, left)
+        started = time.monotonic()
+        wait = min(deadlines.idle_s, cap - started)
         if wait <= 0:
             raise BodyTimedOut()
         try:
@@ -66,6 +73,10 @@ def pieces(body: Body, deadlines: Deadlines) -> Iterator[bytes]:
             raise
         except Exception as exc:  # resets, werkzeug's ClientDisconnected, socket timeouts
             raise BodyFailed() from exc
+        if time.monotonic() - started < _WAITED_S:
+            size = min(size * 2, MAX_READ)
+        else:
+            size = max(size // 2, MIN_READ)
         if not piece:
             if left:
                 raise BodyFailed()  # the body ended early: the client went away
