@@ -736,3 +736,23 @@ def test_pyav_reads_an_uploaded_recording(store: MediaStore) -> None:
         store.append(FAMILY, upload, io.BytesIO(piece), limit=len(piece))
     with store.open(FAMILY, upload) as f:
         assert count_frames(f)[0] == frames
+
+
+def test_an_append_stops_when_its_file_is_deleted_under_it(store: MediaStore) -> None:
+    """A withdrawal deletes the file while a slow phone's body streams in: the append stops at
+    its next write instead of taking in the rest for a file nobody can read."""
+    name = store.new_name("upload")
+    store.create(FAMILY, name)
+    sent = []
+
+    def body() -> Iterator[bytes]:
+        for i in range(10):
+            if i == 2:
+                store.delete(FAMILY, name)
+            sent.append(i)
+            yield payload(CHUNK, seed=i)
+
+    with pytest.raises(MediaNotFound):
+        store.append(FAMILY, name, body(), limit=10 * CHUNK)
+    assert sent == [0, 1, 2]
+    assert not store.exists(FAMILY, name)

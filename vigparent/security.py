@@ -6,6 +6,7 @@ Every view is closed unless marked `@public`; blueprints then narrow by role wit
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
@@ -44,6 +45,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def signed_in_device() -> str:
+    """A rate-limit key: the signed-in device where there is one, else the client's address.
+
+    Many parents share one mobile carrier's address, so what a signed-in phone may do is
+    counted per sign-in, never per IP. (Only a hash of the sign-in's secret is kept.)
+    """
+    token = getattr(current_user, "session_token", None) if current_user else None
+    if token:
+        return "device:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return get_remote_address()
 
 
 def public(view: F) -> F:

@@ -372,3 +372,6 @@ def test_sixteen_creations_at_once_never_reserve_more_than_the_quota(
         files = media_store.store().names(family_of(deployment, parent_id))
         assert len(files) == 2  # no disk space set aside for the refused ones
     deployment.app.extensions["vig_engine"].dispose()
+
+
+# -- what stays behind -------------------------------------------------------------------------

@@ -397,6 +397,70 @@ def test_sweeper_deletes_bytes_of_expired_uploads(tus: Tus, frozen_clock, webm):
     assert not media_store.store().exists(rec.family_id, rec.original_name)
 
 
+def test_sweeper_frees_the_space_of_expired_uploads_that_never_got_a_byte(tus: Tus, frozen_clock):
+    from vigparent.uploads import service
+
+    tus.family.organisation.family_quota_bytes = 1000
+    db.session().commit()
+    client_id = new_client_id()
+    assert tus.create(800, client_id=client_id).status_code == 201
+    rec = only_recording()
+    assert media_store.store().exists(rec.family_id, rec.original_name)  # blocks set aside
+    assert tus.create(800).json["code"] == "quota_full"
+    frozen_clock(hours=73)
+    assert service.expire_abandoned_uploads() == 1
+    assert not media_store.store().exists(rec.family_id, rec.original_name)
+    assert service.expire_abandoned_uploads() == 0  # nothing left to free
+    # An abandoned upload holds no quota: a new video fits, and the old one must fit again.
+    assert tus.create(800).status_code == 201
+    again = tus.create(800, client_id=client_id)
+    assert again.status_code == 413
+    assert again.json["code"] == "quota_full"
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [(b"\x00" * 2000, "not_a_video"), (None, "checksum_mismatch"), (b"x" * 3000, "too_large")],
+)
+def test_a_creation_whose_body_is_refused_leaves_no_row_or_file(tus: Tus, webm, body, code):
+    data = webm[:2000] if body is None else body
+    headers = tus.headers(
+        **{
+            "Upload-Length": "2000",
+            "Upload-Metadata": metadata(client_id=new_client_id(), filetype="video/webm"),
+            "Content-Type": OFFSET_STREAM,
+        }
+    )
+    if body is None:
+        headers["Upload-Checksum"] = "sha1 " + base64.b64encode(b"\x01" * 20).decode()
+    r = tus.client.post("/api/uploads", headers=headers, data=data)
+    assert r.status_code in (413, 415, 460)
+    assert r.json["code"] == code
+    assert recordings() == []
+    family_dir = media_store.store().root / str(tus.family.id)
+    assert not family_dir.exists() or not any(family_dir.iterdir())
+
+
+def test_new_uploads_are_limited_per_signed_in_phone_not_per_address(tus: Tus, app):
+    for _ in range(60):
+        assert tus.create(100).status_code == 201
+    r = tus.create(100)
+    assert r.status_code == 429
+    # Another phone of the same family, from the same address, is not held back.
+    other = sign_in(app, tus.parent.id, "second phone")
+    tus.client.set_cookie(other.cookie_name, other.cookie_value)
+    r = tus.client.post(
+        "/api/uploads",
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "X-CSRFToken": other.csrf_token,
+            "Upload-Length": "100",
+            "Upload-Metadata": metadata(client_id=new_client_id(), filetype="video/webm"),
+        },
+    )
+    assert r.status_code == 201
+
+
 def test_delete_terminates_an_unfinished_upload(tus: Tus, webm):
     url = tus.create(len(webm)).headers["Location"]
     tus.patch(url, 0, webm[:1000])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -22,7 +22,7 @@ from vigparent.errors import CSRF_MESSAGE, MESSAGES
 from vigparent.models import Role
 from vigparent.recordings import service as recordings
 from vigparent.recordings.service import RecordingRefused
-from vigparent.security import public, require_role
+from vigparent.security import limiter, public, require_role, signed_in_device
 from vigparent.uploads import service, tus
 from vigparent.uploads.body import Body
 
@@ -135,7 +135,12 @@ def _with_state(response: Response, state: service.UploadState) -> Response:
     return response
 
 
+def _upload_limit() -> str:
+    return str(current_app.extensions["vig_settings"].upload_rate_limit)
+
+
 @bp.route("", methods=["POST"], provide_automatic_options=False)
+@limiter.limit(_upload_limit, key_func=signed_in_device)
 def create() -> Response:
     if "Upload-Defer-Length" in request.headers:
         raise service.BadUploadRequest()  # creation-defer-length is not offered
