@@ -49,6 +49,10 @@ def init_app(app: Flask) -> None:
     global _app_for_jobs
     if app.extensions["vig_settings"].jobs_immediate:
         _lazy.use_immediate()
+    else:
+        # Open the queue (creating its database) now, not inside the first request that
+        # queues a job: under the gevent server that would hold up every request for a while.
+        _lazy.get()
     _app_for_jobs = app
 
 

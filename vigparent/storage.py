@@ -200,7 +200,8 @@ def _start_writeback(fd: int, start: int, end: int) -> None:
     elsewhere it is a hint that may do nothing.
     """
     with contextlib.suppress(OSError, AttributeError):
-        os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
+        # It can wait for pages already being written: off the event loop, like fsync.
+        offload(os.posix_fadvise, fd, start, end - start, os.POSIX_FADV_DONTNEED)
 
 
 @functools.cache
