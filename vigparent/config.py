@@ -40,6 +40,7 @@ class Settings:
     upload_expiry_hours: int = 72
     login_rate_limit: str = "10 per minute"
     invitation_rate_limit: str = "20 per minute"
+    second_factor_rate_limit: str = "10 per minute"
     rate_limit_storage_uri: str = "memory://"
     redis_url: str = ""
     practitioner_idle_hours: int = 12
