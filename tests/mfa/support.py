@@ -19,7 +19,9 @@ _CODES = re.compile(r"<li><code>([a-z2-7-]{19})</code></li>")
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, **query: Any) -> Any:
     token = csrf_token(client, "/login")
     return client.post(
-        "/login", data={"email": email, "password": password, "csrf_token": token}, query_string=query
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        query_string=query,
     )
 
 

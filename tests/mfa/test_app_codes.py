@@ -52,7 +52,9 @@ def test_set_up_app_then_sign_in_needs_its_code(client, make: Factory, frozen_cl
         "signed_in",
     ]
     detail = db.session().scalar(
-        select(AuditEvent.detail).where(AuditEvent.action == "signed_in").order_by(AuditEvent.id.desc())
+        select(AuditEvent.detail)
+        .where(AuditEvent.action == "signed_in")
+        .order_by(AuditEvent.id.desc())
     )
     assert detail == "second factor: app"
 
