@@ -65,7 +65,7 @@ def test_every_staff_page_refuses_until_a_factor_is_set_up(app, client, make: Fa
             assert r.headers["Location"] == "/account/security", (method, path)
         checked += 1
     assert checked > 30
-    assert "asks you to set up a second way to sign in first" in page_text(
+    assert "Your organisation asks everyone to use a second factor" in page_text(
         client.get("/account/security")
     )
 

@@ -76,7 +76,7 @@ def wait_for_second_factor(start: mfa.SignInStart, next_path: str | None) -> Any
     """Called by the sign-in view once the password is right but a second step remains."""
     session[_PENDING] = {"token": start.token, "next": next_path or ""}
     if start.step is mfa.SignInStep.SET_UP:
-        flash("Your organisation asks you to set up a second way to sign in.", "info")
+        # The set-up page itself says why the person is there.
         return redirect(url_for("mfa.security"))
     return redirect(url_for("mfa.verify"))
 
@@ -124,7 +124,6 @@ def _require_set_up() -> Any:
         return None
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         abort(403)
-    flash("Your organisation asks you to set up a second way to sign in first.", "info")
     return redirect(url_for("mfa.security"))
 
 
