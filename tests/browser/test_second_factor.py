@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.browser.conftest import PHONE, LiveServer, new_context, screenshot
+from tests.browser.test_accessibility import axe_violations
 from tests.conftest import PASSWORD, Factory
 from vigparent import db
 from vigparent.auth import mfa, totp
@@ -198,3 +199,35 @@ def test_admin_resets_a_practitioner_on_phone_and_laptop(
             expect(row).to_contain_text("No second factor")
         context.close()
     assert not mfa.has_second_factor(jo)
+
+
+def test_new_screens_have_no_serious_accessibility_problems(
+    browser, live_server: LiveServer, make: Factory, frozen_clock
+):
+    make.practitioner("boss@example.org", organisation=make.organisation(), role=Role.ADMIN)
+    # axe is injected, which the page's CSP forbids: only this context bypasses it.
+    context = new_context(browser, live_server, PHONE, bypass_csp=True)
+    page = context.new_page()
+    _password(page, "boss@example.org")
+    for path in ("/account/security", "/admin/security"):
+        page.goto(path)
+        assert axe_violations(page) == [], path
+    page.goto("/account/security")
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.get_by_role("heading", name="Set up your authenticator app")).to_be_visible()
+    assert axe_violations(page) == [], "app set-up"
+    secret = re.sub(r"\s", "", page.locator(".setup-key").inner_text())
+    page.get_by_label("6-digit code from your authenticator app").fill(
+        pyotp.TOTP(secret).generate_otp(totp.current_step())
+    )
+    page.get_by_role("button", name="Check code and finish").click()
+    expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
+    assert axe_violations(page) == [], "recovery codes"
+    page.get_by_role("link", name="I've saved my codes, carry on").click()
+    page.get_by_role("button", name="Sign out").click()
+    frozen_clock(seconds=30)
+    _password(page, "boss@example.org")
+    expect(page.get_by_role("heading", name="One more step")).to_be_visible()
+    page.get_by_text("Lost your passkey and phone?").click()
+    assert axe_violations(page) == [], "second step"
+    context.close()
