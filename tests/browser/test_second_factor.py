@@ -93,6 +93,10 @@ def test_passkey_registered_then_used_to_sign_in(laptop: Page, make: Factory):
     assert [k.name for k in keys] == ["Work laptop"]
 
     laptop.get_by_role("link", name="I've saved my codes, carry on").click()
+    laptop.goto("/account/security")
+    expect(laptop.get_by_role("listitem").filter(has_text="Work laptop")).to_be_visible()
+    expect(laptop.get_by_text("You have 10 unused recovery codes.")).to_be_visible()
+    screenshot(laptop, "mfa-security-with-passkey-laptop")
     laptop.get_by_role("button", name="Sign out").click()
     expect(laptop.get_by_text("You have signed out.")).to_be_visible()
 
