@@ -170,10 +170,11 @@ def test_second_factor_answers_are_rate_limited_per_address(client, make: Factor
     frozen_clock(seconds=30)
     sign_in(client, "jo@example.org")
     limiter.reset()  # Setting the app up answered a code too; count from here.
-    statuses = [answer_code(client, "").status_code for _ in range(11)]
+    allowed = int(client.application.extensions["vig_settings"].second_factor_rate_limit.split()[0])
+    statuses = [answer_code(client, "").status_code for _ in range(allowed + 1)]
     # Empty answers are not wrong codes (no lock), but every answer counts for the address.
-    assert statuses[:10] == [400] * 10
-    assert statuses[10] == 429
+    assert statuses[:allowed] == [400] * allowed
+    assert statuses[allowed] == 429
 
 
 def test_a_pending_sign_in_expires(client, make: Factory, frozen_clock):
