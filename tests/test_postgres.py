@@ -16,6 +16,8 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from tests.conftest import PASSWORD, make_test_settings
+from tests.mfa.support import answer_code, answer_recovery, code_for, set_up_app, sign_in
+from tests.mfa.support import sign_out as sign_out_of
 from tests.test_migrations import _config
 
 PG_URL = os.environ.get("VIGPARENT_TEST_POSTGRES_URL", "")
@@ -75,4 +77,33 @@ def test_practitioner_signs_in_on_postgres(pg_database: str, tmp_path):
     )
     assert r.status_code == 302
     assert "Sam on Postgres" in client.get("/practice/").get_data(as_text=True)
+    app.extensions["vig_engine"].dispose()
+
+
+def test_second_factor_on_postgres(pg_database: str, tmp_path):
+    """Sealed app secrets (bytea), single-use steps and recovery codes on a real server."""
+    command.upgrade(_config(pg_database), "head")
+    from vigparent import create_app, db
+    from vigparent.auth import service as auth_service
+    from vigparent.models import Organisation
+
+    app = create_app(make_test_settings(tmp_path, database_url=pg_database))
+    with app.app_context():
+        org = Organisation(name="PG team", staff_second_factor_required=True)
+        db.session().add(org)
+        db.session().flush()
+        auth_service.create_staff_user(org.id, "pg@example.org", PASSWORD, "Pat")
+        db.session().commit()
+
+        client = app.test_client()
+        assert sign_in(client, "pg@example.org").headers["Location"] == "/account/security"
+        secret, codes = set_up_app(client)
+        assert client.get("/practice/").status_code == 200
+        sign_out_of(client)
+        sign_in(client, "pg@example.org")
+        assert answer_code(client, code_for(secret)).status_code == 400  # used at set-up
+        assert answer_recovery(client, codes[0]).headers["Location"] == "/practice/"
+        sign_out_of(client)
+        sign_in(client, "pg@example.org")
+        assert answer_recovery(client, codes[0]).status_code == 400
     app.extensions["vig_engine"].dispose()

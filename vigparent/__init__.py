@@ -11,6 +11,7 @@ from vigparent.config import Settings, load_settings
 # One blueprint per feature, each in vigparent/<feature>/routes.py as `bp`.
 FEATURES = (
     "auth",
+    "mfa",
     "practitioner",
     "parent",
     "pwa",

@@ -8,7 +8,8 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from vigparent import db
+from vigparent import audit, db
+from vigparent.auth import mfa
 from vigparent.auth import service as auth_service
 from vigparent.families import service as family_service
 from vigparent.invitations import service as invitation_service
@@ -84,6 +85,20 @@ def invite(family_id: int, carer: str) -> None:
     click.echo(invitation_service.invitation_url(token))
 
 
+@vig.command("reset-second-factor")
+@click.argument("email")
+def reset_second_factor(email: str) -> None:
+    """Clear a staff member's passkeys, app and recovery codes, and sign them out."""
+    user = _practitioner(email)
+    mfa.clear_factors(user)
+    ended = auth_service.end_all_sessions(user)
+    audit.record(
+        "second_factor_reset", organisation_id=user.organisation_id, detail=f"staff {user.id} (cli)"
+    )
+    db.session().commit()
+    click.echo(f"Cleared the second factor of {user.email}; signed out {ended} device(s).")
+
+
 @vig.command("sweep")
 def sweep() -> None:
     """Apply retention rules now; prints what was deleted."""
@@ -136,6 +151,8 @@ def demo() -> None:
         s.flush()
     else:
         user.password_hash = auth_service.hash_password(password)
+        # The printed login must work: a passkey or app set up in an earlier run may be gone.
+        mfa.clear_factors(user)
     family = s.scalar(
         select(Family).where(Family.practitioner_id == user.id, Family.label == DEMO_FAMILY)
     )
@@ -151,6 +168,7 @@ def demo() -> None:
     click.echo(f"  Practitioner sign-in:  {base}/login")
     click.echo(f"    email:     {DEMO_EMAIL}")
     click.echo(f"    password:  {password}")
+    click.echo("    second factor: optional in the demo team (Sign-in security, on the caseload)")
     click.echo("  Parent invitation link (open it on a phone-sized window, single use):")
     click.echo(f"    {invitation_service.invitation_url(token)}")
     click.echo("")

@@ -47,6 +47,9 @@ class Settings:
     upload_rate_limit: str = "60 per hour"
     login_rate_limit: str = "10 per minute"
     invitation_rate_limit: str = "20 per minute"
+    # Per address; guessing is held back per person (auth.mfa.LOCK_FAILURES), and a whole
+    # office behind one address signs in through this step at nine o'clock.
+    second_factor_rate_limit: str = "30 per minute"
     rate_limit_storage_uri: str = "memory://"
     redis_url: str = ""
     practitioner_idle_hours: int = 12

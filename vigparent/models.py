@@ -19,9 +19,11 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
@@ -114,6 +116,10 @@ class Organisation(Base):
     parents_may_keep_copies: Mapped[bool] = mapped_column(Boolean, default=False)
     invitation_lifetime_days: Mapped[int] = mapped_column(Integer, default=14)
     family_quota_bytes: Mapped[int] = mapped_column(BigInteger, default=5 * 1024**3)
+    # Staff must pass a second factor (passkey or authenticator app) to sign in.
+    staff_second_factor_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -165,8 +171,60 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set while a staff sign-in waits for its second factor: until then the row signs nobody
+    # in, and after this time it is dead.
+    pending_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # How the second factor passed ("passkey", "app", "recovery code"); "" when none was asked.
+    second_factor: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # The open WebAuthn challenge (base64url), kept here rather than in the readable cookie,
+    # and cleared when used so an answer to it cannot be played twice.
+    webauthn_challenge: Mapped[str | None] = mapped_column(String(128))
 
     user: Mapped[User] = relationship()
+
+
+class Passkey(Base):
+    """A staff member's WebAuthn credential: their main second factor."""
+
+    __tablename__ = "passkey"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # base64url of the authenticator's credential id (at most 1023 bytes by the spec).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(String(60), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuthenticatorApp(Base):
+    """A staff member's TOTP secret (the fallback factor), encrypted under the app's key."""
+
+    __tablename__ = "authenticator_app"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), unique=True)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # NULL until the person has typed one right code: an unconfirmed app is not a factor.
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The last 30-second step whose code was accepted: a code is never taken twice.
+    last_used_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A single-use code for when the passkey and phone are lost. Only its hash is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Family(Base):

@@ -9,8 +9,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from vigparent import audit, db
-from vigparent.auth import service
+from vigparent.auth import mfa, service
 from vigparent.auth.forms import LoginForm
+from vigparent.mfa.routes import wait_for_second_factor
 from vigparent.security import limiter, public
 
 bp = Blueprint("auth", __name__)
@@ -54,11 +55,13 @@ def login() -> Any:
         except service.InvalidCredentials:
             flash("That email and password do not match. Check them and try again.", "error")
             return render_template("auth/login.html", form=form), 401
-        service.start_session(user, request.user_agent.string)
-        audit.record("signed_in", actor=user)
+        start = mfa.begin_sign_in(user, request.user_agent.string)
         db.session().commit()
+        next_path = _safe_next(request.args.get("next"))
+        if start.step is not mfa.SignInStep.DONE:
+            return wait_for_second_factor(start, next_path)
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or url_for("practitioner.caseload"))
+        return redirect(next_path or url_for("practitioner.caseload"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 

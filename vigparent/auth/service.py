@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,7 +25,12 @@ _hasher = PasswordHasher()
 _LIVE_SESSION = (
     select(LoginSession)
     .options(joinedload(LoginSession.user))
-    .where(LoginSession.token_hash == bindparam("token_hash"), LoginSession.ended_at.is_(None))
+    .where(
+        LoginSession.token_hash == bindparam("token_hash"),
+        LoginSession.ended_at.is_(None),
+        # A sign-in still waiting for its second factor signs nobody in (auth.mfa).
+        LoginSession.pending_until.is_(None),
+    )
 )
 
 
@@ -76,11 +81,19 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
-def start_session(user: User, device_label: str = "") -> str:
-    """Record a new signed-in device for `user`; returns the secret for the cookie."""
+def start_session(user: User, device_label: str = "", pending_until: datetime | None = None) -> str:
+    """Record a new signed-in device for `user`; returns the secret for the cookie.
+
+    With `pending_until` the session waits for a second factor (auth.mfa) and signs nobody in.
+    """
     token = secrets.token_urlsafe(32)
     db.session().add(
-        LoginSession(user_id=user.id, token_hash=token_hash(token), device_label=device_label[:120])
+        LoginSession(
+            user_id=user.id,
+            token_hash=token_hash(token),
+            device_label=device_label[:120],
+            pending_until=pending_until,
+        )
     )
     user.session_token = token
     return token
