@@ -31,8 +31,10 @@ worker_class = "gevent"
 workers = 1
 worker_connections = 4096
 # Seconds a connection has to send a request's headers (the header deadline) or to start its
-# next request on a kept-alive connection.
-keepalive = 10
+# next request on a kept-alive connection. Half a minute, as Node's and nginx's defaults are of
+# that order: a phone's headers take milliseconds, and a shorter deadline only makes idle
+# attackers reconnect (costing the server work) more often.
+keepalive = 30
 # The worker's heartbeat: a worker whose event loop stays blocked this long is restarted.
 timeout = 60
 graceful_timeout = 30

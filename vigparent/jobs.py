@@ -6,6 +6,7 @@ server). Tasks create their own app context, so a job never borrows a request's 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from flask import Flask, current_app, has_app_context
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import Huey
 
+from vigparent import serving
 from vigparent.config import load_settings
 
 
@@ -111,7 +113,9 @@ class _DeferredTask:
         return self._bound[id(h)]
 
     def __call__(self, *a: Any, **kw: Any) -> Any:
-        return self._task()(*a, **kw)
+        # Queuing commits (and fsyncs) the queue's database: under the gevent server, let
+        # the other requests run meanwhile.
+        return serving.offload(functools.partial(self._task(), *a, **kw))
 
     def call_local(self, *a: Any, **kw: Any) -> Any:
         return self.fn(*a, **kw)
