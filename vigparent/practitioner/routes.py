@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user
 from markupsafe import Markup
 
-from vigparent import access, db
+from vigparent import access, db, safe_input
 from vigparent.consent import service as consent_service
 from vigparent.families import service
 from vigparent.families.service import FilmingPlan
@@ -227,7 +227,7 @@ def invite_carer(family_id: int, carer_id: int) -> Any:
 def sign_out_carer(family_id: int, carer_id: int) -> Any:
     family = _family(family_id)
     carer = service.carer_of(family, carer_id) or abort(404)
-    device = request.form.get("device_id", type=int)
+    device = safe_input.parse_id(request.form.get("device_id"))
     ended = service.sign_out_carer(family, carer, current_user, device)
     db.session().commit()
     name = carer.display_name or "This carer"
