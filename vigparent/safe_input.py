@@ -1,7 +1,8 @@
 """Input the database cannot hold is refused at the door, never passed on to fail as a 500.
 
-Row ids are 64-bit integers in the database: a longer digit run in a URL is simply a page
-that does not exist (404), and in a form or metadata field it is malformed (400). PostgreSQL
+Row ids are INTEGER columns: 32-bit on PostgreSQL, 64-bit on SQLite. A larger number in a
+URL is simply a page that does not exist (404), and in a form or metadata field it is
+malformed (400), never a database overflow. PostgreSQL
 cannot store a NUL character in text, so a field holding one is refused with plain words.
 """
 
@@ -15,9 +16,11 @@ from werkzeug.routing import IntegerConverter
 
 from vigparent.errors import PlainError
 
-# 18 ASCII digits always fit a signed 64-bit column; Python's int() would also accept "²"-free
-# but non-ASCII digits such as "٣", which str.isdigit() lets through.
+# At most 18 ASCII digits, so even a hostile id is cheap to parse; Python's int() would also
+# accept non-ASCII digits such as "٣", and str.isdigit() lets "²" through to int().
 MAX_ID_DIGITS = 18
+# The largest id an INTEGER primary key holds on every database we run on (PostgreSQL int4).
+MAX_ROW_ID = 2**31 - 1
 _ID_RE = re.compile(rf"[0-9]{{1,{MAX_ID_DIGITS}}}")
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 NUL_MESSAGE = (
@@ -27,17 +30,23 @@ NUL_MESSAGE = (
 
 
 class BoundedIdConverter(IntegerConverter):
-    """`<int:…>` for row ids: 1 to 18 ASCII digits, so anything longer is a 404, not a crash."""
+    """`<int:…>` for row ids: ASCII digits up to MAX_ROW_ID, so anything larger is a 404."""
 
     regex = rf"[0-9]{{1,{MAX_ID_DIGITS}}}"
 
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)
+
 
 def parse_id(text: str | None) -> int | None:
-    """A row id from a form or metadata field: 1–18 ASCII digits, else None."""
+    """A row id from a form or metadata field: ASCII digits up to MAX_ROW_ID, else None."""
     if text is None:
         return None
     text = text.strip()
-    return int(text) if _ID_RE.fullmatch(text) else None
+    if not _ID_RE.fullmatch(text) or int(text) > MAX_ROW_ID:
+        return None
+    return int(text)
 
 
 def _has_nul(values: Any) -> bool:

@@ -44,7 +44,7 @@ def parse_nonnegative_int(value: str | None, name: str) -> int:
 
 
 def parse_row_id(value: str) -> int | None:
-    """A row id in decoded metadata (``cycle_id``): the app-wide 1–18 ASCII digit rule."""
+    """A row id in decoded metadata (``cycle_id``): the app-wide rule (ASCII digits, bounded)."""
     return safe_input.parse_id(value)
 
 
