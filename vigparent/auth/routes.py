@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from vigparent import audit, db
 from vigparent.auth import service
 from vigparent.auth.forms import LoginForm
-from vigparent.security import limiter, public
+from vigparent.security import CLEAR_ON_SIGN_OUT, begin_sign_in, limiter, public
 
 bp = Blueprint("auth", __name__)
 
@@ -57,6 +57,7 @@ def login() -> Any:
         service.start_session(user, request.user_agent.string)
         audit.record("signed_in", actor=user)
         db.session().commit()
+        begin_sign_in()
         login_user(user)
         return redirect(_safe_next(request.args.get("next")) or url_for("practitioner.caseload"))
     status = 400 if request.method == "POST" else 200
@@ -72,4 +73,6 @@ def logout() -> Any:
         db.session().commit()
         logout_user()
     flash("You have signed out.", "info")
-    return redirect(url_for("auth.index"))
+    response = redirect(url_for("auth.index"))
+    response.headers["Clear-Site-Data"] = CLEAR_ON_SIGN_OUT
+    return response

@@ -40,17 +40,22 @@ def _say_when(value: Any) -> str:
 
 
 def _remember_link(family: Family, invitation: Invitation, token: str) -> None:
-    session[_FRESH_LINK] = {"family": family.id, "invitation": invitation.id, "token": token}
+    # The session cookie is signed, not encrypted: the live link goes in sealed.
+    sealed = invitation_service.seal_token(token)
+    session[_FRESH_LINK] = {"family": family.id, "invitation": invitation.id, "sealed": sealed}
 
 
 def _take_link(family: Family) -> dict[str, Any] | None:
     fresh = session.pop(_FRESH_LINK, None)
     if not fresh or fresh.get("family") != family.id:
         return None
+    token = invitation_service.unseal_token(str(fresh.get("sealed", "")))
     invitation = db.session().get(Invitation, fresh["invitation"])
-    if invitation is None or invitation_service.invitation_state(invitation) != "waiting":
+    if token is None or invitation is None:
         return None
-    return _share_panel(family, invitation, fresh["token"])
+    if invitation_service.invitation_state(invitation) != "waiting":
+        return None
+    return _share_panel(family, invitation, token)
 
 
 def _share_panel(family: Family, invitation: Invitation, token: str) -> dict[str, Any]:
