@@ -25,6 +25,7 @@ FEATURES = (
     "clips",
     "review",
     "withdrawal",
+    "client_errors",
 )
 
 
