@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.browser.conftest import DESKTOP, LiveServer, new_context, screenshot
 from tests.capture.support import sign_in_parent
-from tests.conftest import Factory, PASSWORD
+from tests.conftest import PASSWORD, Factory
 from vigparent import db
 from vigparent.models import ClientError, Role
 
@@ -40,7 +40,8 @@ def test_a_script_error_on_the_phone_is_listed_for_the_admin(
     # A swallowed failure reported by the helper the scripts call.
     with phone.expect_response("**/api/client-errors") as sent:
         phone.evaluate(
-            "() => vig.reportError('storage_failed', new DOMException('full', 'QuotaExceededError'))"
+            "() => vig.reportError('storage_failed',"
+            " new DOMException('full', 'QuotaExceededError'))"
         )
     assert sent.value.status == 204
     assert {r.kind for r in _reports()} == {"script_error", "storage_failed"}

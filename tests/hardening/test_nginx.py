@@ -97,6 +97,7 @@ class Nginx:
         self.url = f"https://127.0.0.1:{self.port}"
         work.mkdir(parents=True, exist_ok=True)
         cert, key = _self_signed(work)
+        self.cert = str(cert)
         site = DEPLOY_CONF.read_text()
         site = _replace_once(site, "server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};")
         site = _replace_once(site, "listen 80;", f"listen 127.0.0.1:{free_port()};")
@@ -206,7 +207,7 @@ def send_through(nginx: Nginx, deployment: Deployment, video: bytes) -> tuple[st
     r = requests.get(
         f"{nginx.url}/media/recordings/{recording.id}",
         headers={"Cookie": deployment.signed.headers["Cookie"]},
-        verify=False,
+        verify=nginx.cert,
         timeout=30,
     )
     assert r.status_code == 200, r.status_code
@@ -251,7 +252,7 @@ def test_invitation_links_stay_out_of_the_access_log(
     _deployment, server = upstream
     nginx = Nginx(tmp_path / "nginx", server.port).start()
     try:
-        r = requests.get(f"{nginx.url}/join/secret-link-token?x=1", verify=False, timeout=10)
+        r = requests.get(f"{nginx.url}/join/secret-link-token?x=1", verify=nginx.cert, timeout=10)
         assert r.status_code == 404
     finally:
         nginx.stop()
