@@ -53,6 +53,7 @@ def test_a_script_error_on_the_phone_is_listed_for_the_admin(
         page.get_by_label("Email").fill(admin.email or "")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
+        screenshot(page, "phone-errors-caseload-link")
         page.get_by_role("link", name="Errors on parents' phones").click()
         expect(page.get_by_role("heading", name="Errors on parents' phones")).to_be_visible()
         expect(page.get_by_text("QuotaExceededError: full")).to_be_visible()
