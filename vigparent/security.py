@@ -151,6 +151,6 @@ def init_app(app: Flask) -> None:
         if request.endpoint != "static" and "Cache-Control" not in h:
             # Pages show personal data: never store them in shared or disk caches.
             h["Cache-Control"] = "private, no-store"
-        if response.status_code == 401 and not request.path.startswith("/api/"):
+        if response.status_code == 401 and request.blueprint in PARENT_BLUEPRINTS:
             h.setdefault("Clear-Site-Data", CLEAR_ON_PARENT_401)
         return response

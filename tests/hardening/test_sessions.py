@@ -134,3 +134,12 @@ def test_a_signed_out_phone_is_told_to_clear_its_cache_but_keeps_unsent_videos(
     # The upload API answers 401 without clearing anything: the phone retries after joining.
     api = client.get("/api/uploads/status")
     assert api.status_code == 401 and "Clear-Site-Data" not in api.headers
+
+
+def test_a_wrong_staff_password_clears_nothing(client: FlaskClient):
+    token = csrf_token(client, "/login")
+    r = client.post(
+        "/login", data={"email": "x@example.org", "password": "wrong password", "csrf_token": token}
+    )
+    assert r.status_code == 401
+    assert "Clear-Site-Data" not in r.headers
