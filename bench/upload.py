@@ -6,7 +6,8 @@ One run, loopback only, the same files and the same client for every server:
   this script. It writes to the page cache and never calls fsync.
 - ours: ``vigparent:create_app`` behind a production WSGI server: ``gunicorn`` (one gevent
   worker with ``vigparent/gunicorn_config.py``, as ``vigparent.serve`` runs it; it streams
-  request bodies to the app, which is what we deploy), and for comparison ``waitress`` (1 MiB in memory, 8 KiB reads) and
+  request bodies to the app, which is what we deploy), and for comparison ``waitress`` (1 MiB
+  in memory, 8 KiB reads) and
   ``waitress16`` (waitress keeping up to 16 MiB of body in memory, 1 MiB reads). waitress
   hands a request to the app only once the whole body has arrived, spilling it beyond
   ``inbuf_overflow`` to a temporary file (plaintext on disk!), and drops a partial body when

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vigparent.config import Settings, load_settings
 
@@ -24,17 +26,26 @@ FEATURES = (
     "clips",
     "review",
     "withdrawal",
+    "client_errors",
 )
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the app; tests pass `settings` (or overrides) instead of using the environment."""
+    # Every file the app makes (database, its WAL, the job queue, keys) is private to its
+    # user, whichever library creates it.
+    os.umask(0o077)
     settings = settings or load_settings()
     if overrides:
         settings = settings.with_overrides(**overrides)
 
     app = Flask(__name__)
     app.extensions["vig_settings"] = settings
+    if settings.trusted_proxies:
+        # Behind nginx the socket's peer is always nginx: without this every request would
+        # share one rate-limit bucket, and one person could lock every member of staff out.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
@@ -64,6 +75,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         jobs,
         logging_policy,
         media_store,
+        safe_input,
         security,
     )
 
@@ -71,6 +83,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     db.init_app(app, settings.database_url)
     media_store.init_app(app, settings)
     security.init_app(app)
+    safe_input.init_app(app)
     errors.init_app(app)
     jobs.init_app(app)
     cli.init_app(app)

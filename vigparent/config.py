@@ -6,8 +6,10 @@ configuration after start-up.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,9 @@ from vigparent.keyring import load_or_create_master_key, master_key_from_b64
 
 _WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "password", "test"}
 MIN_SECRET_LENGTH = 32
+# By the estimate below `secrets.token_urlsafe(32)` scores about 200 bits and
+# `secrets.token_hex(16)` about 115 (the estimate is pessimistic); 40 × "a" scores 0.
+MIN_SECRET_BITS = 96
 
 
 class ConfigError(RuntimeError):
@@ -54,6 +59,9 @@ class Settings:
     redis_url: str = ""
     practitioner_idle_hours: int = 12
     parent_session_days: int = 180
+    # How many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto/-Host.
+    # 0 trusts no forwarded header: each client is then the socket's peer.
+    trusted_proxies: int = 0
 
     @property
     def media_dir(self) -> Path:
@@ -87,6 +95,28 @@ def _secret_file(path: Path, nbytes: int) -> str:
     return path.read_text().strip()
 
 
+def estimated_entropy_bits(secret: str) -> float:
+    """A pessimistic strength estimate: length × the string's own per-character entropy.
+
+    Repeats and small alphabets score low ("aaaa…" is 0 bits, "abab…" 1 bit a character);
+    a random token scores close to its true strength.
+    """
+    if not secret:
+        return 0.0
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return per_char * len(secret)
+
+
+def _int_setting(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.")
+    return int(raw)
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build settings from environment variables; refuse unsafe production settings."""
     env = dict(os.environ if env is None else env)
@@ -96,11 +126,23 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     os.chmod(data_dir, 0o700)
 
     secret_key = env.get("SECRET_KEY", "")
+    base_url = env.get("VIGPARENT_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     if production:
-        if secret_key.lower() in _WEAK_SECRETS or len(secret_key) < MIN_SECRET_LENGTH:
+        if (
+            secret_key.lower() in _WEAK_SECRETS
+            or len(secret_key) < MIN_SECRET_LENGTH
+            or estimated_entropy_bits(secret_key) < MIN_SECRET_BITS
+        ):
             raise ConfigError(
                 f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
-                "characters in production."
+                "characters in production, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        if not base_url.startswith("https://"):
+            # Without TLS, session cookies and invitation links travel in the clear.
+            raise ConfigError(
+                "VIGPARENT_BASE_URL must start with https:// in production "
+                "(put nginx with TLS in front; see deploy/)."
             )
     elif not secret_key:
         secret_key = _secret_file(data_dir / "secret_key", 48)
@@ -121,11 +163,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         master_key=master_key,
         master_key_file=key_file,
-        base_url=env.get("VIGPARENT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        base_url=base_url,
         production=production,
         max_upload_bytes=int(env.get("VIGPARENT_MAX_UPLOAD_BYTES", 2 * 1024**3)),
         upload_idle_timeout_s=float(env.get("VIGPARENT_UPLOAD_IDLE_TIMEOUT_S", 60)),
         upload_patch_deadline_s=float(env.get("VIGPARENT_UPLOAD_PATCH_DEADLINE_S", 600)),
         rate_limit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
         redis_url=env.get("HUEY_REDIS_URL", ""),
+        trusted_proxies=_int_setting(env, "TRUSTED_PROXIES", 0),
     )

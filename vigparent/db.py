@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names so Alembic migrations are reproducible on SQLite and PostgreSQL.
@@ -32,6 +33,7 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -40,6 +42,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows (a withdrawn family's reflections and clip notes) are overwritten
+            # with zeros, not merely unlinked; checkpoint() then empties the WAL.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         _take_turns_writing(engine)
@@ -86,6 +91,28 @@ def _take_turns_writing(engine: Engine) -> None:
     @event.listens_for(engine.pool, "checkin")
     def _returned(_dbapi_conn: Any, record: Any) -> None:
         _done(record.info)  # a connection given back mid-transaction is rolled back
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file with mode 0600 before SQLite does (its -wal/-shm copy the mode)."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+
+
+def checkpoint(s: Session) -> bool:
+    """Fold SQLite's write-ahead log into the database and truncate it to zero bytes.
+
+    Called after deleting a family's content, so the old page images in the WAL do not keep
+    it readable. False when a reader held the log open (it is then emptied on a later
+    checkpoint). PostgreSQL has no such file here: see the README on VACUUM.
+    """
+    if s.get_bind().dialect.name != "sqlite":
+        return True
+    busy, _log, _done = s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+    return not busy
 
 
 def init_app(app: Flask, url: str) -> None:

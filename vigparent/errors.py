@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -66,9 +66,10 @@ def init_app(app: Flask) -> None:
         code = e.code or 500
         # Views may pass their own plain words via abort(code, description=...).
         custom = e.description if getattr(e, "vig_message", False) else None
-        response = render_error(code, None, custom)
-        if code == 405 and e.get_response().headers.get("Allow"):
-            response[0].headers["Allow"] = e.get_response().headers["Allow"]
+        response = make_response(render_error(code, None, custom))
+        allow = e.get_response().headers.get("Allow") if code == 405 else None
+        if allow:
+            response.headers["Allow"] = allow
         return response
 
     @app.errorhandler(InternalServerError)

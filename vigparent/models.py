@@ -459,3 +459,22 @@ class DeletionReceipt(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     # Set when one recording (not the whole family) is being deleted; a plain id on purpose.
     recording_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ClientError(Base):
+    """A script error or upload failure a parent's phone reported: never content or names.
+
+    Only the organisation is kept (so its admins see it), not the family or the person.
+    """
+
+    __tablename__ = "client_error"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(300), default="")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    page: Mapped[str] = mapped_column(String(120), default="")
+    browser: Mapped[str] = mapped_column(String(200), default="")
+    app_version: Mapped[str] = mapped_column(String(40), default="")

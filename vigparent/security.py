@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
-from flask import Flask, Request, abort, current_app, g, redirect, request, url_for
+from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -57,6 +57,23 @@ def signed_in_device() -> str:
     if token:
         return "device:" + hashlib.sha256(token.encode()).hexdigest()[:32]
     return get_remote_address()
+
+
+# Sent when staff sign out: nothing of the caseload stays in that browser.
+CLEAR_ON_SIGN_OUT = '"cache", "storage"'
+# Sent with a 401 to a parent page (a lost phone that was signed out). Only the HTTP cache:
+# "storage" would also empty IndexedDB, where unsent videos wait, and a parent must never lose
+# one; the service worker drops its own saved pages when it sees the 401 (static/js/sw.js).
+CLEAR_ON_PARENT_401 = '"cache"'
+
+
+def begin_sign_in() -> None:
+    """Start a signed-in session afresh: no CSRF token or anything else from before survives.
+
+    Call before `login_user`, so a token planted in the signed-out session is useless after.
+    """
+    session.clear()
+    g.pop("csrf_token", None)
 
 
 def public(view: F) -> F:
@@ -147,4 +164,6 @@ def init_app(app: Flask) -> None:
         if request.endpoint != "static" and "Cache-Control" not in h:
             # Pages show personal data: never store them in shared or disk caches.
             h["Cache-Control"] = "private, no-store"
+        if response.status_code == 401 and request.blueprint in PARENT_BLUEPRINTS:
+            h.setdefault("Clear-Site-Data", CLEAR_ON_PARENT_401)
         return response

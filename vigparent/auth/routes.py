@@ -12,7 +12,7 @@ from vigparent import audit, db
 from vigparent.auth import mfa, service
 from vigparent.auth.forms import LoginForm
 from vigparent.mfa.routes import wait_for_second_factor
-from vigparent.security import limiter, public
+from vigparent.security import CLEAR_ON_SIGN_OUT, begin_sign_in, limiter, public
 
 bp = Blueprint("auth", __name__)
 
@@ -60,6 +60,7 @@ def login() -> Any:
         next_path = _safe_next(request.args.get("next"))
         if start.step is not mfa.SignInStep.DONE:
             return wait_for_second_factor(start, next_path)
+        begin_sign_in()
         login_user(user)
         return redirect(next_path or url_for("practitioner.caseload"))
     status = 400 if request.method == "POST" else 200
@@ -75,4 +76,6 @@ def logout() -> Any:
         db.session().commit()
         logout_user()
     flash("You have signed out.", "info")
-    return redirect(url_for("auth.index"))
+    response = redirect(url_for("auth.index"))
+    response.headers["Clear-Site-Data"] = CLEAR_ON_SIGN_OUT
+    return response

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from vigparent import access, assets
+from vigparent import access, assets, safe_input
 from vigparent.clips import service
 from vigparent.clips.forms import ClipForm
 from vigparent.media.service import load_media_owner
@@ -225,7 +225,7 @@ def present(family_id: int) -> Any:
     if chosen is None:
         return render_template("clips/present_empty.html", family=fam)
     clips = chosen.clips
-    wanted = request.args.get("clip", type=int)
+    wanted = safe_input.parse_id(request.args.get("clip"))
     index = next((i for i, c in enumerate(clips) if c.id == wanted), 0)
     return render_template(
         "clips/present.html",

@@ -29,7 +29,7 @@ from vigparent.invitations import service
 from vigparent.invitations.forms import ConsentForm
 from vigparent.invitations.service import InvitationProblem, InvitationRefused
 from vigparent.models import Invitation
-from vigparent.security import limiter, public
+from vigparent.security import begin_sign_in, limiter, public
 
 bp = Blueprint("invitations", __name__)
 
@@ -180,6 +180,7 @@ def consent(token: str) -> Any:
         # Another parent account was signed in on this phone: that device session ends here.
         auth_service.end_session(previous_device)
     db.session().commit()
+    begin_sign_in()
     login_user(carer)
     # Parents stay signed in on their own phone for months (PERMANENT_SESSION_LIFETIME).
     session.permanent = True

@@ -6,12 +6,16 @@ link without a database lookup; the hash in the database makes it single use and
 
 from __future__ import annotations
 
+import base64
 import enum
 import hashlib
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
@@ -22,6 +26,10 @@ from vigparent.consent import service as consent_service
 from vigparent.models import ConsentKind, Family, FamilyStatus, Invitation, Role, User
 
 _SALT = "vigparent.invitation"
+# A new link rides in the (signed but readable) session cookie only sealed, and only long
+# enough to reach the page that shows it once.
+_SEAL_INFO = b"vigparent fresh invitation link"
+SEALED_LINK_SECONDS = 300
 
 
 class InvitationProblem(enum.StrEnum):
@@ -61,6 +69,26 @@ def _serializer() -> URLSafeSerializer:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _sealer() -> Fernet:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(
+        current_app.config["SECRET_KEY"].encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal_token(token: str) -> str:
+    """The token encrypted for the session cookie, unreadable to anyone who reads the cookie."""
+    return _sealer().encrypt(token.encode()).decode()
+
+
+def unseal_token(sealed: str) -> str | None:
+    """The token back from `seal_token`, or None if tampered with or sealed too long ago."""
+    try:
+        return _sealer().decrypt(sealed.encode(), ttl=SEALED_LINK_SECONDS).decode()
+    except (InvalidToken, ValueError):
+        return None
 
 
 def invitation_url(token: str) -> str:

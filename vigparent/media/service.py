@@ -40,7 +40,9 @@ KEEP_COPY_CACHE = "private, max-age=3600"
 _RECORDING_PLAYABLE = (RecordingStatus.RECEIVED, RecordingStatus.PROCESSING, RecordingStatus.READY)
 _CONTAINER_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}
 
-_RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+# At most 18 digits: positions past an exabyte are nonsense, and a 5,000-digit run would
+# exceed Python's int-parsing limit. A longer run makes the header ignored (a full 200).
+_RANGE_SPEC = re.compile(r"^\s*([0-9]{0,18})\s*-\s*([0-9]{0,18})\s*$")
 
 
 def load_media_owner(user: User, model: type[T], object_id: int) -> T:

@@ -29,7 +29,7 @@ from vigparent import assets, db
 from vigparent.auth import mfa, passkeys, totp
 from vigparent.mfa.forms import AppCodeForm, PasskeyForm, RecoveryCodeForm, RequirementForm
 from vigparent.models import LoginSession, Role, User
-from vigparent.security import limiter, public
+from vigparent.security import begin_sign_in, limiter, public
 
 bp = Blueprint("mfa", __name__)
 
@@ -101,6 +101,7 @@ def _signer() -> tuple[LoginSession, str] | None:
 def _finish(user: User) -> Any:
     """The second factor passed: sign in for real and go where the person was heading."""
     data = session.pop(_PENDING, None)
+    begin_sign_in()  # a fresh session (and CSRF token) for the signed-in person
     login_user(user)
     target = data.get("next") if isinstance(data, dict) else ""
     return redirect(target or url_for("practitioner.caseload"))
@@ -380,6 +381,7 @@ def _factor_added(user: User, codes: list[str] | None, was_pending: bool, said: 
     if was_pending:
         data = session.pop(_PENDING, None)
         next_path = data.get("next", "") if isinstance(data, dict) else ""
+        begin_sign_in()
         login_user(user)
     if codes is None:
         flash(said, "success")

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user
 from markupsafe import Markup
 
-from vigparent import access, db
+from vigparent import access, db, safe_input
 from vigparent.consent import service as consent_service
 from vigparent.families import service
 from vigparent.families.service import FilmingPlan
@@ -40,17 +40,22 @@ def _say_when(value: Any) -> str:
 
 
 def _remember_link(family: Family, invitation: Invitation, token: str) -> None:
-    session[_FRESH_LINK] = {"family": family.id, "invitation": invitation.id, "token": token}
+    # The session cookie is signed, not encrypted: the live link goes in sealed.
+    sealed = invitation_service.seal_token(token)
+    session[_FRESH_LINK] = {"family": family.id, "invitation": invitation.id, "sealed": sealed}
 
 
 def _take_link(family: Family) -> dict[str, Any] | None:
     fresh = session.pop(_FRESH_LINK, None)
     if not fresh or fresh.get("family") != family.id:
         return None
+    token = invitation_service.unseal_token(str(fresh.get("sealed", "")))
     invitation = db.session().get(Invitation, fresh["invitation"])
-    if invitation is None or invitation_service.invitation_state(invitation) != "waiting":
+    if token is None or invitation is None:
         return None
-    return _share_panel(family, invitation, fresh["token"])
+    if invitation_service.invitation_state(invitation) != "waiting":
+        return None
+    return _share_panel(family, invitation, token)
 
 
 def _share_panel(family: Family, invitation: Invitation, token: str) -> dict[str, Any]:
@@ -227,7 +232,7 @@ def invite_carer(family_id: int, carer_id: int) -> Any:
 def sign_out_carer(family_id: int, carer_id: int) -> Any:
     family = _family(family_id)
     carer = service.carer_of(family, carer_id) or abort(404)
-    device = request.form.get("device_id", type=int)
+    device = safe_input.parse_id(request.form.get("device_id"))
     ended = service.sign_out_carer(family, carer, current_user, device)
     db.session().commit()
     name = carer.display_name or "This carer"

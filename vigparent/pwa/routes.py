@@ -76,6 +76,7 @@ def service_worker_config() -> dict[str, Any]:
         "pages": pages,
         "home": url_for("parent.home"),
         "start": url_for("auth.index"),
+        "signIn": url_for("auth.login"),
         "offline": url_for("pwa.offline"),
         # Never answered from a cache: uploads, status and media are always live.
         "passThrough": ["/api/", "/media/"],

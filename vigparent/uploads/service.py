@@ -246,17 +246,18 @@ def parse_upload_metadata(header: str | None, family: Family) -> UploadMetadata:
     if values.get("recorded_at"):
         try:
             parsed = datetime.fromisoformat(values["recorded_at"])
-        except ValueError:
+            if parsed.tzinfo is None:
+                raise BadMetadata()
+            # Year 1 at +14:00 is before datetime.min in UTC: OverflowError, not a 500.
+            recorded_at = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):
             raise BadMetadata() from None
-        if parsed.tzinfo is None:
-            raise BadMetadata()
-        recorded_at = parsed.astimezone(UTC).replace(tzinfo=None)
     cycle_id = None
     if values.get("cycle_id"):
-        text = values["cycle_id"].strip()
-        if not text.isdigit():
+        wanted = tus.parse_row_id(values["cycle_id"])
+        if wanted is None:
             raise BadMetadata()
-        cycle = db.session().get(Cycle, int(text))
+        cycle = db.session().get(Cycle, wanted)
         if cycle is None or cycle.family_id != family.id:
             raise BadMetadata()
         cycle_id = cycle.id

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
+from vigparent import safe_input
+
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
 CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
@@ -39,6 +41,11 @@ def parse_nonnegative_int(value: str | None, name: str) -> int:
     if not _INT_RE.fullmatch(value):
         raise TusHeaderError(f"{name} must be a non-negative integer")
     return int(value)
+
+
+def parse_row_id(value: str) -> int | None:
+    """A row id in decoded metadata (``cycle_id``): the app-wide rule (ASCII digits, bounded)."""
+    return safe_input.parse_id(value)
 
 
 def parse_metadata(header: str | None) -> dict[str, str | None]:

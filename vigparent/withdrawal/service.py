@@ -305,6 +305,10 @@ def complete_deletion(receipt: DeletionReceipt) -> DeletionReceipt:
 
     # Step 6.
     _close_receipt(receipt)
+    # Step 7: the deleted words must not live on in SQLite's write-ahead log.
+    if not db.checkpoint(s):
+        log.warning("deletion %s: the database log is still in use; emptied later", receipt.id)
+    s.commit()
     return receipt
 
 

@@ -17,4 +17,34 @@
     return { ok: response.ok, status: response.status, body: body };
   };
 
+  /* Tell the team about an error the page would otherwise swallow (parents' pages only: the
+   * meta tag is only there). Sends the error's name, message and first stack frame, the page
+   * path and the app version; the server scrubs it again. Never what the parent typed or
+   * filmed. At most a few a page; returns null so it can stand in for `.catch(() => null)`. */
+  let reportsLeft = 5;
+  vig.reportError = function (kind, error) {
+    try {
+      const meta = document.querySelector('meta[name="vig-error-report"]');
+      if (!meta || reportsLeft <= 0 || navigator.onLine === false) return null;
+      reportsLeft -= 1;
+      const err = error || {};
+      const stack = String(err.stack || "").split("\n").find((l) => /https?:|\.js/.test(l)) || "";
+      const message = (err.name ? err.name + ": " : "") + String(err.message || error || "");
+      fetch(meta.content, {
+        method: "POST", credentials: "same-origin", keepalive: true,
+        headers: { "Content-Type": "application/json", "X-CSRFToken": vig.csrfToken() },
+        body: JSON.stringify({
+          kind: kind, message: message.slice(0, 300), source: stack.trim().slice(0, 200),
+          page: location.pathname.slice(0, 120), app_version: meta.dataset.version || "",
+        }),
+      }).catch(() => {});
+    } catch (e) { /* reporting must never break the page */ }
+    return null;
+  };
+  window.addEventListener("error", (event) => vig.reportError("script_error", event.error || {
+    message: event.message, stack: event.filename + ":" + event.lineno + ":" + event.colno }));
+  window.addEventListener("unhandledrejection", (event) => {
+    vig.reportError("unhandled_rejection", event.reason);
+  });
+
 })();

@@ -203,7 +203,7 @@
 
   function render() {
     if (rendering) { renderAgain = true; return rendering; }
-    rendering = renderOnce().catch(() => {}).finally(() => {
+    rendering = renderOnce().catch((e) => vig.reportError("caught", e)).finally(() => {
       rendering = null;
       if (renderAgain) { renderAgain = false; render(); }
     });
@@ -285,7 +285,7 @@
   vig.store.all().then((local) => {
     lastStates = new Map(local.map((r) => [r.id, r.state]));
     if (local.some((r) => r.state !== "sent")) vig.storageSpace.persist();
-  }).catch(() => {});
+  }).catch((e) => vig.reportError("storage_failed", e));
   render();
   loadServerList();
 })();

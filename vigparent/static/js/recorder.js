@@ -165,6 +165,7 @@
       if (mimeType) options.mimeType = mimeType;
       recorder = new MediaRecorder(stream, options);
     } catch (err) {
+      vig.reportError("caught", err);
       say(el.note, "Filming does not work in this app on this phone. Please use the buttons below.");
       el.start.disabled = false;
       return;
@@ -211,6 +212,7 @@
         await vig.store.appendChunk(s.id, seq, await vig.readBlob(blob));
         s.saved = seq + 1;
       } catch (err) {
+        vig.reportError("storage_failed", err);
         s.failed = err;
         stopFilming(err instanceof vig.StorageFullError ? "full" : "write");
       }
@@ -249,7 +251,7 @@
     await s.chain;
     if (s.reason !== "button" && s.reason !== "limit") {
       // Saving stopped part-way through a chunk: cut back to the last whole piece.
-      await vig.makeWhole(s.id).catch(() => null);
+      await vig.makeWhole(s.id).catch((e) => vig.reportError("storage_failed", e));
     }
     s.release();
     vig.wakeLock.release("recording");
@@ -257,7 +259,7 @@
     session = null;
     filmingUi(false);
     say(el.note, "");
-    const rec = await vig.store.get(s.id).catch(() => null);
+    const rec = await vig.store.get(s.id).catch((e) => vig.reportError("storage_failed", e));
     if (!rec || !rec.size) {
       await vig.store.remove(s.id).catch(() => {});
       say(el.note, s.reason === "full"
@@ -438,6 +440,7 @@
       say(el.fileStatus, "");
       await openReview(id, "");
     } catch (err) {
+      vig.reportError("storage_failed", err);
       importing = null;
       copied();
       await vig.store.remove(id).catch(() => {});

@@ -33,7 +33,7 @@
       });
     });
     return reg;
-  }).catch(() => null);
+  }).catch((e) => vig.reportError("caught", e));
 
   // Background Sync arrives in the worker, which asks open pages to send (sw.js).
   navigator.serviceWorker.addEventListener("message", (event) => {

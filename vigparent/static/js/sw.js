@@ -8,6 +8,9 @@
  *   "lie-fi"); the offline page for any other page.
  * - Fingerprinted bundles and icons: cache first (their URLs change when their content does).
  * - /api/ and /media/: never touched, never cached (uploads, status, videos are always live).
+ * - Signed out (a 401, the sign-in page, or the welcome page at "/"): the saved personal pages
+ *   are dropped at once, so a lost phone that was signed out shows no goal, plan or name
+ *   offline. Videos waiting in IndexedDB are left alone: they are never lost.
  *
  * Updates: a new worker installs its own cache (vig-shell-<version>) next to the old one and
  * then WAITS. It takes over only when a page asks (sw-register.js asks when it is not in the
@@ -85,7 +88,9 @@
     const key = shellKey(url);
     const cache = await caches.open(CACHE);
     const network = fetch(event.request).then((response) => {
-      if (key === url.pathname && isCacheablePage(response)) {
+      if (isSignedOut(url, response)) {
+        event.waitUntil(forgetPersonalPages());
+      } else if (key === url.pathname && isCacheablePage(response)) {
         event.waitUntil(cache.put(key, response.clone()));
       }
       return response;
@@ -105,6 +110,23 @@
         "<h1>You're offline</h1><p>Your videos are safe on this phone.</p>",
         { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
     }
+  }
+
+  function isSignedOut(url, response) {
+    // Navigations see redirects only as opaque, so a signed-in "/" (which redirects) is told
+    // apart from the signed-out welcome page (200) by its status.
+    if (response.status === 401) return true;
+    const plain = response.ok && response.type === "basic" && !response.redirected;
+    return plain && (url.pathname === CFG.signIn || url.pathname === CFG.start);
+  }
+
+  async function forgetPersonalPages() {
+    const personal = CFG.pages.filter((p) => p !== CFG.offline);
+    const names = (await caches.keys()).filter((name) => name.startsWith(PREFIX));
+    await Promise.all(names.map(async (name) => {
+      const cache = await caches.open(name);
+      await Promise.all(personal.map((p) => cache.delete(p, { ignoreVary: true })));
+    }));
   }
 
   async function asset(request) {

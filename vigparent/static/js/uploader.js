@@ -181,7 +181,7 @@
           // Saved now and then so a reopened page shows how far it got.
           if (accepted - lastSaved >= cfg.chunkBytes || accepted === rec.size) {
             lastSaved = accepted;
-            vig.store.update(rec.id, { sent: accepted }).catch(() => {});
+            vig.store.update(rec.id, { sent: accepted }).catch((e) => vig.reportError("storage_failed", e));
           }
         },
         onSuccess: () => resolve(),
@@ -324,7 +324,7 @@
       return;
     }
     if (d.code === "rejected") {
-      try { await verify(rec); } catch (e) { /* shown as a problem below */ }
+      try { await verify(rec); } catch (e) { vig.reportError("upload_failed", e); }
       const after = await vig.store.get(id);
       if (after && after.state === "rejected") return;
     }
@@ -368,6 +368,7 @@
         rec = await vig.store.update(id, { state: "uploading" });
       }
     } catch (err) {
+      if (!entry.stopped) vig.reportError("upload_failed", err);
       if (!entry.stopped) await handleFailure(id, err);
     } finally {
       vig.wakeLock.release(wake);
@@ -387,7 +388,7 @@
       ? navigator.locks.request("vig-upload-" + id, { ifAvailable: true }, (lock) => (lock ? go() : null))
       : go();
     entry.promise = Promise.resolve(locked)
-      .catch(() => {})
+      .catch((e) => vig.reportError("upload_failed", e))
       .finally(() => { running.delete(id); });
     return entry.promise;
   }
@@ -396,7 +397,7 @@
    * `why`: "load" and "manual" also retry problems that need the parent (signed out, ...). */
   async function startAll(why) {
     let list;
-    try { list = await vig.store.all(); } catch (e) { return; }
+    try { list = await vig.store.all(); } catch (e) { vig.reportError("storage_failed", e); return; }
     const now = Date.now();
     // The recorder holds a Web Lock per recording while filming or copying (any tab), so a
     // record in those states without its lock lost its page. Without Web Locks: no news
@@ -416,7 +417,7 @@
         // The page closed while filming: what reached the phone is kept for the parent to
         // check, cut back to its last whole piece (container.js).
         let whole = rec;
-        try { whole = (await vig.makeWhole(rec.id)) || rec; } catch (e) { whole = rec; }
+        try { whole = (await vig.makeWhole(rec.id)) || rec; } catch (e) { vig.reportError("storage_failed", e); whole = rec; }
         await vig.store.update(rec.id, whole.size
           ? { state: "review", interrupted: true, durationMs: whole.chunkSizes.length * 1000 } // ~1 chunk a second
           : { state: "broken" });

@@ -86,7 +86,7 @@
       try {
         const counts = await vig.localRecordings.wipeAll();
         recordings = (counts && counts.recordings) || 0;
-      } catch (e) { /* fall through to deleting the whole database */ }
+      } catch (e) { vig.reportError("storage_failed", e); /* then delete the whole database */ }
     }
     // Whether or not the store above ran (it needs the idb helper), drop the database itself.
     if (window.indexedDB) {
