@@ -12,6 +12,7 @@ import io
 import os
 import secrets
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -269,6 +270,7 @@ def test_withdrawal_answers_while_twenty_slow_phones_send_and_stops_only_its_own
         except TusCommunicationError as e:
             outcomes[client_id] = (e.response_content or b"").decode(errors="replace")
 
+    tmp_before = set(_files(Path(tempfile.gettempdir())))
     mine = [str(uuid.uuid4()) for _ in range(4)]
     theirs = [str(uuid.uuid4()) for _ in range(16)]
     threads = [threading.Thread(target=phone, args=(withdrawing, c)) for c in mine] + [
@@ -305,9 +307,22 @@ def test_withdrawal_answers_while_twenty_slow_phones_send_and_stops_only_its_own
         rows = db.session().scalars(select(Recording)).all()
         assert sorted(r.client_id for r in rows) == sorted(theirs)  # one each, none of mine
         assert all(r.sha256 == digest for r in rows)
-    media = deployment.app.extensions["vig_settings"].media_dir
-    family_dir = media / str(family_of(deployment, deployment.parent_id))
+    settings = deployment.app.extensions["vig_settings"]
+    family_dir = settings.media_dir / str(family_of(deployment, deployment.parent_id))
     assert not family_dir.exists() or not any(family_dir.iterdir())
+    # Under this load too, no body was spooled anywhere in plaintext.
+    new_tmp = set(_files(Path(tempfile.gettempdir()))) - tmp_before
+    slices = [data[i : i + 4096] for i in range(4096, len(data) - 4096, 4096)]
+    for path in [*_files(settings.data_dir), *new_tmp]:
+        with contextlib.suppress(OSError):
+            content = path.read_bytes()
+            assert not any(piece in content for piece in slices), f"plaintext in {path}"
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            yield Path(dirpath, name)
 
 
 # -- the quota under parallel creations ------------------------------------------------------
