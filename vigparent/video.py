@@ -18,7 +18,6 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -34,6 +33,7 @@ from vigparent.containers import (
     _ebml_header,
     sniff_container,
 )
+from vigparent.video_wire import VideoInfo, VideoRejected
 
 __all__ = [
     "MediaOutput",
@@ -101,27 +101,6 @@ class MediaSink(Protocol):
 
 class MediaOutput(MediaSource, MediaSink, Protocol):
     """An output that can also be read back: the MP4 faststart pass rereads what it wrote."""
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video turned out to be. Width and height are as displayed (rotation applied)."""
-
-    container: str
-    duration: float
-    width: int
-    height: int
-    video_codec: str
-    audio_codec: str | None
-    frame_rate: float | None
-
-
-class VideoRejected(Exception):
-    """A video we will not accept; `reason` is a sentence to show the parent."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def inspect(
