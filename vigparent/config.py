@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vigparent.keyring import load_or_create_master_key, master_key_from_b64
+from vigparent.video_sandbox import VideoLimits
 
 _WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "password", "test"}
 MIN_SECRET_LENGTH = 32
@@ -44,6 +45,8 @@ class Settings:
     redis_url: str = ""
     practitioner_idle_hours: int = 12
     parent_session_days: int = 180
+    # CPU, memory and wall time for each video worker (decoding runs away from the keys).
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
 
     @property
     def media_dir(self) -> Path:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, Protocol
 
 from vigparent.video_wire import (
     DATA,
@@ -49,6 +49,8 @@ from vigparent.video_wire import (
 
 __all__ = [
     "CRASHED",
+    "VideoInfo",
+    "VideoRejected",
     "TOO_BIG",
     "TOO_SLOW",
     "VideoLimits",
@@ -162,7 +164,7 @@ def run(
     limits: VideoLimits,
 ) -> Any:
     """Run one worker operation to its end; return its result or raise why it failed."""
-    worker = subprocess.Popen(
+    worker = subprocess.Popen(  # noqa: S603 - our own worker, fixed arguments
         [
             sys.executable,
             "-I",  # ignore PYTHON* variables and the user's site-packages
@@ -218,8 +220,8 @@ def run(
 
 
 def _serve(
-    from_worker: BinaryIO,
-    to_worker: BinaryIO,
+    from_worker: IO[bytes],
+    to_worker: IO[bytes],
     src: _MediaFile | None,
     dst: _Output | None,
     limits: VideoLimits,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 __all__ = [
     "DATA",
@@ -97,14 +97,14 @@ class VideoRejected(Exception):
         self.reason = reason
 
 
-def write_frame(out: BinaryIO, kind: int, payload: bytes | bytearray | memoryview = b"") -> None:
+def write_frame(out: IO[bytes], kind: int, payload: bytes | bytearray | memoryview = b"") -> None:
     out.write(HEADER.pack(kind, len(payload)))
     if payload:
         out.write(payload)
     out.flush()
 
 
-def read_frame(src: BinaryIO, max_payload: int) -> tuple[int, bytes]:
+def read_frame(src: IO[bytes], max_payload: int) -> tuple[int, bytes]:
     """One frame; WireError if the stream ends or the frame is larger than ``max_payload``."""
     header = _read_exactly(src, HEADER.size)
     kind, length = HEADER.unpack(header)
@@ -124,7 +124,7 @@ def decode_json(payload: bytes) -> Any:
         raise WireError("malformed JSON frame") from exc
 
 
-def _read_exactly(src: BinaryIO, n: int) -> bytes:
+def _read_exactly(src: IO[bytes], n: int) -> bytes:
     data = src.read(n) if n else b""
     if len(data) != n:
         raise WireError("the other side closed the pipe")

@@ -34,12 +34,11 @@ import platform
 import resource
 import signal
 import socket
-import struct
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import av
 
@@ -162,9 +161,7 @@ def confine(cpu_seconds: int, memory_bytes: int) -> None:
     _confinement["not_dumpable"] = libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
     # A user namespace makes the network namespace possible without privileges; the process
     # stays single-threaded until here, as unshare(CLONE_NEWUSER) requires.
-    _confinement["no_network_namespace"] = (
-        libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0
-    )
+    _confinement["no_network_namespace"] = libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0
     _confinement["seccomp"] = _install_seccomp(libc)
 
 
@@ -215,7 +212,7 @@ def _x86_64_filter() -> list[_SockFilter]:
     codes = {"ld": _BPF_LD_W_ABS, "jeq": _BPF_JEQ_K, "jge": _BPF_JGE_K, "jset": _BPF_JSET_K}
     program: list[_SockFilter] = []
     for item in body:
-        op = item[0]
+        op = str(item[0])
         if op == "label":
             continue
         here = len(program)
@@ -224,9 +221,7 @@ def _x86_64_filter() -> list[_SockFilter]:
         elif op == "ld":
             program.append(_SockFilter(codes["ld"], 0, 0, int(item[1])))
         else:
-            jt, jf = (
-                labels[j] - here - 1 if isinstance(j, str) else int(j) for j in item[2:4]
-            )
+            jt, jf = (labels[j] - here - 1 if isinstance(j, str) else int(j) for j in item[2:4])
             program.append(_SockFilter(codes[op], jt, jf, int(item[1])))
     return program
 
@@ -234,7 +229,7 @@ def _x86_64_filter() -> list[_SockFilter]:
 class _Link:
     """The worker's end of the pipe: asks for byte ranges, sends written bytes."""
 
-    def __init__(self, inp: BinaryIO, out: BinaryIO) -> None:
+    def __init__(self, inp: IO[bytes], out: IO[bytes]) -> None:
         self._in, self._out = inp, out
 
     def read(self, handle: int, offset: int, size: int) -> bytes:
@@ -412,15 +407,17 @@ def _drill_probe(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
         except OSError:
             continue
         open_fds.append(fd)
-    # Every bytes and str object alive in this interpreter, hashed in the common encodings a
-    # key might take, so the job can look for its keys without sending them here.
+    # Every bytes and str object reachable from any container in this interpreter (strings
+    # themselves are not tracked by gc, so look inside what is), hashed, so the job can look
+    # for its keys without sending them here.
     digests = set()
-    for obj in gc.get_objects() + list(os.environ.values()) + sys.argv:
+    tracked = gc.get_objects()
+    for obj in [r for o in tracked for r in gc.get_referents(o)] + tracked:
         if isinstance(obj, str):
             obj = obj.encode("utf-8", "surrogatepass")
         if isinstance(obj, bytes | bytearray) and 16 <= len(obj) <= 4096:
-            digests.add(hashlib.sha256(obj).hexdigest())
-            digests.add(hashlib.sha256(obj.strip()).hexdigest())
+            digests.add(hashlib.sha256(obj).hexdigest()[:16])
+            digests.add(hashlib.sha256(obj.strip()).hexdigest()[:16])
     return {
         "environ": dict(os.environ),
         "argv": sys.argv,
@@ -438,6 +435,14 @@ def _drill_probe(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
     }
 
 
+def _drill_write(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
+    target = RemoteFile(src._link, int(args["handle"]), writable=True)
+    target.seek(int(args["offset"]))
+    target.write(b"scribble")
+    target.seek(0, io.SEEK_END)  # waits for an answer, so the job has seen the write
+    return None
+
+
 OPS: dict[str, _Op] = {
     "inspect": _inspect,
     "transcode": _transcode,
@@ -447,6 +452,7 @@ OPS: dict[str, _Op] = {
     "drill-hang": _drill_hang,
     "drill-hog": _drill_hog,
     "drill-probe": _drill_probe,
+    "drill-write": _drill_write,
 }
 
 

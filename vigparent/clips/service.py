@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from sqlalchemy import delete, func, select
 
-from vigparent import audit, clock, db, jobs, media_store
+from vigparent import audit, clock, db, jobs, media_store, video_sandbox
 from vigparent.models import (
     Clip,
     ClipStatus,
@@ -375,11 +375,11 @@ def frame_rate(recording: Recording) -> float:
 def run_cut(clip_id: int, start_s: float, end_s: float) -> None:
     """Cut one clip and its poster; a newer range or a deleted clip discards the result.
 
-    Runs in a job with its own database session, so it never shares a request's.
+    Runs in a job with its own database session, so it never shares a request's. The video is
+    only ever decoded by a key-free worker process (``video_sandbox``).
     """
-    from vigparent import video  # PyAV: loaded by the job, not by every web process
-
     app = jobs.job_app()
+    limits = app.extensions["vig_settings"].video_limits
     with db.fresh_session(app) as s:
         clip = s.get(Clip, clip_id)
         if clip is None or (clip.start_s, clip.end_s) != (start_s, end_s):
@@ -397,12 +397,14 @@ def run_cut(clip_id: int, start_s: float, end_s: float) -> None:
             store.open(family_id, source, "r") as src,
             store.open(family_id, media_name, "w") as dst,
         ):
-            info = video.cut_clip(src, dst, start=start_s, end=end_s)
+            info = video_sandbox.cut_clip(src, dst, start=start_s, end=end_s, limits=limits)
         with (
             store.open(family_id, media_name, "r") as cut,
             store.open(family_id, poster_name, "w") as poster,
         ):
-            video.poster_jpeg(cut, poster, at_seconds=min(1.0, info.duration / 2))
+            video_sandbox.poster_jpeg(
+                cut, poster, at_seconds=min(1.0, info.duration / 2), limits=limits
+            )
     except Exception as exc:  # noqa: BLE001 - any failure must end as a visible "failed"
         for name in (media_name, poster_name):
             with contextlib.suppress(StorageError):
