@@ -190,6 +190,14 @@ def test_the_worker_holds_no_key_and_cannot_reach_one(
     )
 
     assert probe["pid"] != os.getpid()
+    # The video modules only: not the web app, not the keyring.
+    assert probe["modules"] == [
+        "vigparent",
+        "vigparent.containers",
+        "vigparent.video",
+        "vigparent.video_wire",
+        "vigparent.video_worker",
+    ]
     assert set(probe["environ"]) <= {"PATH", "LC_ALL", "MALLOC_ARENA_MAX"}
     assert not any("KEY" in v or "key" in v for v in probe["argv"])
     assert probe["attempts"] == {**dict.fromkeys(paths, "EPERM"), "socket": "EPERM"}

@@ -1,7 +1,7 @@
 """The video worker: decodes untrusted video in a process that holds no key material.
 
-Started by ``video_sandbox`` as ``python -I -m vigparent.video_worker CPU_SECONDS MEMORY_BYTES``
-with a clean environment, no inherited descriptors but its pipes, and nothing secret in its
+Started by ``video_sandbox`` (``main([_, CPU_SECONDS, MEMORY_BYTES])``, without loading the web
+app) with a clean environment, no inherited descriptors but its pipes, and nothing secret in its
 arguments. It reads and writes media only as byte ranges over the pipe (``video_wire``); the
 job that started it decrypts and encrypts. Before it reads a single byte of video it confines
 itself, so one FFmpeg memory bug cannot reach any family's key:
@@ -431,6 +431,7 @@ def _drill_probe(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
             "core": resource.getrlimit(resource.RLIMIT_CORE)[1],
         },
         "pid": os.getpid(),
+        "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("vigparent", "flask")),
         "source": src.read(16).hex() if args.get("read_source") else None,
     }
 
