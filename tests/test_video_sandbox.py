@@ -30,6 +30,7 @@ from vigparent.video_sandbox import (
     VideoRejected,
     VideoWorkerFailed,
     cut_clip,
+    frame_rate,
     inspect,
     poster_jpeg,
     run,
@@ -68,6 +69,7 @@ def test_the_worker_does_what_the_job_did_in_process(store: MediaStore, containe
     name = stored_video(store, container)
     with store.open(FAMILY, name) as src:
         assert inspect(src, limits=LIMITS) == video.inspect(src)
+        assert frame_rate(src, limits=LIMITS) == video.frame_rate(src) == 15.0
         mp4, poster, clip = store.new_name("mp4"), store.new_name("poster"), store.new_name("clip")
         with store.open(FAMILY, mp4, "w") as dst:
             transcoded = transcode_to_mp4(src, dst, limits=LIMITS)

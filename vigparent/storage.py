@@ -30,8 +30,10 @@ Cryptography:
   when partial, and held back in memory until more bytes follow when full), so a growing tus
   upload is a well-formed file after every append. ``truncate`` re-seals its new final chunk.
 - Each (re)write of a chunk draws a fresh random nonce, so overwriting never reuses one.
-- Not authenticated: which name a whole file sits under within a family. The upload's sha256
-  (``sha256()``) in the database covers that where it matters.
+- Not authenticated: which name a whole file sits under within a family, and a cut that
+  leaves no chunk at all (the bare header reads as an empty file; no finished media is
+  empty). The upload's size and sha256 (``sha256()``) in the database cover both where it
+  matters.
 - Version 1 files (magic b"VIGENC1\\n", no last-chunk flag in the associated data, so
   truncation at a chunk boundary went unnoticed) are still read and appended to in their own
   format; every new file is version 2.

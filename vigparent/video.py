@@ -42,6 +42,7 @@ __all__ = [
     "VideoInfo",
     "VideoRejected",
     "cut_clip",
+    "frame_rate",
     "inspect",
     "poster_jpeg",
     "sniff_container",
@@ -178,6 +179,20 @@ def cut_clip(
     if start >= end:
         raise ValueError("start must be before end")
     return _reencode(src, dst, start=Fraction(start), end=Fraction(end), max_height=max_height)
+
+
+def frame_rate(src: MediaSource) -> float | None:
+    """The nominal frame rate from the headers (for the editor's one-frame step), or None.
+
+    The nominal rate (what the camera aimed at) steps cleanly from frame to frame; the average
+    is skewed by a short last frame or by jitter.
+    """
+    with _open_input(src, _sniff(src)) as container:
+        stream = _video_stream(container)
+        rate = stream.guessed_rate or stream.average_rate
+    if not rate or not 1 <= rate <= 240:
+        return None
+    return round(float(Fraction(rate)), 2)
 
 
 def poster_jpeg(

@@ -57,7 +57,9 @@ __all__ = [
     "VideoLimits",
     "VideoWorkerError",
     "VideoWorkerFailed",
+    "WireError",
     "cut_clip",
+    "frame_rate",
     "inspect",
     "poster_jpeg",
     "run",
@@ -165,6 +167,16 @@ def poster_jpeg(
 ) -> None:
     """``video.poster_jpeg`` in a worker."""
     run("poster", {"at_seconds": at_seconds, "max_width": max_width}, src, dst, limits)
+
+
+def frame_rate(src: _MediaFile, *, limits: VideoLimits) -> float | None:
+    """``video.frame_rate`` in a worker."""
+    rate = run("frame-rate", {}, src, None, limits)
+    if rate is None:
+        return None
+    if not isinstance(rate, int | float) or not 1 <= rate <= 240:
+        raise WireError("the video worker sent an implausible frame rate")
+    return float(rate)
 
 
 def run(

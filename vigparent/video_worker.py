@@ -364,6 +364,10 @@ def _poster(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
     return None
 
 
+def _frame_rate(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
+    return video.frame_rate(src)
+
+
 # Drills: ways for the tests to make a worker misbehave as a malicious video might, and to
 # look inside it. They are harmless here: the worker holds nothing worth protecting.
 
@@ -449,6 +453,7 @@ OPS: dict[str, _Op] = {
     "transcode": _transcode,
     "cut": _cut,
     "poster": _poster,
+    "frame-rate": _frame_rate,
     "drill-crash": _drill_crash,
     "drill-hang": _drill_hang,
     "drill-hog": _drill_hog,
