@@ -210,37 +210,48 @@ def run(
 
     def stop_hung_worker() -> None:
         timed_out.set()
-        worker.kill()
+        _kill(worker)
 
     # Killing the worker also ends any read or write of ours that it left waiting.
     watchdog = threading.Timer(limits.wall_seconds, stop_hung_worker)
     watchdog.daemon = True
     watchdog.start()
+    failure: Exception | None = None
     try:
         try:
             write_frame(worker.stdin, JOB, encode_json({"op": op, "args": args}))
             result = _serve(worker.stdout, worker.stdin, src, dst, limits)
         except (WireError, BrokenPipeError, ConnectionResetError) as exc:
             # The worker died, or broke the protocol (then it is killed here).
-            worker.kill()
-            worker.wait()
-            raise _failure(worker.returncode, timed_out.is_set()) from exc
+            _kill(worker)
+            failure = exc
         except BaseException:
             # Its report, or our own trouble with the media files (a withdrawal, a full
             # disk): either way this worker's part is over.
-            worker.kill()
+            _kill(worker)
             raise
-        try:
-            worker.wait(timeout=5)  # it exits by itself once it has reported
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        return result
     finally:
+        # Reap the worker (which frees its pid for reuse) only once the watchdog cannot fire.
         watchdog.cancel()
-        worker.wait()
+        watchdog.join()
+        try:
+            worker.wait(timeout=5)  # one that has reported exits by itself at once
+        except subprocess.TimeoutExpired:
+            _kill(worker)
+            worker.wait()
         for pipe in (worker.stdin, worker.stdout):
             with contextlib.suppress(OSError):
                 pipe.close()
+    if failure is not None:
+        raise _failure(worker.returncode, timed_out.is_set()) from failure
+    return result
+
+
+def _kill(worker: subprocess.Popen[bytes]) -> None:
+    """Kill the worker and anything it started (it leads its own process group, and its
+    seccomp filter keeps it from leaving the group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
 
 
 def _serve(

@@ -13,7 +13,8 @@ itself, so one FFmpeg memory bug cannot reach any family's key:
 - Where unprivileged user namespaces are allowed it moves into a new, empty network namespace.
 - A seccomp filter (x86-64 Linux) then refuses, for the rest of its life: opening any file
   (so not the key files nor ``/proc/<parent>/mem``), sockets, running programs, tracing or
-  reading other processes, changing the file system, new namespaces, io_uring and bpf. Where
+  reading other processes, changing the file system, new namespaces, leaving its process
+  group (so the job's kill reaches anything it forks), io_uring and bpf. Where
   the filter cannot be installed (another architecture or kernel), the other limits still
   apply and ``confinement()`` says what is missing.
 
@@ -97,7 +98,7 @@ _X86_64_DENIED = {
     "lchown": 94, "fchownat": 260, "truncate": 76, "mknod": 133, "mknodat": 259,
     "mount": 165, "umount2": 166, "move_mount": 429, "open_tree": 428, "fsopen": 430,
     "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "pivot_root": 155,
-    "chroot": 161, "unshare": 272, "setns": 308,
+    "chroot": 161, "unshare": 272, "setns": 308, "setsid": 112, "setpgid": 109,
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
     "bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "fanotify_init": 300,
     "keyctl": 250, "add_key": 248, "request_key": 249,
@@ -404,6 +405,11 @@ def _drill_probe(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
         attempts["socket"] = "opened"
     except OSError as exc:
         attempts["socket"] = errno.errorcode.get(exc.errno or 0, "error")
+    try:
+        os.setsid()
+        attempts["setsid"] = "done"
+    except OSError as exc:
+        attempts["setsid"] = errno.errorcode.get(exc.errno or 0, "error")
     open_fds = []
     for fd in range(256):
         try:
