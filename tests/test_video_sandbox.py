@@ -104,7 +104,33 @@ def test_the_workers_verdicts_come_back_as_they_were(store: MediaStore) -> None:
         cut_clip(src, io.BytesIO(), start=30.0, end=31.0, limits=LIMITS)
 
 
+@pytest.mark.parametrize(
+    "limits, reason",
+    [
+        ({"min_seconds": 5}, "This video is too short (under 5 seconds)."),
+        ({"max_seconds": 1}, "This video is longer than 1 second."),
+    ],
+)
+def test_length_verdicts_reach_the_parent_word_for_word(
+    store: MediaStore, limits: dict[str, float], reason: str
+) -> None:
+    name = stored_video(store, "mp4")
+    with store.open(FAMILY, name) as src, pytest.raises(VideoRejected) as refused:
+        inspect(src, limits=LIMITS, **limits)
+    assert refused.value.reason == reason
+
+
 # -- a worker that misbehaves -------------------------------------------------------------
+
+
+def test_a_worker_cannot_put_its_own_words_before_the_parent() -> None:
+    """A worker taken over by a crafted video may only use our sentences."""
+    with pytest.raises(VideoWorkerFailed) as failed:
+        run("drill-claim", {"reason": "Call 0800 000 000 now."}, io.BytesIO(), None, LIMITS)
+    assert failed.value.reason == CRASHED
+    with pytest.raises(VideoRejected) as refused:
+        run("drill-claim", {"reason": video.DAMAGED}, io.BytesIO(), None, LIMITS)
+    assert refused.value.reason == video.DAMAGED
 
 
 def test_a_crashing_worker_is_reported_in_plain_words() -> None:

@@ -33,7 +33,13 @@ from vigparent.containers import (
     _ebml_header,
     sniff_container,
 )
-from vigparent.video_wire import VideoInfo, VideoRejected
+from vigparent.video_wire import (
+    DAMAGED,
+    NO_PICTURE,
+    PICTURE_TOO_BIG,
+    VideoInfo,
+    VideoRejected,
+)
 
 __all__ = [
     "MediaOutput",
@@ -49,10 +55,6 @@ __all__ = [
     "transcode_to_mp4",
 ]
 
-# Reasons a parent reads when their video is turned away (plain English, reading age ~9).
-DAMAGED = "This video is damaged part-way through."
-NO_PICTURE = "This file has sound but no picture. Please choose a video."
-PICTURE_TOO_BIG = "The picture in this video is too big for us to use."
 
 # 8K (7680x4320): above what any phone films, and a cap on decoder memory per frame.
 MAX_PIXELS = 7680 * 4320

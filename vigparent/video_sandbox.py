@@ -44,6 +44,7 @@ from vigparent.video_wire import (
     WireError,
     decode_json,
     encode_json,
+    known_reason,
     read_frame,
     write_frame,
 )
@@ -133,14 +134,14 @@ def inspect(
 ) -> VideoInfo:
     """``video.inspect`` in a worker."""
     args = {"min_seconds": min_seconds, "max_seconds": max_seconds}
-    return VideoInfo.from_wire(run("inspect", args, src, None, limits))
+    return _video_info(run("inspect", args, src, None, limits))
 
 
 def transcode_to_mp4(
     src: _MediaFile, dst: _Output, *, limits: VideoLimits, max_height: int = 720
 ) -> VideoInfo:
     """``video.transcode_to_mp4`` in a worker; ``dst`` must be empty."""
-    return VideoInfo.from_wire(run("transcode", {"max_height": max_height}, src, dst, limits))
+    return _video_info(run("transcode", {"max_height": max_height}, src, dst, limits))
 
 
 def cut_clip(
@@ -154,7 +155,7 @@ def cut_clip(
 ) -> VideoInfo:
     """``video.cut_clip`` in a worker (ValueError for an empty or out-of-range interval)."""
     args = {"start": start, "end": end, "max_height": max_height}
-    return VideoInfo.from_wire(run("cut", args, src, dst, limits))
+    return _video_info(run("cut", args, src, dst, limits))
 
 
 def poster_jpeg(
@@ -175,7 +176,7 @@ def frame_rate(src: _MediaFile, *, limits: VideoLimits) -> float | None:
     if rate is None:
         return None
     if not isinstance(rate, int | float) or not 1 <= rate <= 240:
-        raise WireError("the video worker sent an implausible frame rate")
+        raise VideoWorkerFailed(CRASHED, "implausible frame rate")
     return float(rate)
 
 
@@ -247,6 +248,13 @@ def run(
     return result
 
 
+def _video_info(result: Any) -> VideoInfo:
+    try:
+        return VideoInfo.from_wire(result)
+    except WireError:
+        raise VideoWorkerFailed(CRASHED, "malformed result") from None
+
+
 def _kill(worker: subprocess.Popen[bytes]) -> None:
     """Kill the worker and anything it started (it leads its own process group, and its
     seccomp filter keeps it from leaving the group)."""
@@ -315,8 +323,11 @@ def _reported(failure: Any) -> Exception:
     """The exception for a failure the worker reported itself."""
     if not isinstance(failure, dict):
         return WireError("malformed failure report")
-    if isinstance(failure.get("rejected"), str):
-        return VideoRejected(failure["rejected"][:300])
+    reason = failure.get("rejected")
+    if isinstance(reason, str):
+        if known_reason(reason):
+            return VideoRejected(reason)
+        return VideoWorkerFailed(CRASHED, "unknown reason")
     error = str(failure.get("error", ""))[:64]
     if error == "ValueError":
         return ValueError(str(failure.get("message", ""))[:300])

@@ -18,9 +18,12 @@ rather than a plain stream, because PyAV must seek: an MP4 from a phone often ke
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import dataclass
 from typing import IO, Any
+
+from vigparent.containers import NOT_A_VIDEO
 
 __all__ = [
     "DATA",
@@ -38,6 +41,16 @@ __all__ = [
     "read_frame",
     "write_frame",
 ]
+
+# Reasons a parent reads when their video is turned away (plain English, reading age ~9).
+DAMAGED = "This video is damaged part-way through."
+NO_PICTURE = "This file has sound but no picture. Please choose a video."
+PICTURE_TOO_BIG = "The picture in this video is too big for us to use."
+_FIXED_REASONS = frozenset({NOT_A_VIDEO, DAMAGED, NO_PICTURE, PICTURE_TOO_BIG})
+_LENGTH_REASONS = (
+    re.compile(r"This video is longer than [0-9.]{1,8} (second|minute)s?\."),
+    re.compile(r"This video is too short \(under [0-9.]{1,8} (second|minute)s?\)\."),
+)
 
 READ, SIZE, WRITE, RESULT, FAILED, JOB, DATA = range(1, 8)
 SOURCE, OUTPUT = 0, 1  # handles
@@ -95,6 +108,15 @@ class VideoRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def known_reason(reason: str) -> bool:
+    """Whether ``reason`` is one of the sentences ``video`` turns videos away with.
+
+    The worker's report is not trusted: a worker taken over by a crafted video could
+    otherwise put any words in front of the parent.
+    """
+    return reason in _FIXED_REASONS or any(p.fullmatch(reason) for p in _LENGTH_REASONS)
 
 
 def write_frame(out: IO[bytes], kind: int, payload: bytes | bytearray | memoryview = b"") -> None:

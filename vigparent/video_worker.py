@@ -446,6 +446,10 @@ def _drill_probe(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
     }
 
 
+def _drill_claim(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
+    raise VideoRejected(str(args["reason"]))
+
+
 def _drill_write(args: dict[str, Any], src: RemoteFile, dst: RemoteFile) -> Any:
     target = RemoteFile(src._link, int(args["handle"]), writable=True)
     target.seek(int(args["offset"]))
@@ -465,6 +469,7 @@ OPS: dict[str, _Op] = {
     "drill-hog": _drill_hog,
     "drill-probe": _drill_probe,
     "drill-write": _drill_write,
+    "drill-claim": _drill_claim,
 }
 
 
