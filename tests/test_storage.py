@@ -116,7 +116,7 @@ def test_expected_size_sets_disk_blocks_aside_without_changing_the_file(
     name = store.new_name("upload")
     store.create(FAMILY, name, expected_size=size)
     path = disk_path(store, name)
-    assert path.stat().st_size == HEADER_LEN  # the size (and so the plaintext size) is unchanged
+    assert path.stat().st_size == ciphertext_size(0)  # the size (so the plaintext size) is kept
     assert path.stat().st_blocks * 512 >= ciphertext_size(size)  # but the blocks are there
     data = payload(size)
     store.append(FAMILY, name, split_randomly(data, random.Random(3), 50_000), limit=size)
@@ -507,6 +507,10 @@ def test_a_file_cut_at_any_chunk_boundary_is_refused(store: MediaStore, size: in
     name = stored(store, payload(size, seed=30))
     path = disk_path(store, name)
     header, recs = records(path)
+    path.write_bytes(header)  # cut down to the bare header: not even an empty file
+    for read in (lambda: store.size(FAMILY, name), lambda: read_all(store, name)):
+        with pytest.raises(IntegrityError, match="lost its last chunk"):
+            read()
     for kept in range(1, len(recs)):
         path.write_bytes(header + b"".join(recs[:kept]))
         assert store.size(FAMILY, name) == kept * CHUNK  # the size alone cannot tell, reads can
@@ -552,6 +556,29 @@ def test_appends_seal_only_the_newest_end_as_last(store: MediaStore, step: int) 
             assert unreadable(store, name, end_only=True), f"old end {end} still reads as one"
     path.write_bytes(header + b"".join(recs))
     assert read_all(store, name) == data
+
+
+def test_an_empty_file_holds_one_checked_empty_chunk(store: MediaStore) -> None:
+    name = stored(store, b"")
+    path = disk_path(store, name)
+    header, recs = records(path)
+    assert recs == [recs[0]] and len(recs[0]) == OVERHEAD
+    assert read_all(store, name) == b"" and store.size(FAMILY, name) == 0
+    path.write_bytes(header + os.urandom(OVERHEAD))  # not our empty chunk
+    with pytest.raises(IntegrityError):
+        read_all(store, name)
+    with pytest.raises(IntegrityError):
+        store.sha256(FAMILY, name)
+    # A crash that left only the header (or junk) recovers to an empty, growable file.
+    path.write_bytes(header)
+    assert store.recover(FAMILY, name) == 0
+    store.append(FAMILY, name, [b"abc"], limit=3)
+    assert read_all(store, name) == b"abc"
+    store.truncate(FAMILY, name, 0)
+    assert read_all(store, name) == b"" and path.stat().st_size == ciphertext_size(0)
+    with pytest.raises(StorageLimitExceeded):
+        store.append(FAMILY, name, [payload(2 * CHUNK)], limit=CHUNK)
+    assert read_all(store, name) == b""
 
 
 def test_an_empty_append_keeps_a_full_final_chunk_readable(store: MediaStore) -> None:
@@ -650,6 +677,14 @@ def version_1_file(store: MediaStore, keyring: Keyring, data: bytes) -> str:
 
 
 def test_version_1_files_are_still_read_and_grown(store: MediaStore, keyring: Keyring) -> None:
+    empty = version_1_file(store, keyring, b"")
+    assert read_all(store, empty) == b"" and store.size(FAMILY, empty) == 0
+    assert store.recover(FAMILY, empty) == 0
+    store.append(FAMILY, empty, [b"abc"], limit=3)
+    assert read_all(store, empty) == b"abc"
+    store.truncate(FAMILY, empty, 0)
+    assert disk_path(store, empty).stat().st_size == HEADER_LEN  # version 1's empty file
+
     data = payload(3 * CHUNK + 70, seed=40)
     name = version_1_file(store, keyring, data[: 2 * CHUNK])
     assert MAGIC_V1 != MAGIC

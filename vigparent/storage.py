@@ -11,11 +11,13 @@ File format (all integers big-endian)::
     chunk i  at offset 28 + i * (C + 28): nonce (12) | AES-256-GCM ciphertext | tag (16)
 
 Chunk i holds plaintext bytes [i*C, (i+1)*C). Every chunk but the last is full; the last may
-be partial but never empty. So the plaintext size follows from the file size alone: with
-``body = file_size - 28`` and ``full, rem = divmod(body, C + 28)``, the size is ``full * C``
-when ``rem == 0`` and ``full * C + rem - 28`` otherwise (``0 < rem <= 28`` means a torn tail,
-see ``MediaStore.recover``). Fixed offsets let tus append, HTTP Range and PyAV seek without an
-index.
+be partial but is never empty, except in an empty file, which holds exactly one empty chunk
+(28 bytes: nonce and tag) so that even it has a sealed last chunk. So the plaintext size
+follows from the file size alone: with ``body = file_size - 28`` and ``full, rem =
+divmod(body, C + 28)``, the size is 0 when ``body == 28``, ``full * C`` when ``rem == 0`` and
+``full * C + rem - 28`` otherwise (``body == 0`` means the last chunk is gone and ``0 < rem
+<= 28`` a torn tail, see ``MediaStore.recover``). Fixed offsets let tus append, HTTP Range and
+PyAV seek without an index.
 
 Cryptography:
 
@@ -30,13 +32,11 @@ Cryptography:
   when partial, and held back in memory until more bytes follow when full), so a growing tus
   upload is a well-formed file after every append. ``truncate`` re-seals its new final chunk.
 - Each (re)write of a chunk draws a fresh random nonce, so overwriting never reuses one.
-- Not authenticated: which name a whole file sits under within a family, and a cut that
-  leaves no chunk at all (the bare header reads as an empty file; no finished media is
-  empty). The upload's size and sha256 (``sha256()``) in the database cover both where it
-  matters.
-- Version 1 files (magic b"VIGENC1\\n", no last-chunk flag in the associated data, so
-  truncation at a chunk boundary went unnoticed) are still read and appended to in their own
-  format; every new file is version 2.
+- Not authenticated: which name a whole file sits under within a family. The upload's sha256
+  (``sha256()``) in the database covers that where it matters.
+- Version 1 files (magic b"VIGENC1\\n", no last-chunk flag in the associated data and no
+  chunk in an empty file, so truncation at a chunk boundary went unnoticed) are still read
+  and appended to in their own format; every new file is version 2.
 
 Concurrency: writers (``append``, ``truncate``, ``recover``, ``open("w"/"r+")``) take an
 exclusive, non-blocking ``flock`` on the file and raise ``StorageBusy`` if another writer holds
@@ -150,11 +150,15 @@ class StorageBusy(StorageError):
     """Another writer holds the file (e.g. a second tus PATCH for the same upload)."""
 
 
-def plaintext_size(file_size: int, chunk: int = CHUNK) -> int:
+def plaintext_size(file_size: int, chunk: int = CHUNK, *, version: int = 2) -> int:
     """Plaintext size of an encrypted file of ``file_size`` bytes (IntegrityError if torn)."""
     body = file_size - HEADER_LEN
     if body < 0:
         raise IntegrityError("encrypted file is shorter than its header")
+    if version >= 2 and body <= OVERHEAD:
+        if body < OVERHEAD:  # no chunk at all: even an empty file has its (empty) last one
+            raise IntegrityError("encrypted file has lost its last chunk")
+        return 0
     full, rem = divmod(body, chunk + OVERHEAD)
     if rem == 0:
         return full * chunk
@@ -163,8 +167,10 @@ def plaintext_size(file_size: int, chunk: int = CHUNK) -> int:
     return full * chunk + rem - OVERHEAD
 
 
-def ciphertext_size(plain_size: int, chunk: int = CHUNK) -> int:
+def ciphertext_size(plain_size: int, chunk: int = CHUNK, *, version: int = 2) -> int:
     """On-disk size of an encrypted file holding ``plain_size`` plaintext bytes."""
+    if plain_size == 0 and version >= 2:
+        return HEADER_LEN + OVERHEAD
     full, rem = divmod(plain_size, chunk)
     return HEADER_LEN + full * (chunk + OVERHEAD) + (rem + OVERHEAD if rem else 0)
 
@@ -183,6 +189,15 @@ def _parse_header(header: bytes) -> tuple[int, bytes, bool]:
 
 def _new_header() -> bytes:
     return _HEADER.pack(MAGIC, CHUNK, os.urandom(16))
+
+
+def _start_empty(fd: int, data_key: bytes) -> _FileCipher:
+    """Write a new, empty file (a fresh header and the empty last chunk) into empty ``fd``."""
+    header = _new_header()
+    _pwrite_all(fd, memoryview(header), 0)
+    cipher = _FileCipher(data_key, header)
+    cipher.write_chunks(fd, 0, [b""], last=True)
+    return cipher
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
@@ -262,15 +277,25 @@ class _FileCipher:
     def offset(self, index: int) -> int:
         return HEADER_LEN + index * self.record
 
+    @property
+    def version(self) -> int:
+        return 2 if self.binds_last else 1
+
     def plain_size(self, file_size: int) -> int:
-        return plaintext_size(file_size, self.chunk)
+        return plaintext_size(file_size, self.chunk, version=self.version)
 
     def file_size(self, plain_size: int) -> int:
-        return ciphertext_size(plain_size, self.chunk)
+        return ciphertext_size(plain_size, self.chunk, version=self.version)
 
     def final_index(self, plain_size: int) -> int:
-        """Index of the final chunk of a file of ``plain_size`` bytes (-1 when empty)."""
-        return (plain_size - 1) // self.chunk if plain_size else -1
+        """Index of the final chunk of a file of ``plain_size`` bytes.
+
+        An empty version 2 file holds one empty chunk (so that cutting a file down to its
+        header is caught too); an empty version 1 file holds none (-1).
+        """
+        if plain_size == 0:
+            return 0 if self.binds_last else -1
+        return (plain_size - 1) // self.chunk
 
     def _aad(self, index: int, last: bool) -> bytes:
         aad = self.header + _INDEX.pack(index)
@@ -306,7 +331,7 @@ class _FileCipher:
     def read_chunk(self, fd: int, index: int, plain_size: int) -> bytes:
         """Decrypt chunk ``index`` of a file whose on-disk plaintext size is ``plain_size``."""
         length = min(self.chunk, plain_size - index * self.chunk)
-        if length <= 0:
+        if length < 0 or (length == 0 and index != self.final_index(plain_size)):
             return b""
         record = os.pread(fd, length + OVERHEAD, self.offset(index))
         if len(record) != length + OVERHEAD:
@@ -354,7 +379,7 @@ class _FileCipher:
     def shrink(self, fd: int, cur_size: int, new_size: int) -> None:
         """Cut the file from ``cur_size`` down to ``new_size`` plaintext bytes."""
         index = self.final_index(new_size)
-        if index < 0:
+        if index < 0:  # version 1: an empty file is the bare header
             os.ftruncate(fd, HEADER_LEN)
             return
         # Decrypt (and so verify) the kept part of the new final chunk before cutting anything,
@@ -396,6 +421,8 @@ class EncryptedFile(io.RawIOBase):
         self._pos = 0
         # _disk_size: plaintext size covered by records on disk; _size: including dirty slots.
         self._disk_size = cipher.plain_size(os.fstat(fd).st_size)
+        if self._disk_size == 0:
+            cipher.read_chunk(fd, 0, 0)  # an empty file's one chunk is checked all the same
         self._size = self._disk_size
         self._slots: list[_Slot] = []
         self._unsynced = False
@@ -762,14 +789,15 @@ class MediaStore:
         """
         path = self._path(family_id, name)
         # The key first: when it is refused (a withdrawn family) no directory is left behind.
-        self._data_key(family_id, create=True)
+        data_key = self._data_key(family_id, create=True)
         family_dir = self._ensure_family_dir(family_id)
         # The header goes to a temporary name first so `path` never exists half-written. Only
-        # the header is in it: no plaintext ever lands in a temporary file.
+        # the header and the empty last chunk are in it: no plaintext ever lands in a
+        # temporary file.
         tmp = os.path.join(family_dir, f".tmp-{secrets.token_hex(8)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            os.write(fd, _new_header())
+            _start_empty(fd, data_key)
             if expected_size:
                 _reserve_blocks(fd, ciphertext_size(expected_size))
             os.fsync(fd)
@@ -790,8 +818,8 @@ class MediaStore:
         """Plaintext size, from the file size alone (no decryption, no key needed)."""
         fd = self._open_fd(self._path(family_id, name), os.O_RDONLY)
         try:
-            chunk, _, _ = _parse_header(os.pread(fd, HEADER_LEN, 0))
-            return plaintext_size(os.fstat(fd).st_size, chunk)
+            chunk, _, binds_last = _parse_header(os.pread(fd, HEADER_LEN, 0))
+            return plaintext_size(os.fstat(fd).st_size, chunk, version=2 if binds_last else 1)
         finally:
             os.close(fd)
 
@@ -851,7 +879,7 @@ class MediaStore:
                     if index > first:
                         # Put back the old last chunk exactly; nothing from this call is kept.
                         os.ftruncate(fd, c.offset(first))
-                        if tail:
+                        if tail or c.binds_last:
                             c.write_chunks(fd, first, [tail], last=True)
                         os.fsync(fd)
                     raise StorageLimitExceeded(f"more than {limit} bytes sent")
@@ -919,7 +947,8 @@ class MediaStore:
             keep, resealed = HEADER_LEN, False
             for index in range(full if rem else full - 1, -1, -1):
                 length = c.record if index < full else rem
-                if length <= OVERHEAD:
+                # A bare nonce and tag is torn, except as version 2's empty first chunk.
+                if length < OVERHEAD or (length == OVERHEAD and c.final_index(0) != index):
                     continue
                 record = os.pread(fd, length, c.offset(index))
                 sealed_last = c.sealed_as_last(index, record)
@@ -931,6 +960,11 @@ class MediaStore:
                     c.write_chunks(fd, index, [plain], last=True)
                     resealed = True
                 break
+            if keep == HEADER_LEN and c.binds_last:
+                # Nothing good was left: back to an empty file, with its empty last chunk.
+                os.ftruncate(fd, keep)
+                c.write_chunks(fd, 0, [b""], last=True)
+                keep, resealed = keep + OVERHEAD, True
             if keep != file_size or resealed:
                 os.ftruncate(fd, keep)
                 os.fsync(fd)
@@ -957,11 +991,10 @@ class MediaStore:
             try:
                 _lock(fd)
                 # A new file id on overwrite: no old chunk can be spliced into the new file.
-                header = _new_header()
                 os.ftruncate(fd, 0)
-                os.pwrite(fd, header, 0)
+                cipher = _start_empty(fd, data_key)
                 _fsync_dir(family_dir)
-                return EncryptedFile(fd, _FileCipher(data_key, header), writable=True, name=name)
+                return EncryptedFile(fd, cipher, writable=True, name=name)
             except BaseException:
                 os.close(fd)
                 raise
