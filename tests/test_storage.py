@@ -4,6 +4,7 @@ crypto-shredding, path safety, and PyAV reading and writing through EncryptedFil
 from __future__ import annotations
 
 import array
+import contextlib
 import hashlib
 import io
 import math
@@ -15,12 +16,16 @@ from pathlib import Path
 
 import av
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vigparent.keyring import Keyring
 from vigparent.storage import (
     CHUNK,
     HEADER_LEN,
     MAGIC,
+    MAGIC_V1,
     OVERHEAD,
     EncryptedFile,
     IntegrityError,
@@ -111,7 +116,7 @@ def test_expected_size_sets_disk_blocks_aside_without_changing_the_file(
     name = store.new_name("upload")
     store.create(FAMILY, name, expected_size=size)
     path = disk_path(store, name)
-    assert path.stat().st_size == HEADER_LEN  # the size (and so the plaintext size) is unchanged
+    assert path.stat().st_size == ciphertext_size(0)  # the size (so the plaintext size) is kept
     assert path.stat().st_blocks * 512 >= ciphertext_size(size)  # but the blocks are there
     data = payload(size)
     store.append(FAMILY, name, split_randomly(data, random.Random(3), 50_000), limit=size)
@@ -461,6 +466,248 @@ def test_file_moved_to_another_family_cannot_be_read(store: MediaStore) -> None:
     os.rename(disk_path(store, name), disk_path(store, name, family_id=2))
     with pytest.raises(IntegrityError):
         read_all(store, name, family_id=2)
+
+
+# -- truncation, the final chunk, and version 1 files ---------------------------------------
+
+
+def records(path: Path) -> tuple[bytes, list[bytes]]:
+    """The header and the records of an encrypted file, as laid out on disk."""
+    raw = path.read_bytes()
+    body = raw[HEADER_LEN:]
+    return raw[:HEADER_LEN], [body[i : i + RECORD] for i in range(0, len(body), RECORD)]
+
+
+def unreadable(store: MediaStore, name: str, *, end_only: bool = False) -> bool:
+    """True if every way of reading the whole file refuses it (none returns short data).
+
+    ``end_only``: reading just the last byte is refused too (a cut is seen at the end).
+    """
+    size = store.size(FAMILY, name)
+    checks = [
+        lambda: read_all(store, name),
+        lambda: store.sha256(FAMILY, name),
+        lambda: b"".join(store.read_range(FAMILY, name, 0, size - 1)),
+    ]
+    if end_only:
+        checks.append(lambda: b"".join(store.read_range(FAMILY, name, size - 1, size - 1)))
+    refused = 0
+    for check in checks:
+        with contextlib.suppress(IntegrityError):
+            check()
+            continue
+        refused += 1
+    return refused == len(checks)
+
+
+@pytest.mark.parametrize("size", [4 * CHUNK, 4 * CHUNK + 100])
+def test_a_file_cut_at_any_chunk_boundary_is_refused(store: MediaStore, size: int) -> None:
+    name = stored(store, payload(size, seed=30))
+    path = disk_path(store, name)
+    header, recs = records(path)
+    path.write_bytes(header)  # cut down to the bare header: not even an empty file
+    for read in (lambda: store.size(FAMILY, name), lambda: read_all(store, name)):
+        with pytest.raises(IntegrityError, match="lost its last chunk"):
+            read()
+    for kept in range(1, len(recs)):
+        path.write_bytes(header + b"".join(recs[:kept]))
+        assert store.size(FAMILY, name) == kept * CHUNK  # the size alone cannot tell, reads can
+        assert unreadable(store, name, end_only=True), f"cut after chunk {kept} went unnoticed"
+    path.write_bytes(header + b"".join(recs))
+    assert read_all(store, name) == payload(size, seed=30)
+
+
+def test_chunks_reordered_or_swapped_between_files_are_refused(store: MediaStore) -> None:
+    a = stored(store, payload(3 * CHUNK, seed=31))
+    b = stored(store, payload(3 * CHUNK, seed=32))
+    header_a, recs_a = records(disk_path(store, a))
+    header_b, recs_b = records(disk_path(store, b))
+    cases = {
+        "first and last swapped": header_a + recs_a[2] + recs_a[1] + recs_a[0],
+        "middle and last swapped": header_a + recs_a[0] + recs_a[2] + recs_a[1],
+        "last chunk from another file": header_a + recs_a[0] + recs_a[1] + recs_b[2],
+        "middle chunk from another file": header_a + recs_a[0] + recs_b[1] + recs_a[2],
+        "another file's header": header_b + b"".join(recs_a),
+        "cut, then another file's last chunk": header_a + recs_a[0] + recs_b[2],
+    }
+    for case, raw in cases.items():
+        disk_path(store, a).write_bytes(raw)
+        assert unreadable(store, a), case
+
+
+@pytest.mark.parametrize("step", [CHUNK, 3 * CHUNK, CHUNK + 5, 100])
+def test_appends_seal_only_the_newest_end_as_last(store: MediaStore, step: int) -> None:
+    """A tus upload grows by many appends; each earlier end must stop counting as an end."""
+    name = store.new_name("upload")
+    store.create(FAMILY, name)
+    data = payload(4 * CHUNK + 7, seed=33)
+    ends = []
+    for at in range(0, len(data), step):
+        store.append(FAMILY, name, [data[at : at + step]], limit=step)
+        ends.append(min(at + step, len(data)))
+        assert read_all(store, name) == data[: ends[-1]]
+    path = disk_path(store, name)
+    header, recs = records(path)
+    for end in ends[:-1]:
+        if end % CHUNK == 0:  # an old end on a chunk boundary: cutting back to it is caught
+            path.write_bytes(header + b"".join(recs[: end // CHUNK]))
+            assert unreadable(store, name, end_only=True), f"old end {end} still reads as one"
+    path.write_bytes(header + b"".join(recs))
+    assert read_all(store, name) == data
+
+
+def test_an_empty_file_holds_one_checked_empty_chunk(store: MediaStore) -> None:
+    name = stored(store, b"")
+    path = disk_path(store, name)
+    header, recs = records(path)
+    assert recs == [recs[0]] and len(recs[0]) == OVERHEAD
+    assert read_all(store, name) == b"" and store.size(FAMILY, name) == 0
+    path.write_bytes(header + os.urandom(OVERHEAD))  # not our empty chunk
+    with pytest.raises(IntegrityError):
+        read_all(store, name)
+    with pytest.raises(IntegrityError):
+        store.sha256(FAMILY, name)
+    # A crash that left only the header (or junk) recovers to an empty, growable file.
+    path.write_bytes(header)
+    assert store.recover(FAMILY, name) == 0
+    store.append(FAMILY, name, [b"abc"], limit=3)
+    assert read_all(store, name) == b"abc"
+    store.truncate(FAMILY, name, 0)
+    assert read_all(store, name) == b"" and path.stat().st_size == ciphertext_size(0)
+    with pytest.raises(StorageLimitExceeded):
+        store.append(FAMILY, name, [payload(2 * CHUNK)], limit=CHUNK)
+    assert read_all(store, name) == b""
+
+
+def test_an_empty_append_keeps_a_full_final_chunk_readable(store: MediaStore) -> None:
+    name = stored(store, payload(2 * CHUNK, seed=34))
+    assert store.append(FAMILY, name, [b""], limit=10) == 0
+    assert store.append(FAMILY, name, [], limit=10) == 0
+    assert read_all(store, name) == payload(2 * CHUNK, seed=34)
+
+
+def test_failed_stream_and_limit_leave_a_well_formed_file(store: MediaStore) -> None:
+    kept = payload(2 * CHUNK, seed=35)
+    name = stored(store, kept)
+    with pytest.raises(StorageLimitExceeded):
+        store.append(FAMILY, name, [payload(3 * CHUNK)], limit=CHUNK)
+    assert read_all(store, name) == kept
+
+    def sender() -> Iterator[bytes]:
+        yield payload(CHUNK, seed=36)
+        raise ConnectionError("phone went away")
+
+    with pytest.raises(ConnectionError):
+        store.append(FAMILY, name, sender(), limit=10 * CHUNK)
+    assert read_all(store, name) == kept + payload(CHUNK, seed=36)
+
+
+@pytest.mark.parametrize("size", [CHUNK, 2 * CHUNK, 2 * CHUNK + 9])
+def test_truncate_seals_the_new_final_chunk(store: MediaStore, size: int) -> None:
+    name = stored(store, payload(3 * CHUNK + 50, seed=37))
+    store.truncate(FAMILY, name, size)
+    assert read_all(store, name) == payload(3 * CHUNK + 50, seed=37)[:size]
+    with store.open(FAMILY, name, "r+") as f:
+        f.truncate(CHUNK)
+    assert read_all(store, name) == payload(3 * CHUNK + 50, seed=37)[:CHUNK]
+
+
+def test_recover_reseals_a_good_chunk_a_crash_left_as_not_last(store: MediaStore) -> None:
+    """A crash mid-append: chunks sealed "not last" reached the disk, the rest did not."""
+    data = payload(4 * CHUNK + 10, seed=38)
+    name = stored(store, data[: CHUNK + 10])
+    path = disk_path(store, name)
+    header, _ = records(path)
+    store.append(FAMILY, name, [data[CHUNK + 10 :]], limit=len(data))
+    _, recs = records(path)
+    # Chunks 0-2 are on disk, sealed as not last; chunk 3 was torn and its tail never came.
+    path.write_bytes(header + b"".join(recs[:3]) + recs[3][:1000])
+    assert unreadable(store, name)
+
+    assert store.recover(FAMILY, name) == 3 * CHUNK
+    assert read_all(store, name) == data[: 3 * CHUNK]
+    store.append(FAMILY, name, [data[3 * CHUNK :]], limit=len(data))
+    assert read_all(store, name) == data
+
+
+def test_random_writes_keep_the_file_well_formed(store: MediaStore) -> None:
+    """EncryptedFile (PyAV's output) grows and rewrites chunks in any order."""
+    rng = random.Random(39)
+    name = store.new_name("mp4")
+    expected = bytearray()
+    with store.open(FAMILY, name, "w") as f:
+        for _ in range(60):
+            at = rng.randint(0, len(expected) + CHUNK)
+            piece = rng.randbytes(rng.randint(1, 2 * CHUNK))
+            f.seek(at)
+            f.write(piece)
+            if at > len(expected):
+                expected += bytes(at - len(expected))
+            expected[at : at + len(piece)] = piece
+            if rng.random() < 0.3:
+                f.flush()
+                assert read_all(store, name) == bytes(expected[: store.size(FAMILY, name)])
+    assert read_all(store, name) == bytes(expected)
+    header, recs = records(disk_path(store, name))
+    disk_path(store, name).write_bytes(header + b"".join(recs[:-1]))
+    assert unreadable(store, name)
+
+
+def version_1_file(store: MediaStore, keyring: Keyring, data: bytes) -> str:
+    """Write ``data`` in the version 1 format, independently of the code under test."""
+    file_id = os.urandom(16)
+    header = b"VIGENC1\n" + CHUNK.to_bytes(4, "big") + file_id
+    key = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=None,
+        info=b"vigparent media file key v1\x00" + file_id,
+    ).derive(keyring.data_key(FAMILY))
+    raw = bytearray(header)
+    for index, at in enumerate(range(0, len(data), CHUNK)):
+        nonce = os.urandom(12)
+        aad = header + index.to_bytes(8, "big")
+        raw += nonce + AESGCM(key).encrypt(nonce, data[at : at + CHUNK], aad)
+    name = store.new_name("upload")
+    store.create(FAMILY, name)
+    disk_path(store, name).write_bytes(bytes(raw))
+    return name
+
+
+def test_version_1_files_are_still_read_and_grown(store: MediaStore, keyring: Keyring) -> None:
+    empty = version_1_file(store, keyring, b"")
+    assert read_all(store, empty) == b"" and store.size(FAMILY, empty) == 0
+    assert store.recover(FAMILY, empty) == 0
+    store.append(FAMILY, empty, [b"abc"], limit=3)
+    assert read_all(store, empty) == b"abc"
+    store.truncate(FAMILY, empty, 0)
+    assert disk_path(store, empty).stat().st_size == HEADER_LEN  # version 1's empty file
+
+    data = payload(3 * CHUNK + 70, seed=40)
+    name = version_1_file(store, keyring, data[: 2 * CHUNK])
+    assert MAGIC_V1 != MAGIC
+    assert read_all(store, name) == data[: 2 * CHUNK]
+    assert store.recover(FAMILY, name) == 2 * CHUNK
+    store.append(FAMILY, name, [data[2 * CHUNK :]], limit=len(data))
+    assert disk_path(store, name).read_bytes()[:8] == MAGIC_V1  # grown in its own format
+    assert read_all(store, name) == data
+    assert b"".join(store.read_range(FAMILY, name, 5, len(data) - 1)) == data[5:]
+    assert store.sha256(FAMILY, name) == hashlib.sha256(data).hexdigest()
+    store.truncate(FAMILY, name, CHUNK + 1)
+    assert read_all(store, name) == data[: CHUNK + 1]
+    # Version 1 never bound the final chunk: such a cut is the old, documented blind spot.
+    header, recs = records(disk_path(store, name))
+    disk_path(store, name).write_bytes(header + recs[0])
+    assert read_all(store, name) == data[:CHUNK]
+
+
+def test_new_files_are_version_2(store: MediaStore) -> None:
+    assert MAGIC == b"VIGENC2\n"
+    name = stored(store, b"abc")
+    assert disk_path(store, name).read_bytes()[:8] == MAGIC
+    with store.open(FAMILY, name, "w") as f:
+        f.write(b"def")
+    assert disk_path(store, name).read_bytes()[:8] == MAGIC
 
 
 # -- crypto-shredding and key rotation ----------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vigparent.keyring import load_or_create_master_key, master_key_from_b64
+from vigparent.video_sandbox import VideoLimits
 
 _WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "password", "test"}
 MIN_SECRET_LENGTH = 32
@@ -62,6 +63,8 @@ class Settings:
     # How many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto/-Host.
     # 0 trusts no forwarded header: each client is then the socket's peer.
     trusted_proxies: int = 0
+    # CPU, memory and wall time for each video worker (decoding runs away from the keys).
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
 
     @property
     def media_dir(self) -> Path:

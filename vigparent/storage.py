@@ -7,27 +7,36 @@ writers hold at most two decrypted chunks in memory.
 
 File format (all integers big-endian)::
 
-    header   magic b"VIGENC1\\n" (8) | chunk size C, u32 (4) | file id, 16 random bytes (16)
+    header   magic b"VIGENC2\\n" (8) | chunk size C, u32 (4) | file id, 16 random bytes (16)
     chunk i  at offset 28 + i * (C + 28): nonce (12) | AES-256-GCM ciphertext | tag (16)
 
 Chunk i holds plaintext bytes [i*C, (i+1)*C). Every chunk but the last is full; the last may
-be partial but never empty. So the plaintext size follows from the file size alone: with
-``body = file_size - 28`` and ``full, rem = divmod(body, C + 28)``, the size is ``full * C``
-when ``rem == 0`` and ``full * C + rem - 28`` otherwise (``0 < rem <= 28`` means a torn tail,
-see ``MediaStore.recover``). Fixed offsets let tus append, HTTP Range and PyAV seek without an
-index.
+be partial but is never empty, except in an empty file, which holds exactly one empty chunk
+(28 bytes: nonce and tag) so that even it has a sealed last chunk. So the plaintext size
+follows from the file size alone: with ``body = file_size - 28`` and ``full, rem =
+divmod(body, C + 28)``, the size is 0 when ``body == 28``, ``full * C`` when ``rem == 0`` and
+``full * C + rem - 28`` otherwise (``body == 0`` means the last chunk is gone and ``0 < rem
+<= 28`` a torn tail, see ``MediaStore.recover``). Fixed offsets let tus append, HTTP Range and
+PyAV seek without an index.
 
 Cryptography:
 
 - Per-file key = HKDF-SHA256(family data key, info = label + file id). Random 96-bit nonces
   are then bounded per file rather than per family, far inside GCM's 2**32 messages per key.
 - Associated data = the 28-byte header (the per-file constant: magic, chunk size, file id) +
-  chunk index (u64). A chunk cannot be moved to another position or file, and a tampered header
-  fails on the first chunk read.
+  chunk index (u64) + last-chunk flag (1 byte: 1 for the file's final chunk, else 0), as in the
+  STREAM construction. A chunk cannot be moved to another position or file, a tampered header
+  fails on the first chunk read, and a file cut at a chunk boundary fails on its new final
+  chunk, which was sealed as "not last".
+- Appending re-seals the old final chunk as "not last" (it is decrypted and rewritten anyway
+  when partial, and held back in memory until more bytes follow when full), so a growing tus
+  upload is a well-formed file after every append. ``truncate`` re-seals its new final chunk.
 - Each (re)write of a chunk draws a fresh random nonce, so overwriting never reuses one.
-- Not authenticated: the file's length at chunk granularity (dropping whole trailing chunks) and
-  which name a whole file sits under within a family. The upload's sha256 (``sha256()``) in the
-  database covers that where it matters.
+- Not authenticated: which name a whole file sits under within a family. The upload's sha256
+  (``sha256()``) in the database covers that where it matters.
+- Version 1 files (magic b"VIGENC1\\n", no last-chunk flag in the associated data and no
+  chunk in an empty file, so truncation at a chunk boundary went unnoticed) are still read
+  and appended to in their own format; every new file is version 2.
 
 Concurrency: writers (``append``, ``truncate``, ``recover``, ``open("w"/"r+")``) take an
 exclusive, non-blocking ``flock`` on the file and raise ``StorageBusy`` if another writer holds
@@ -67,6 +76,7 @@ __all__ = [
     "CHUNK",
     "HEADER_LEN",
     "MAGIC",
+    "MAGIC_V1",
     "OVERHEAD",
     "EncryptedFile",
     "IntegrityError",
@@ -82,7 +92,8 @@ __all__ = [
     "Buffer",
 ]
 
-MAGIC = b"VIGENC1\n"
+MAGIC = b"VIGENC2\n"
+MAGIC_V1 = b"VIGENC1\n"
 CHUNK = 64 * 1024
 NONCE_LEN = 12
 TAG_LEN = 16
@@ -90,6 +101,8 @@ OVERHEAD = NONCE_LEN + TAG_LEN
 _HEADER = struct.Struct(">8sI16s")
 HEADER_LEN = _HEADER.size
 _INDEX = struct.Struct(">Q")
+_LAST = b"\x01"
+_NOT_LAST = b"\x00"
 # Readers accept other chunk sizes so the writer's choice can change without a migration.
 _MIN_CHUNK = 4 * 1024
 _MAX_CHUNK = 16 * 1024 * 1024
@@ -136,11 +149,15 @@ class StorageBusy(StorageError):
     """Another writer holds the file (e.g. a second tus PATCH for the same upload)."""
 
 
-def plaintext_size(file_size: int, chunk: int = CHUNK) -> int:
+def plaintext_size(file_size: int, chunk: int = CHUNK, *, version: int = 2) -> int:
     """Plaintext size of an encrypted file of ``file_size`` bytes (IntegrityError if torn)."""
     body = file_size - HEADER_LEN
     if body < 0:
         raise IntegrityError("encrypted file is shorter than its header")
+    if version >= 2 and body <= OVERHEAD:
+        if body < OVERHEAD:  # no chunk at all: even an empty file has its (empty) last one
+            raise IntegrityError("encrypted file has lost its last chunk")
+        return 0
     full, rem = divmod(body, chunk + OVERHEAD)
     if rem == 0:
         return full * chunk
@@ -149,25 +166,37 @@ def plaintext_size(file_size: int, chunk: int = CHUNK) -> int:
     return full * chunk + rem - OVERHEAD
 
 
-def ciphertext_size(plain_size: int, chunk: int = CHUNK) -> int:
+def ciphertext_size(plain_size: int, chunk: int = CHUNK, *, version: int = 2) -> int:
     """On-disk size of an encrypted file holding ``plain_size`` plaintext bytes."""
+    if plain_size == 0 and version >= 2:
+        return HEADER_LEN + OVERHEAD
     full, rem = divmod(plain_size, chunk)
     return HEADER_LEN + full * (chunk + OVERHEAD) + (rem + OVERHEAD if rem else 0)
 
 
-def _parse_header(header: bytes) -> tuple[int, bytes]:
+def _parse_header(header: bytes) -> tuple[int, bytes, bool]:
+    """(chunk size, file id, whether the final chunk is bound) of a version 1 or 2 header."""
     if len(header) != HEADER_LEN:
         raise IntegrityError("encrypted file is shorter than its header")
     magic, chunk, file_id = _HEADER.unpack(header)
-    if magic != MAGIC:
+    if magic not in (MAGIC, MAGIC_V1):
         raise IntegrityError("not a vigparent encrypted media file")
     if not _MIN_CHUNK <= chunk <= _MAX_CHUNK:
         raise IntegrityError(f"implausible chunk size {chunk}")
-    return chunk, file_id
+    return chunk, file_id, magic == MAGIC
 
 
 def _new_header() -> bytes:
     return _HEADER.pack(MAGIC, CHUNK, os.urandom(16))
+
+
+def _start_empty(fd: int, data_key: bytes) -> _FileCipher:
+    """Write a new, empty file (a fresh header and the empty last chunk) into empty ``fd``."""
+    header = _new_header()
+    _pwrite_all(fd, memoryview(header), 0)
+    cipher = _FileCipher(data_key, header)
+    cipher.write_chunks(fd, 0, [b""], last=True)
+    return cipher
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
@@ -239,10 +268,10 @@ def _lock(fd: int) -> None:
 class _FileCipher:
     """Seals and opens the chunks of one encrypted file."""
 
-    __slots__ = ("_aead", "chunk", "header", "record")
+    __slots__ = ("_aead", "binds_last", "chunk", "header", "record")
 
     def __init__(self, data_key: bytes, header: bytes) -> None:
-        self.chunk, file_id = _parse_header(header)
+        self.chunk, file_id, self.binds_last = _parse_header(header)
         self.header = header
         self.record = self.chunk + OVERHEAD
         file_key = HKDF(
@@ -253,31 +282,78 @@ class _FileCipher:
     def offset(self, index: int) -> int:
         return HEADER_LEN + index * self.record
 
+    @property
+    def version(self) -> int:
+        return 2 if self.binds_last else 1
+
     def plain_size(self, file_size: int) -> int:
-        return plaintext_size(file_size, self.chunk)
+        return plaintext_size(file_size, self.chunk, version=self.version)
 
     def file_size(self, plain_size: int) -> int:
-        return ciphertext_size(plain_size, self.chunk)
+        return ciphertext_size(plain_size, self.chunk, version=self.version)
 
-    def open(self, index: int, record: bytes | memoryview) -> bytes:
+    def final_index(self, plain_size: int) -> int:
+        """Index of the final chunk of a file of ``plain_size`` bytes.
+
+        An empty version 2 file holds one empty chunk (so that cutting a file down to its
+        header is caught too); an empty version 1 file holds none (-1).
+        """
+        if plain_size == 0:
+            return 0 if self.binds_last else -1
+        return (plain_size - 1) // self.chunk
+
+    def _aad(self, index: int, last: bool) -> bytes:
         aad = self.header + _INDEX.pack(index)
+        if self.binds_last:
+            aad += _LAST if last else _NOT_LAST
+        return aad
+
+    def open(self, index: int, record: bytes | memoryview, *, last: bool) -> bytes:
+        """Decrypt chunk ``index``, which must have been sealed as the final chunk iff ``last``."""
         try:
-            return self._aead.decrypt(record[:NONCE_LEN], record[NONCE_LEN:], aad)
+            return self._aead.decrypt(
+                record[:NONCE_LEN], record[NONCE_LEN:], self._aad(index, last)
+            )
         except InvalidTag:
+            if last and self.binds_last:
+                with contextlib.suppress(InvalidTag):
+                    self._aead.decrypt(
+                        record[:NONCE_LEN], record[NONCE_LEN:], self._aad(index, False)
+                    )
+                    raise IntegrityError(
+                        f"media file ends early: chunk {index} is not its last"
+                    ) from None
             raise IntegrityError(f"media chunk {index} failed authentication") from None
+
+    def sealed_as_last(self, index: int, record: bytes | memoryview) -> bool | None:
+        """Whether chunk ``index`` was sealed as the final chunk; None if it is not authentic."""
+        for last in (True, False):
+            with contextlib.suppress(IntegrityError):
+                self.open(index, record, last=last)
+                return last or not self.binds_last
+        return None
 
     def read_chunk(self, fd: int, index: int, plain_size: int) -> bytes:
         """Decrypt chunk ``index`` of a file whose on-disk plaintext size is ``plain_size``."""
         length = min(self.chunk, plain_size - index * self.chunk)
-        if length <= 0:
+        if length < 0 or (length == 0 and index != self.final_index(plain_size)):
             return b""
         record = os.pread(fd, length + OVERHEAD, self.offset(index))
         if len(record) != length + OVERHEAD:
             raise IntegrityError(f"media chunk {index} is truncated")
-        return self.open(index, record)
+        return self.open(index, record, last=index == self.final_index(plain_size))
 
-    def write_chunks(self, fd: int, first: int, pieces: Sequence[_Bytes]) -> None:
+    def reseal(self, fd: int, index: int, plain_size: int, *, last: bool) -> None:
+        """Rewrite chunk ``index`` of the file on disk with a new last-chunk flag."""
+        if self.binds_last:
+            self.write_chunks(fd, index, [self.read_chunk(fd, index, plain_size)], last=last)
+
+    def write_chunks(
+        self, fd: int, first: int, pieces: Sequence[_Bytes], *, last: bool = False
+    ) -> None:
         """Seal ``pieces`` as consecutive chunks from index ``first`` and write them in place.
+
+        ``last``: the final piece is the file's final chunk (the others never are).
 
         Consecutive records are adjacent on disk, so a batch is sealed side by side into one
         buffer and written with one ``pwrite``, and one ``getrandom`` gives the whole batch its
@@ -293,19 +369,23 @@ class _FileCipher:
                     nonce = nonces[k * NONCE_LEN : (k + 1) * NONCE_LEN]
                     end = pos + NONCE_LEN + len(piece) + TAG_LEN
                     view[pos : pos + NONCE_LEN] = nonce
-                    aad = self.header + _INDEX.pack(first + start + k)
+                    index = first + start + k
+                    aad = self._aad(index, last and index == first + len(pieces) - 1)
                     self._aead.encrypt_into(nonce, piece, aad, view[pos + NONCE_LEN : end])
                     pos = end
                 _pwrite_all(fd, view[:pos], self.offset(first + start))
 
     def shrink(self, fd: int, cur_size: int, new_size: int) -> None:
         """Cut the file from ``cur_size`` down to ``new_size`` plaintext bytes."""
-        index, rem = divmod(new_size, self.chunk)
-        # Decrypt (and so verify) the kept part of the new last chunk before cutting anything.
-        tail = self.read_chunk(fd, index, cur_size)[:rem] if rem else b""
+        index = self.final_index(new_size)
+        if index < 0:  # version 1: an empty file is the bare header
+            os.ftruncate(fd, HEADER_LEN)
+            return
+        # Decrypt (and so verify) the kept part of the new final chunk before cutting anything,
+        # then seal it again as the final chunk (even when it is kept whole).
+        tail = self.read_chunk(fd, index, cur_size)[: new_size - index * self.chunk]
         os.ftruncate(fd, self.offset(index))
-        if tail:
-            self.write_chunks(fd, index, [tail])
+        self.write_chunks(fd, index, [tail], last=True)
 
 
 class _Slot:
@@ -340,6 +420,8 @@ class EncryptedFile(io.RawIOBase):
         self._pos = 0
         # _disk_size: plaintext size covered by records on disk; _size: including dirty slots.
         self._disk_size = cipher.plain_size(os.fstat(fd).st_size)
+        if self._disk_size == 0:
+            cipher.read_chunk(fd, 0, 0)  # an empty file's one chunk is checked all the same
         self._size = self._disk_size
         self._slots: list[_Slot] = []
         self._unsynced = False
@@ -366,10 +448,17 @@ class EncryptedFile(io.RawIOBase):
             raise ValueError("I/O operation on closed file")
 
     def _writeback(self, slot: _Slot) -> None:
-        if slot.dirty:
-            self._c.write_chunks(self._fd, slot.index, [slot.data])
-            slot.dirty = False
-            self._disk_size = max(self._disk_size, slot.index * self._c.chunk + len(slot.data))
+        if not slot.dirty:
+            return
+        c = self._c
+        # The file on disk stays well formed after every write: its final chunk, and only
+        # that one, is sealed as last. Growing past the old final chunk re-seals it first.
+        final = c.final_index(self._disk_size)
+        if slot.index > final >= 0:
+            c.reseal(self._fd, final, self._disk_size, last=False)
+        c.write_chunks(self._fd, slot.index, [slot.data], last=slot.index >= final)
+        slot.dirty = False
+        self._disk_size = max(self._disk_size, slot.index * c.chunk + len(slot.data))
 
     def _slot(self, index: int, *, load: bool = True) -> _Slot:
         for slot in self._slots:
@@ -586,8 +675,9 @@ class MediaRange(Iterator[bytes]):
         raw = memoryview(os.pread(self._fd, length, c.offset(first)))
         if len(raw) != length:
             raise IntegrityError("media file is shorter than expected")
+        final = c.final_index(self._size)
         parts = [
-            c.open(i, raw[(i - first) * c.record : (i - first + 1) * c.record])
+            c.open(i, raw[(i - first) * c.record : (i - first + 1) * c.record], last=i == final)
             for i in range(first, last + 1)
         ]
         lo = self._pos - first * c.chunk
@@ -698,14 +788,15 @@ class MediaStore:
         """
         path = self._path(family_id, name)
         # The key first: when it is refused (a withdrawn family) no directory is left behind.
-        self._data_key(family_id, create=True)
+        data_key = self._data_key(family_id, create=True)
         family_dir = self._ensure_family_dir(family_id)
         # The header goes to a temporary name first so `path` never exists half-written. Only
-        # the header is in it: no plaintext ever lands in a temporary file.
+        # the header and the empty last chunk are in it: no plaintext ever lands in a
+        # temporary file.
         tmp = os.path.join(family_dir, f".tmp-{secrets.token_hex(8)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            os.write(fd, _new_header())
+            _start_empty(fd, data_key)
             if expected_size:
                 _reserve_blocks(fd, ciphertext_size(expected_size))
             _fsync(fd)
@@ -726,8 +817,8 @@ class MediaStore:
         """Plaintext size, from the file size alone (no decryption, no key needed)."""
         fd = self._open_fd(self._path(family_id, name), os.O_RDONLY)
         try:
-            chunk, _ = _parse_header(os.pread(fd, HEADER_LEN, 0))
-            return plaintext_size(os.fstat(fd).st_size, chunk)
+            chunk, _, binds_last = _parse_header(os.pread(fd, HEADER_LEN, 0))
+            return plaintext_size(os.fstat(fd).st_size, chunk, version=2 if binds_last else 1)
         finally:
             os.close(fd)
 
@@ -759,10 +850,11 @@ class MediaStore:
             _lock(fd)
             c = self._cipher(family_id, fd)
             start_size = c.plain_size(os.fstat(fd).st_size)
-            first, tail_len = divmod(start_size, c.chunk)
-            # The partial last chunk is decrypted once and re-sealed once, when it fills up or
-            # the stream ends; it is never rewritten per incoming piece.
-            tail = c.read_chunk(fd, first, start_size) if tail_len else b""
+            # The final chunk (partial or full) is decrypted once and re-sealed once: as "not
+            # last" when more bytes follow it, as last when the stream ends; it is never
+            # rewritten per incoming piece.
+            first = max(c.final_index(start_size), 0)
+            tail = c.read_chunk(fd, first, start_size)
             pending = bytearray(tail)
             index = first
             total = 0
@@ -777,7 +869,7 @@ class MediaStore:
                     # client resumes from the offset we report. Only stream errors land here;
                     # a failed write of ours must not be followed by more writes.
                     if pending:
-                        c.write_chunks(fd, index, [pending])
+                        c.write_chunks(fd, index, [pending], last=True)
                     _fsync(fd)
                     raise
                 if piece is None:
@@ -786,8 +878,8 @@ class MediaStore:
                     if index > first:
                         # Put back the old last chunk exactly; nothing from this call is kept.
                         os.ftruncate(fd, c.offset(first))
-                        if tail:
-                            c.write_chunks(fd, first, [tail])
+                        if tail or c.binds_last:
+                            c.write_chunks(fd, first, [tail], last=True)
                         _fsync(fd)
                     raise StorageLimitExceeded(f"more than {limit} bytes sent")
                 total += len(piece)
@@ -803,6 +895,11 @@ class MediaStore:
                 whole = len(view) - len(view) % c.chunk
                 full += (view[i : i + c.chunk] for i in range(0, whole, c.chunk))
                 pending += view[whole:]
+                if full and not pending:
+                    # Hold the newest full chunk back: only the next bytes, or the end of the
+                    # stream, say whether it is the file's last.
+                    held = full.pop()
+                    pending = held if isinstance(held, bytearray) else bytearray(held)
                 if full:
                     c.write_chunks(fd, index, full)
                     _start_writeback(fd, c.offset(index), c.offset(index + len(full)))
@@ -812,7 +909,7 @@ class MediaStore:
                         # rest of a slow phone's body for a file nobody can read.
                         raise MediaNotFound(f"media file {name!r} was deleted while written")
             if pending:
-                c.write_chunks(fd, index, [pending])
+                c.write_chunks(fd, index, [pending], last=True)
             _fsync(fd)
             return total
         finally:
@@ -838,8 +935,11 @@ class MediaStore:
 
         Call it before reporting a tus offset (HEAD) for an unfinished upload. A crash while an
         append rewrote the partial last chunk can cost up to one chunk of already acknowledged
-        bytes; the smaller offset makes the client send them again. Finished media is never
-        silently shortened by reads: they raise IntegrityError instead.
+        bytes; the smaller offset makes the client send them again. A crash can also leave a
+        good chunk sealed as "not last" at the end (the bytes after it never reached the
+        disk): it is re-sealed as the final chunk, which is what the upload has so far. Only
+        call this for unfinished uploads: finished media is never silently shortened, reads
+        raise IntegrityError instead.
         """
         fd = self._open_fd(self._path(family_id, name), os.O_RDWR)
         try:
@@ -847,19 +947,28 @@ class MediaStore:
             c = self._cipher(family_id, fd)
             file_size = os.fstat(fd).st_size
             full, rem = divmod(file_size - HEADER_LEN, c.record)
-            keep = HEADER_LEN
+            keep, resealed = HEADER_LEN, False
             for index in range(full if rem else full - 1, -1, -1):
                 length = c.record if index < full else rem
-                if length <= OVERHEAD:
+                # A bare nonce and tag is torn, except as version 2's empty first chunk.
+                if length < OVERHEAD or (length == OVERHEAD and c.final_index(0) != index):
                     continue
                 record = os.pread(fd, length, c.offset(index))
-                try:
-                    c.open(index, record)
-                except IntegrityError:
+                sealed_last = c.sealed_as_last(index, record)
+                if sealed_last is None:
                     continue
                 keep = c.offset(index) + length
+                if not sealed_last:
+                    plain = c.open(index, record, last=False)
+                    c.write_chunks(fd, index, [plain], last=True)
+                    resealed = True
                 break
-            if keep != file_size:
+            if keep == HEADER_LEN and c.binds_last:
+                # Nothing good was left: back to an empty file, with its empty last chunk.
+                os.ftruncate(fd, keep)
+                c.write_chunks(fd, 0, [b""], last=True)
+                keep, resealed = keep + OVERHEAD, True
+            if keep != file_size or resealed:
                 os.ftruncate(fd, keep)
                 _fsync(fd)
             return c.plain_size(keep)
@@ -885,11 +994,10 @@ class MediaStore:
             try:
                 _lock(fd)
                 # A new file id on overwrite: no old chunk can be spliced into the new file.
-                header = _new_header()
                 os.ftruncate(fd, 0)
-                os.pwrite(fd, header, 0)
+                cipher = _start_empty(fd, data_key)
                 _fsync_dir(family_dir)
-                return EncryptedFile(fd, _FileCipher(data_key, header), writable=True, name=name)
+                return EncryptedFile(fd, cipher, writable=True, name=name)
             except BaseException:
                 os.close(fd)
                 raise

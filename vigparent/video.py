@@ -18,7 +18,6 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -34,6 +33,13 @@ from vigparent.containers import (
     _ebml_header,
     sniff_container,
 )
+from vigparent.video_wire import (
+    DAMAGED,
+    NO_PICTURE,
+    PICTURE_TOO_BIG,
+    VideoInfo,
+    VideoRejected,
+)
 
 __all__ = [
     "MediaOutput",
@@ -42,16 +48,13 @@ __all__ = [
     "VideoInfo",
     "VideoRejected",
     "cut_clip",
+    "frame_rate",
     "inspect",
     "poster_jpeg",
     "sniff_container",
     "transcode_to_mp4",
 ]
 
-# Reasons a parent reads when their video is turned away (plain English, reading age ~9).
-DAMAGED = "This video is damaged part-way through."
-NO_PICTURE = "This file has sound but no picture. Please choose a video."
-PICTURE_TOO_BIG = "The picture in this video is too big for us to use."
 
 # 8K (7680x4320): above what any phone films, and a cap on decoder memory per frame.
 MAX_PIXELS = 7680 * 4320
@@ -101,27 +104,6 @@ class MediaSink(Protocol):
 
 class MediaOutput(MediaSource, MediaSink, Protocol):
     """An output that can also be read back: the MP4 faststart pass rereads what it wrote."""
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video turned out to be. Width and height are as displayed (rotation applied)."""
-
-    container: str
-    duration: float
-    width: int
-    height: int
-    video_codec: str
-    audio_codec: str | None
-    frame_rate: float | None
-
-
-class VideoRejected(Exception):
-    """A video we will not accept; `reason` is a sentence to show the parent."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def inspect(
@@ -199,6 +181,20 @@ def cut_clip(
     if start >= end:
         raise ValueError("start must be before end")
     return _reencode(src, dst, start=Fraction(start), end=Fraction(end), max_height=max_height)
+
+
+def frame_rate(src: MediaSource) -> float | None:
+    """The nominal frame rate from the headers (for the editor's one-frame step), or None.
+
+    The nominal rate (what the camera aimed at) steps cleanly from frame to frame; the average
+    is skewed by a short last frame or by jitter.
+    """
+    with _open_input(src, _sniff(src)) as container:
+        stream = _video_stream(container)
+        rate = stream.guessed_rate or stream.average_rate
+    if not rate or not 1 <= rate <= 240:
+        return None
+    return round(float(Fraction(rate)), 2)
 
 
 def poster_jpeg(

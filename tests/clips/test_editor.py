@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from flask import current_app
 
 from tests.conftest import Factory, csrf_token, page_text
 from tests.media.conftest import Filmed
 from tests.media.factories import add_clip, add_cycle, add_recording
-from vigparent import db, media_store, video
+from vigparent import db, media_store
 from vigparent.clips import service
 from vigparent.models import AuditEvent, Clip, ClipStatus, Principle, Recording, Reflection
+from vigparent.video_sandbox import VideoLimits
 
 
 def _form(token: str, **overrides: object) -> dict[str, object]:
@@ -129,12 +131,10 @@ def test_a_failed_cut_says_so_leaves_nothing_and_can_be_retried(
     client, url, token = editor
     store = media_store.store()
     before = set(store.names(filmed.family.id))
-    real_cut = video.cut_clip
-
-    def broken(*a, **kw):
-        raise RuntimeError("encoder exploded")
-
-    monkeypatch.setattr(video, "cut_clip", broken)
+    settings = current_app.extensions["vig_settings"]
+    # The video worker gets far too little memory for a cut: it fails for real.
+    starved = settings.with_overrides(video_limits=VideoLimits(memory_bytes=32 * 1024**2))
+    monkeypatch.setitem(current_app.extensions, "vig_settings", starved)
     client.post(url, data=_form(token))
     clip = _clips(filmed.recording.id)[-1]
     assert clip.status is ClipStatus.FAILED
@@ -144,7 +144,7 @@ def test_a_failed_cut_says_so_leaves_nothing_and_can_be_retried(
     r = client.post(f"/practice/clips/{clip.id}/publish", data={"csrf_token": token})
     assert "could not be cut" in page_text(client.get(r.headers["Location"]))
 
-    monkeypatch.setattr(video, "cut_clip", real_cut)
+    monkeypatch.setitem(current_app.extensions, "vig_settings", settings)
     client.post(f"/practice/clips/{clip.id}/retry", data={"csrf_token": token})
     assert _clips(filmed.recording.id)[-1].status is ClipStatus.READY
 

@@ -7,6 +7,7 @@ import hashlib
 from datetime import datetime
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 from tests.conftest import Factory
@@ -16,6 +17,7 @@ from vigparent.models import ConsentKind, ConsentRecord, FamilyStatus, Recording
 from vigparent.recordings import jobs
 from vigparent.recordings import service as recordings
 from vigparent.uploads import service as uploads
+from vigparent.video_sandbox import CRASHED, TOO_BIG, VideoLimits
 
 
 def test_check_may_record_is_the_one_consent_rule(make: Factory):
@@ -142,3 +144,20 @@ def test_stalled_recordings_are_processed_again(tus: Tus, webm, frozen_clock):
     assert jobs.stalled_recordings() == []
     frozen_clock(hours=2)
     assert jobs.stalled_recordings() == [rec.id]
+
+
+def test_a_recording_whose_worker_fails_is_turned_away_with_a_reason(
+    app: Flask, tus: Tus, webm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = app.extensions["vig_settings"]
+    starved = settings.with_overrides(video_limits=VideoLimits(memory_bytes=32 * 1024**2))
+    monkeypatch.setitem(app.extensions, "vig_settings", starved)
+    client_id = new_client_id()
+    tus.upload(webm, client_id=client_id)
+
+    rec = db.session().scalar(select(Recording))
+    assert rec is not None and rec.status is RecordingStatus.REJECTED
+    assert rec.rejection_reason in (TOO_BIG, CRASHED)
+    assert media_store.store().names(rec.family_id) == []  # nothing half-made is kept
+    status = tus.status(client_id).json
+    assert status["status"] == "rejected" and status["reason"] == rec.rejection_reason

@@ -12,11 +12,10 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from sqlalchemy import delete, func, select
 
-from vigparent import audit, clock, db, jobs, media_store
+from vigparent import audit, clock, db, jobs, media_store, video_sandbox
 from vigparent.models import (
     Clip,
     ClipStatus,
@@ -344,29 +343,36 @@ def parent_words(family: Family) -> ParentWords:
 
 def frame_rate(recording: Recording) -> float:
     """The video's frame rate (for the one-frame step), read from its headers only."""
-    import av  # PyAV loads FFmpeg: only when a page needs it, not in every web process
+    return _frame_rate_of(recording.family_id, _played_name(recording)) or DEFAULT_FRAME_RATE
 
-    from vigparent.containers import sniff_container
 
-    store = media_store.store()
+# Even reading headers is decoding untrusted bytes, so it runs in the key-free video worker,
+# briefly: the page waits for it.
+_HEADER_LIMITS = video_sandbox.VideoLimits(cpu_seconds=10, wall_seconds=20)
+
+
+# By media name: a name is never reused, so its headers never change. Failures are not kept.
+_frame_rates: dict[tuple[int, str], float | None] = {}
+
+
+def _frame_rate_of(family_id: int, name: str) -> float | None:
+    if (family_id, name) in _frame_rates:
+        return _frame_rates[family_id, name]
     try:
-        with store.open(recording.family_id, _played_name(recording), "r") as src:
-            head = src.read(64)
-            src.seek(0)
-            kind = sniff_container(head)
-            if kind is None:
-                return DEFAULT_FRAME_RATE
-            fmt = "mp4" if kind == "mp4" else "matroska"
-            with av.open(src, mode="r", format=fmt) as container:
-                stream = container.streams.video[0]
-                # The nominal rate (what the camera aimed at) steps cleanly from frame to
-                # frame; the average is skewed by a short last frame or by jitter.
-                rate = stream.guessed_rate or stream.average_rate
-    except (StorageError, av.FFmpegError, IndexError, OSError):
-        return DEFAULT_FRAME_RATE
-    if not rate or not 1 <= rate <= 240:
-        return DEFAULT_FRAME_RATE
-    return round(float(Fraction(rate)), 2)
+        with media_store.store().open(family_id, name, "r") as src:
+            rate = video_sandbox.frame_rate(src, limits=_HEADER_LIMITS)
+    except (
+        StorageError,
+        ValueError,
+        video_sandbox.VideoRejected,
+        video_sandbox.VideoWorkerError,
+        video_sandbox.WireError,
+    ):
+        return None
+    if len(_frame_rates) >= 1024:
+        _frame_rates.clear()
+    _frame_rates[family_id, name] = rate
+    return rate
 
 
 # --- the cut --------------------------------------------------------------------------------
@@ -375,11 +381,11 @@ def frame_rate(recording: Recording) -> float:
 def run_cut(clip_id: int, start_s: float, end_s: float) -> None:
     """Cut one clip and its poster; a newer range or a deleted clip discards the result.
 
-    Runs in a job with its own database session, so it never shares a request's.
+    Runs in a job with its own database session, so it never shares a request's. The video is
+    only ever decoded by a key-free worker process (``video_sandbox``).
     """
-    from vigparent import video  # PyAV: loaded by the job, not by every web process
-
     app = jobs.job_app()
+    limits = app.extensions["vig_settings"].video_limits
     with db.fresh_session(app) as s:
         clip = s.get(Clip, clip_id)
         if clip is None or (clip.start_s, clip.end_s) != (start_s, end_s):
@@ -397,12 +403,14 @@ def run_cut(clip_id: int, start_s: float, end_s: float) -> None:
             store.open(family_id, source, "r") as src,
             store.open(family_id, media_name, "w") as dst,
         ):
-            info = video.cut_clip(src, dst, start=start_s, end=end_s)
+            info = video_sandbox.cut_clip(src, dst, start=start_s, end=end_s, limits=limits)
         with (
             store.open(family_id, media_name, "r") as cut,
             store.open(family_id, poster_name, "w") as poster,
         ):
-            video.poster_jpeg(cut, poster, at_seconds=min(1.0, info.duration / 2))
+            video_sandbox.poster_jpeg(
+                cut, poster, at_seconds=min(1.0, info.duration / 2), limits=limits
+            )
     except Exception as exc:  # noqa: BLE001 - any failure must end as a visible "failed"
         for name in (media_name, poster_name):
             with contextlib.suppress(StorageError):

@@ -9,15 +9,18 @@ plaintext touches the disk.
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import timedelta
 
 from huey import crontab
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from vigparent import audit, clock, db, jobs, media_store
+from vigparent import audit, clock, db, jobs, media_store, video_sandbox
 from vigparent.models import Recording, RecordingStatus
 from vigparent.storage import MediaNotFound
+
+log = logging.getLogger(__name__)
 
 # A recording is at most ~12 minutes; the transcode is at most a few minutes of CPU.
 _RETRIES = 2
@@ -26,9 +29,10 @@ _RETRY_DELAY_S = 60
 
 @jobs.task(retries=_RETRIES, retry_delay=_RETRY_DELAY_S)
 def process_recording(recording_id: int) -> None:
-    """Inspect, transcode and make a poster for one recording; safe to run twice."""
-    from vigparent import video  # PyAV: loaded by the job, not by every web process
+    """Inspect, transcode and make a poster for one recording; safe to run twice.
 
+    The video itself is only ever decoded by a key-free worker process (``video_sandbox``).
+    """
     # db.session(): the job's own app context in the consumer; inline in tests.
     s = db.session()
     rec = s.get(Recording, recording_id)
@@ -40,22 +44,26 @@ def process_recording(recording_id: int) -> None:
     rec.status = RecordingStatus.PROCESSING
     s.commit()
     store = media_store.store()
+    limits = jobs.job_app().extensions["vig_settings"].video_limits
     outputs: list[str] = []
     try:
         with store.open(family_id, rec.original_name) as src:
-            info = video.inspect(src)
+            info = video_sandbox.inspect(src, limits=limits)
         mp4 = store.new_name("mp4")
         outputs.append(mp4)
         with (
             store.open(family_id, rec.original_name) as src,
             store.open(family_id, mp4, "w") as dst,
         ):
-            transcoded = video.transcode_to_mp4(src, dst)
+            transcoded = video_sandbox.transcode_to_mp4(src, dst, limits=limits)
         poster = store.new_name("poster")
         outputs.append(poster)
         with store.open(family_id, mp4) as src, store.open(family_id, poster, "w") as dst:
-            video.poster_jpeg(src, dst)
-    except video.VideoRejected as refused:
+            video_sandbox.poster_jpeg(src, dst, limits=limits)
+    except video_sandbox.VideoRejected as refused:
+        # Also a worker that crashed, hung or ran out of its limits (VideoWorkerFailed).
+        if isinstance(refused, video_sandbox.VideoWorkerFailed):
+            log.warning("recording %s: video worker %s", recording_id, refused.cause)
         _delete(family_id, outputs)
         _reject(s, recording_id, refused.reason)
         return
