@@ -98,11 +98,13 @@ def _signer() -> tuple[LoginSession, str] | None:
     return _pending()
 
 
-def _finish(user: User) -> Any:
+def _finish(user: User, notice: str | None = None) -> Any:
     """The second factor passed: sign in for real and go where the person was heading."""
     data = session.pop(_PENDING, None)
     begin_sign_in()  # a fresh session (and CSRF token) for the signed-in person
     login_user(user)
+    if notice:
+        flash(notice, "info")  # after begin_sign_in, which starts the session afresh
     target = data.get("next") if isinstance(data, dict) else ""
     return redirect(target or url_for("practitioner.caseload"))
 
@@ -204,12 +206,11 @@ def verify_recovery() -> Any:
         return _verify_page(400, recovery_form=form)
     db.session().commit()
     left = mfa.factors_of(user).recovery_codes_left
-    flash(
+    return _finish(
+        user,
         f"You used a recovery code. You have {left} left. Set up your passkey or app again "
         "under Sign-in security if you lost them.",
-        "info",
     )
-    return _finish(user)
 
 
 @bp.post("/sign-in/second-step/passkey/options")
