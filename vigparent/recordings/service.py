@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from vigparent import audit, clock, db, media_store
+from vigparent.families.service import current_cycle
 from vigparent.models import (
     ConsentKind,
     ConsentRecord,
@@ -172,7 +173,13 @@ def start_recording(
     Two creations racing for the same client id (a double tap, two tabs) meet at the unique
     constraint: the loser drops its blob and returns the winner's row, so a client id never
     makes two recordings.
+
+    A recording whose phone names no cycle (old pages, videos queued offline before the plan
+    was made) joins the family's current cycle, so its clips reach that review and rating.
     """
+    if cycle_id is None:
+        cycle = current_cycle(family)
+        cycle_id = cycle.id if cycle is not None else None
     store = media_store.store()
     name = store.new_name(ORIGINAL_KIND)
     store.create(family.id, name, expected_size=declared_size)
