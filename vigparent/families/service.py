@@ -378,12 +378,7 @@ def _cycle_recordings(family: Family, cycle: Cycle) -> list[Recording]:
 def next_step(family: Family) -> NextStep:
     """The one rule for what happens next in a family's VIG work."""
     if family.status is FamilyStatus.WITHDRAWN:
-        return NextStep(
-            "withdrawn",
-            "You stopped taking part, so your videos were deleted.",
-            "The family withdrew consent. Their videos were deleted.",
-            Waiting.NOBODY,
-        )
+        return _withdrawn_step(family)
     if family.status is FamilyStatus.CLOSED:
         return NextStep(
             "closed",
@@ -427,6 +422,31 @@ def next_step(family: Family) -> NextStep:
             Waiting.PRACTITIONER,
         )
     return _cycle_step(family, cycle)
+
+
+def withdrawn_sentence(family: Family) -> str:
+    """'The family withdrew consent on Wednesday 25 November at 12pm.' for staff pages."""
+    if family.withdrawn_at is None:
+        return "The family withdrew consent."
+    return f"The family withdrew consent on {say_when(family.withdrawn_at)}."
+
+
+def _withdrawn_step(family: Family) -> NextStep:
+    parent_words = "You stopped taking part, so your videos were deleted."
+    if family.closed_at is None:
+        return NextStep(
+            "withdrawn",
+            parent_words,
+            f"{withdrawn_sentence(family)} We deleted their videos and clips. "
+            "Close the case when you are ready.",
+            Waiting.PRACTITIONER,
+        )
+    return NextStep(
+        "withdrawn_closed",
+        parent_words,
+        f"Case closed. {withdrawn_sentence(family)} Their videos and clips were deleted.",
+        Waiting.NOBODY,
+    )
 
 
 def _invited_step(family: Family) -> NextStep:

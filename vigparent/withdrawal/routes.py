@@ -240,7 +240,9 @@ def close_case(family_id: int) -> Any:
             error = str(e)
         else:
             flash(
-                f"Case closed. Its videos and clips will be deleted on {say_when(due)}.",
+                "Case closed. The family's videos were already deleted when they withdrew."
+                if family.status is FamilyStatus.WITHDRAWN
+                else f"Case closed. Its videos and clips will be deleted on {say_when(due)}.",
                 "success",
             )
             return redirect(url_for("withdrawal.family_receipts", family_id=family.id), code=303)

@@ -595,15 +595,14 @@ def close_case(family: Family, by: User) -> datetime:
 
     Returns when that deletion is due.
     """
-    if family.status not in (FamilyStatus.ACTIVE, FamilyStatus.INVITED):
-        raise CaseNotOpen(
-            "This case is already closed."
-            if family.status is FamilyStatus.CLOSED
-            else "Consent was withdrawn for this family, so its media is already deleted."
-        )
+    if family.status is FamilyStatus.CLOSED or family.closed_at is not None:
+        raise CaseNotOpen("This case is already closed.")
     s = db.session()
     now = clock.now()
-    family.status = FamilyStatus.CLOSED
+    # A withdrawn family stays "withdrawn" (its media is already gone); closing only ends the
+    # work, so the caseload stops asking for it.
+    if family.status is not FamilyStatus.WITHDRAWN:
+        family.status = FamilyStatus.CLOSED
     family.closed_at = now
     s.execute(
         update(Invitation)
