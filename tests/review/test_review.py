@@ -273,3 +273,28 @@ def test_signed_out_parent_is_told_to_open_their_link(client):
     r = client.get("/review/")
     assert r.status_code == 401
     assert "open the link your practitioner sent you" in page_text(r)
+
+
+def test_an_empty_reflection_is_refused_with_a_clear_message(filmed, login_as, client):
+    login_as(filmed.parent)
+    token = csrf_token(client, "/review/")
+    r = client.post(
+        f"/review/clips/{filmed.clip.id}/reflection", data={"csrf_token": token, "text": "   "}
+    )
+    assert r.status_code == 400
+    text = page_text(r)
+    assert "Saved. Thank you." not in text
+    assert "Write what you noticed first, then tap Save." in text
+    assert db.session().query(Reflection).count() == 0
+    key = str(filmed.recording.cycle_id)
+    r = client.post("/review/reflection", data={"csrf_token": token, "set": key, "text": ""})
+    assert r.status_code == 400
+    assert "Write what you noticed first, then tap Save." in page_text(r)
+
+    # Emptying a saved note deletes it, and says so.
+    url = f"/review/clips/{filmed.clip.id}/reflection"
+    client.post(url, data={"csrf_token": token, "text": "We laughed."})
+    r = client.post(url, data={"csrf_token": token, "text": ""}, follow_redirects=True)
+    assert "Deleted what you wrote." in page_text(r)
+    assert "Saved. Thank you." not in page_text(r)
+    assert db.session().query(Reflection).count() == 0
