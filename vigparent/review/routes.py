@@ -47,10 +47,16 @@ def _page(
             saved=saved,
             open_sets=open_sets,
             problems=problems or {},
+            field_errors={_field_of(key): message for key, message in (problems or {}).items()},
             drafts=drafts or {},
         ),
         status,
     )
+
+
+def _field_of(key: str) -> str:
+    """The id the error summary links to: the text box, or the rating's choices."""
+    return key if key.startswith("rating-") else f"{key}-text"
 
 
 def _keys(review: ReviewSet) -> set[str]:

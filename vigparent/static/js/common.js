@@ -17,4 +17,10 @@
     return { ok: response.ok, status: response.status, body: body };
   };
 
+  // GOV.UK error pattern: a screen reader hears the error summary first.
+  document.addEventListener("DOMContentLoaded", () => {
+    const summary = document.querySelector(".error-summary");
+    if (summary) summary.focus();
+  });
+
 })();
