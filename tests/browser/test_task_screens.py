@@ -6,6 +6,7 @@ to test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -60,6 +61,8 @@ def test_watch_it_back_shows_send_without_scrolling(
     expect(page.get_by_role("heading", name="Watch it back")).to_be_visible()
     send = page.get_by_role("button", name="Send to my practitioner")
     expect(send).to_be_visible()
+    # Plain words: the length in words, no file size.
+    expect(page.locator("#rec-review-meta")).to_have_text(re.compile(r"^\d+ seconds? · saved"))
     page.wait_for_function("() => scrollY === 0")
     assert in_view_and_on_top(send)
     screenshot(page, f"task-watch-back-{size}")

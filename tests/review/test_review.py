@@ -49,7 +49,7 @@ def test_published_clips_in_order_with_notes(filmed: Filmed, parent_client):
     assert "Clip 1 of 2" in html and "Clip 2 of 2" in html
     assert "You waited, and Sam looked back at you." in html
     assert "What you did that helped" in html
-    assert "Encouraging initiatives" in html
+    assert "Following your child's lead" in html
     assert f'poster="/media/clips/{filmed.clip.id}/poster"' in html
     assert f'src="/media/clips/{filmed.clip.id}"' in html
     assert "Draft clip" not in html and "Still being cut" not in html

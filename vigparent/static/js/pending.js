@@ -124,10 +124,8 @@
     const words = vig.describeRecording(rec, entry.server);
     const key = rec ? rec.id : "server-" + entry.server.client_id;
     const meta = [];
-    const size = rec && rec.size ? rec.size : entry.server && entry.server.size;
     if (rec && rec.durationMs) meta.push(vig.fmt.duration(rec.durationMs));
     else if (entry.server && entry.server.duration_s) meta.push(vig.fmt.duration(entry.server.duration_s * 1000));
-    if (size) meta.push(vig.fmt.mb(size));
     const li = node("li", { class: "card vid-item tone-" + words.tone, "data-key": key }, [
       node("h2", { class: "vid-title", text: titleFor(rec, entry.server) }),
       meta.length ? node("p", { class: "vid-meta", text: meta.join(" · ") }) : null,

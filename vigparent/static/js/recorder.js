@@ -317,7 +317,6 @@
     el.playback.src = reviewUrl;
     const parts = [];
     if (rec.durationMs) parts.push(vig.fmt.duration(rec.durationMs));
-    parts.push(vig.fmt.mb(rec.size));
     parts.push("saved on this phone");
     say(el.reviewMeta, parts.join(" · "));
     say(el.reviewNote, message || (rec.interrupted

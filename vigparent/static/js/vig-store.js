@@ -338,8 +338,9 @@
     },
     duration(ms) {
       const s = Math.round((ms || 0) / 1000);
-      if (s < 60) return s + " s";
-      return Math.floor(s / 60) + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
+      const words = (n, one) => n + " " + one + (n === 1 ? "" : "s");
+      if (s < 60) return words(s, "second");
+      return words(Math.floor(s / 60), "minute") + (s % 60 ? " " + words(s % 60, "second") : "");
     },
     when(ts) {
       const d = new Date(ts);
