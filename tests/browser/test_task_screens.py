@@ -66,3 +66,51 @@ def test_watch_it_back_shows_send_without_scrolling(
     page.wait_for_function("() => scrollY === 0")
     assert in_view_and_on_top(send)
     screenshot(page, f"task-watch-back-{size}")
+
+
+@pytest.fixture(params=sorted(SIZES))
+def blocked_phone(request, browser, live_server: LiveServer) -> Iterator[tuple[str, Page]]:  # type: ignore[no-untyped-def]
+    """A phone whose browser has said no to the camera (the parent tapped "Block")."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport=SIZES[request.param],
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+        locale="en-GB",
+        user_agent=(
+            "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0.0.0 Mobile Safari/537.36"
+        ),
+    )
+    context.set_default_timeout(15_000)
+    # Chromium's fake media UI would say yes; a real blocked camera refuses like this.
+    context.add_init_script(
+        """navigator.mediaDevices.getUserMedia = () =>
+             Promise.reject(new DOMException("Permission denied", "NotAllowedError"));"""
+    )
+    yield request.param, context.new_page()
+    context.close()
+
+
+def test_camera_blocked_puts_the_working_option_first_with_steps_and_try_again(
+    blocked_phone: tuple[str, Page], make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    size, page = blocked_phone
+    family = make.family()
+    sign_in_parent(app, page, make.parent_of(family), live_server.url)
+    page.goto("/film/")
+    problem = page.locator("#rec-blocked")
+    expect(problem.get_by_role("heading", name="The camera is blocked")).to_be_visible()
+    # The option that works is first, in view, and the dead red button is gone.
+    camera_app = page.get_by_text("Film with the phone's camera app")
+    assert in_view_and_on_top(camera_app)
+    expect(page.get_by_role("button", name="Start filming")).to_be_hidden()
+    # Steps for this browser (Chrome on Android), and a way to try again.
+    expect(problem.get_by_text("Tap the lock")).to_be_visible()
+    expect(problem.get_by_text("Open the Settings app")).to_be_hidden()
+    expect(problem.get_by_role("button", name="Try again")).to_be_visible()
+    fallback_top = page.locator("#rec-fallback").bounding_box()
+    problem_top = problem.bounding_box()
+    assert fallback_top and problem_top and fallback_top["y"] < problem_top["y"]
+    screenshot(page, f"task-camera-blocked-{size}")

@@ -96,6 +96,8 @@
       return false;
     }
     el.preview.srcObject = stream;
+    show(document.getElementById("rec-blocked"), false);
+    root.classList.remove("camera-failed");
     el.preview.classList.toggle("is-mirrored", facing === "user");
     show(el.cameraMsg, false);
     el.start.disabled = false;
@@ -106,8 +108,17 @@
     return true;
   }
 
+  // The steps to unblock the camera differ by phone; show the parent only theirs.
+  function platform() {
+    const ua = navigator.userAgent;
+    if (/iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1)) return "ios";
+    if (/Android/.test(ua)) return "android";
+    return "other";
+  }
+
   function cameraFailed(err) {
     const name = err && err.name;
+    const blocked = name === "NotAllowedError" || name === "SecurityError";
     let text = "The camera did not start. You can use the buttons below instead.";
     if (!err) text = "Filming in this app does not work on this phone. Please use the buttons below.";
     if (name === "NotAllowedError" || name === "SecurityError") {
@@ -120,6 +131,20 @@
     say(el.cameraMsg, text);
     show(el.cameraMsg, true);
     el.fallback.classList.add("is-recommended");
+    // One clear message with the way that works first (CSS moves the fallback up).
+    const problem = document.getElementById("rec-blocked");
+    if (!problem) return;
+    problem.querySelector("h2").textContent = blocked ? "The camera is blocked" : "The camera did not start";
+    let why = "The camera did not start.";
+    if (!err) why = "Filming in this app does not work on this phone.";
+    else if (blocked) why = "This browser is not allowed to use the camera.";
+    else if (name === "NotFoundError" || name === "OverconstrainedError") why = "We could not find a camera.";
+    else if (name === "NotReadableError") why = "Another app is using the camera. Close it first.";
+    say(document.getElementById("rec-blocked-msg"), why + " You can still film with your phone's camera app, above.");
+    show(problem.querySelector("[data-steps-for=blocked]"), blocked);
+    problem.querySelectorAll("[data-platform]").forEach((ol) => show(ol, ol.dataset.platform === platform()));
+    show(problem, true);
+    root.classList.add("camera-failed");
   }
 
   // ---------------------------------------------------------------- filming
@@ -325,6 +350,9 @@
     show(el.reviewNote, !!el.reviewNote.textContent);
     el.reviewHeading.focus();
   }
+
+  const retry = document.getElementById("rec-retry");
+  if (retry) retry.addEventListener("click", () => { if (canFilm) startCamera(); });
 
   async function showCamera() {
     reviewId = null;
