@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import LiveServer, new_context, screenshot
+from tests.browser.conftest import ARTIFACTS, LiveServer, new_context, screenshot
 from tests.capture.support import sign_in_parent
 from tests.conftest import Factory
 
@@ -114,3 +114,19 @@ def test_camera_blocked_puts_the_working_option_first_with_steps_and_try_again(
     problem_top = problem.bounding_box()
     assert fallback_top and problem_top and fallback_top["y"] < problem_top["y"]
     screenshot(page, f"task-camera-blocked-{size}")
+
+
+def test_privacy_page_shows_withdrawal_and_what_it_deletes_at_once(
+    small_phone: tuple[str, Page], make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    size, page = small_phone
+    family = make.family()
+    sign_in_parent(app, page, make.parent_of(family), live_server.url)
+    page.goto("/consent/privacy")
+    button = page.get_by_role("button", name="Stop and delete all our videos")
+    expect(button).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / f"privacy-withdraw-{size}-viewport.png"))
+    assert page.evaluate("scrollY") == 0
+    assert in_view_and_on_top(button)
+    assert in_view_and_on_top(page.locator("#withdraw-consequences"))
+    screenshot(page, f"privacy-withdraw-{size}")

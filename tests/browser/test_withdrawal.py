@@ -115,7 +115,7 @@ def test_withdrawing_offline_empties_the_phone_at_once_and_the_server_when_back_
     panel = phone.locator("#withdraw")
     expect(panel.get_by_text("1 video you sent us")).to_be_visible()
     expect(panel.get_by_text("1 clip made from them")).to_be_visible()
-    expect(panel.get_by_text("any videos still waiting to send on this phone")).to_be_visible()
+    expect(panel.get_by_text("videos still on this phone")).to_be_visible()
     panel.scroll_into_view_if_needed()
     _fits(phone)
     screenshot(phone, "withdraw-1-privacy-panel")

@@ -41,7 +41,7 @@ def test_privacy_page_states_the_consequences_beside_the_one_tap_button(
     inside = form.group(0)
     assert inside.index("2 videos you sent us") < inside.index("Stop and delete all our videos")
     assert "2 clips made from them" in inside
-    assert "any videos still waiting to send on this phone" in inside
+    assert "videos still on this phone" in inside
     assert "This cannot be undone." in text
     assert "Stop filming, keep my videos" in text
     assert "Delete just one video" in text
