@@ -130,3 +130,52 @@ def test_privacy_page_shows_withdrawal_and_what_it_deletes_at_once(
     assert in_view_and_on_top(button)
     assert in_view_and_on_top(page.locator("#withdraw-consequences"))
     screenshot(page, f"privacy-withdraw-{size}")
+
+
+PERCENT = re.compile(r"(\d+) %")
+
+
+def _percent(text: str) -> int:
+    match = PERCENT.search(text)
+    assert match, text
+    return int(match.group(1))
+
+
+def test_upload_progress_never_goes_back_and_home_shows_the_video_sending(
+    phone: Page, make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    family = make.family()
+    sign_in_parent(app, phone, make.parent_of(family), live_server.url)
+    phone.goto("/film/")
+    start = phone.get_by_role("button", name="Start filming")
+    expect(start).to_be_enabled()
+    start.click()
+    expect(phone.locator("#rec-clock")).to_have_text("0:06", timeout=15_000)
+    phone.get_by_role("button", name="Stop filming").click()
+    # A slow phone connection, so the video is still sending as the parent moves around.
+    cdp = phone.context.new_cdp_session(phone)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 50, "downloadThroughput": 500_000, "uploadThroughput": 40_000},
+    )
+    phone.get_by_role("button", name="Send to my practitioner").click()
+    state = phone.locator("#rec-sending-state")
+    phone.wait_for_function(
+        "() => /([2-9]\\d) %/.test(document.getElementById('rec-sending-state').textContent)",
+        timeout=30_000,
+    )
+    seen = [_percent(state.inner_text())]
+
+    phone.goto("/home/")
+    sending = phone.locator("#home-sending")
+    expect(sending).to_contain_text("sending")
+    seen.append(_percent(sending.inner_text()))
+    screenshot(phone, "home-video-sending")
+
+    phone.get_by_role("link", name="My videos").first.click()
+    item = phone.locator(".vid-item").first
+    expect(item).to_contain_text("Sending")
+    seen.append(_percent(item.inner_text()))
+    assert seen == sorted(seen), seen
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})

@@ -34,6 +34,7 @@ assets.register(
     "js/recorder.js",
     "js/pending.js",
     "js/install.js",
+    "js/home-sending.js",
 )
 
 

@@ -10,11 +10,7 @@
   vig.describeRecording = function (rec, server) {
     const online = navigator.onLine !== false;
     if (!rec) return describeServer(server);
-    const pct = () => {
-      const live = vig.uploader && vig.uploader.progress(rec.id);
-      const fraction = live !== undefined ? live : rec.size ? (rec.sent || 0) / rec.size : 0;
-      return Math.min(99, Math.floor(100 * fraction));
-    };
+    const pct = () => (vig.uploader ? vig.uploader.percent(rec) : 0);
     switch (rec.state) {
       case "recording":
         return { text: "Filming now…", icon: "●", tone: "busy" };

@@ -401,8 +401,7 @@
     const rec = await vig.store.get(sendingId);
     const words = vig.describeRecording(rec, null);
     say(el.sendingState, words.done ? words.text.replace(/^Sent\. /, "") : words.text);
-    const fraction = vig.uploader.progress(sendingId);
-    const pct = words.done ? 100 : Math.round(100 * (fraction !== undefined ? fraction : (rec && rec.size ? (rec.sent || 0) / rec.size : 0)));
+    const pct = words.done ? 100 : vig.uploader.percent(rec);
     el.sendingProgress.value = pct;
     el.sendingProgress.textContent = pct + " %";
     root.classList.toggle("is-sent", !!words.done);

@@ -144,6 +144,21 @@
     return { status: status, code: body.code || "", message: body.reason || body.message || "" };
   }
 
+  /* The percent sent, as every screen shows it. Never lower than what this tab showed before:
+   * a page counts bytes handed to the network, the next one only the bytes the server took. */
+  function percentSent(rec) {
+    if (!rec) return 0;
+    const live = progress.get(rec.id);
+    const saved = rec.size ? (rec.sent || 0) / rec.size : 0;
+    let pct = Math.min(99, Math.floor(100 * Math.max(live || 0, saved)));
+    const key = "vig.sent." + rec.id;
+    try {
+      pct = Math.max(pct, Number(sessionStorage.getItem(key)) || 0);
+      sessionStorage.setItem(key, String(pct));
+    } catch (e) { /* no storage: this page's own figure */ }
+    return pct;
+  }
+
   function emitProgress(id) {
     window.dispatchEvent(new CustomEvent("vig:upload-progress", { detail: { id: id } }));
   }
@@ -460,6 +475,7 @@
     stopAll: stopAll,
     isRunning: (id) => running.has(id),
     progress: (id) => progress.get(id),
+    percent: percentSent,
     status: fetchStatus,
   };
 
