@@ -179,3 +179,32 @@ def test_upload_progress_never_goes_back_and_home_shows_the_video_sending(
     seen.append(_percent(item.inner_text()))
     assert seen == sorted(seen), seen
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+ANDROID_UA = (
+    "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Mobile Safari/537.36"
+)
+
+
+def test_my_videos_shows_only_this_phones_install_steps_folded_once_read(
+    browser, make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    context = new_context(browser, live_server, SIZES["375"], user_agent=ANDROID_UA)
+    page = context.new_page()
+    try:
+        family = make.family()
+        sign_in_parent(app, page, make.parent_of(family), live_server.url)
+        page.goto("/film/videos")
+        card = page.locator("#vig-install")
+        expect(card.get_by_text("In Chrome, tap the menu")).to_be_visible()
+        expect(card.get_by_text("On iPhone", exact=True)).to_be_hidden()
+        screenshot(page, "my-videos-install-first-375")
+        page.reload()
+        expect(card).to_be_visible()
+        expect(card.get_by_text("In Chrome, tap the menu")).to_be_hidden()  # folded away
+        card.get_by_text("Put this app on your home screen").click()
+        expect(card.get_by_text("In Chrome, tap the menu")).to_be_visible()
+        screenshot(page, "my-videos-install-again-375")
+    finally:
+        context.close()
