@@ -348,6 +348,8 @@ class NextStep:
     for_parent: str
     for_practitioner: str
     waiting_on: Waiting
+    # A video that arrived and has no clips yet: the practitioner's next step links to it.
+    new_recording_id: int | None = None
 
 
 def current_goal(family: Family) -> Goal | None:
@@ -479,9 +481,24 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
         else []
     )
     statuses = {r.status for r in recordings}
+    arrived = {RecordingStatus.RECEIVED, RecordingStatus.PROCESSING, RecordingStatus.READY}
+    cut_from = {c.recording_id for c in clips}
+    uncut = sorted(
+        (r for r in recordings if r.status in arrived and r.id not in cut_from),
+        key=lambda r: (r.created_at, r.id),
+    )
+    new_id = uncut[-1].id if uncut else None
     if any(c.published_at is not None for c in clips):
         if cycle.review_at is not None and cycle.review_at > clock.now():
             when = say_when(cycle.review_at)
+            if new_id is not None:
+                return NextStep(
+                    "review_booked",
+                    f"Your review is on {when}.",
+                    f"A new video has arrived. Watch it before the review on {when}.",
+                    Waiting.PRACTITIONER,
+                    new_id,
+                )
             return NextStep(
                 "review_booked",
                 f"Your review is on {when}.",
@@ -508,13 +525,13 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
             "Finish choosing clips and share them.",
             Waiting.PRACTITIONER,
         )
-    arrived = {RecordingStatus.RECEIVED, RecordingStatus.PROCESSING, RecordingStatus.READY}
     if statuses & arrived:
         return NextStep(
             "watching",
             "Your practitioner is watching your video.",
             "A new video has arrived. Watch it and choose clips.",
             Waiting.PRACTITIONER,
+            new_id,
         )
     if RecordingStatus.UPLOADING in statuses:
         return NextStep(
