@@ -208,3 +208,46 @@ def test_my_videos_shows_only_this_phones_install_steps_folded_once_read(
         screenshot(page, "my-videos-install-again-375")
     finally:
         context.close()
+
+
+# WCAG relative luminance and contrast, for colours as the browser computed them.
+CONTRAST = """([a, b]) => {
+  const lum = (css) => {
+    const [r, g, b] = css.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((v) => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}"""
+
+
+def test_focus_ring_contrast_and_link_tap_areas(
+    phone: Page, make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    family = make.family()
+    sign_in_parent(app, phone, make.parent_of(family), live_server.url)
+    for path in ("/home/", "/consent/privacy", "/review/"):
+        phone.goto(path)
+        # Every text link: at least 24 px to tap; one that stands alone (a main action) 44 px.
+        sizes = phone.evaluate(
+            """() => [...document.querySelectorAll('main a:not(.button), nav a')]
+                 .filter((a) => a.offsetParent !== null)
+                 .map((a) => ({text: a.textContent.trim(),
+                               h: Math.min(...[...a.getClientRects()].map((r) => r.height)),
+                               alone: a.parentElement.tagName === 'P'
+                                      && a.parentElement.textContent.trim() === a.textContent.trim()}))"""
+        )
+        assert sizes, path
+        for link in sizes:
+            assert link["h"] >= (44 if link["alone"] else 24), (path, link)
+
+    phone.goto("/home/")
+    phone.keyboard.press("Tab")  # the skip link
+    phone.keyboard.press("Tab")  # the first link on the page (on the paper background)
+    ring = phone.evaluate(
+        """() => { const s = getComputedStyle(document.activeElement);
+                   return [s.outlineColor, getComputedStyle(document.body).backgroundColor]; }"""
+    )
+    assert phone.evaluate(CONTRAST, ring) >= 3, ring
