@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request, send_from_directory
 from markupsafe import Markup, escape
 from webassets import Bundle, Environment
+
+from vigparent.security import public
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
@@ -24,6 +30,48 @@ def register(name: str, *sources: str, filters: str | None = None) -> None:
     """Add a bundle; sources are paths under static/ or node_modules/."""
     ext = "css" if name.endswith("css") else "js"
     BUNDLES[name] = Bundle(*sources, output=f"gen/{name}.%(version)s.{ext}", filters=filters)
+
+
+# Text bundles are also stored gzipped (level 9, once, at build time) and sent as such to every
+# browser that accepts gzip: a phone on a data plan downloads a quarter of the bytes.
+COMPRESSIBLE = (".js", ".css")
+YEAR = 31536000
+
+
+def gzip_path(path: Path) -> Path:
+    return path.with_name(path.name + ".gz")
+
+
+def precompress(path: Path) -> Path:
+    """Write ``path``.gz next to ``path`` unless an up-to-date one exists; return its path.
+
+    Written to a temporary file and renamed, so a reader never sees a half-written file.
+    """
+    target = gzip_path(path)
+    if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
+        return target
+    data = gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".gz-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, target)
+    return target
+
+
+def precompress_all(static_folder: str) -> int:
+    """Gzip every built bundle (``vig assets`` runs this at deploy time); return how many."""
+    gen = Path(static_folder) / "gen"
+    files = [p for p in gen.iterdir() if p.suffix in COMPRESSIBLE] if gen.is_dir() else []
+    for path in files:
+        precompress(path)
+    return len(files)
+
+
+def bundle_url(name: str) -> str:
+    """The fingerprinted URL of a one-file bundle (for scripts that fetch it themselves)."""
+    env: Environment = current_app.extensions["vig_assets"]
+    urls: list[str] = env[name].urls()
+    return urls[0]
 
 
 def build_environment(static_folder: str, auto_build: bool = True) -> Environment:
@@ -64,6 +112,30 @@ def init_app(app: Flask) -> None:
         )
 
     app.jinja_env.globals.update(asset_urls=asset_urls, script=script, stylesheet=stylesheet)
+    gen = Path(app.static_folder) / "gen"
+
+    @public
+    def bundle_file(filename: str) -> Any:
+        """A fingerprinted bundle, gzipped when the browser accepts it (Vary says so)."""
+        source = (gen / filename).resolve()
+        if source.parent != gen.resolve() or not source.is_file():
+            return send_from_directory(gen, filename, max_age=YEAR)  # 404s as Flask does
+        if source.suffix in COMPRESSIBLE and request.accept_encodings["gzip"]:
+            # Built by `vig assets` in production; made on first use where bundles auto-build.
+            packed = precompress(source)
+            response = send_from_directory(
+                gen,
+                packed.name,
+                max_age=YEAR,
+                mimetype="text/css" if source.suffix == ".css" else "text/javascript",
+            )
+            response.headers["Content-Encoding"] = "gzip"
+        else:
+            response = send_from_directory(gen, filename, max_age=YEAR)
+        response.vary.add("Accept-Encoding")
+        return response
+
+    app.add_url_rule("/static/gen/<path:filename>", "bundle_file", bundle_file)
 
     @app.after_request
     def _long_cache_for_fingerprinted(response: Response) -> Response:

@@ -126,6 +126,27 @@
       return this.inner.send(body);
     }
   }
+  /* tus-js-client is most of the parent's script weight and only needed while a video is
+   * sending, so it is fetched then (templates name its fingerprinted URL), not on every page. */
+  let tusLoading = null;
+  function loadTus() {
+    if (window.tus) return Promise.resolve();
+    if (!tusLoading) {
+      tusLoading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = cfg.tusUrl;
+        script.onload = () => (window.tus ? resolve() : reject(new Error("tus did not load")));
+        script.onerror = () => {
+          tusLoading = null;
+          script.remove();
+          reject(new Error("tus did not load"));
+        };
+        document.head.appendChild(script);
+      });
+    }
+    return tusLoading;
+  }
+
   function checksumStack() {
     const inner = new window.tus.DefaultHttpStack();
     return {
@@ -360,6 +381,15 @@
       registerBackgroundSync();
       return;
     }
+    if (rec.state !== "verifying") {
+      try {
+        await loadTus();
+      } catch (e) {
+        // No signal after all (or a flaky one): it waits, and is tried again later.
+        await vig.store.update(id, { state: "queued", error: null });
+        return;
+      }
+    }
     const wake = "upload:" + id;
     vig.wakeLock.hold(wake);
     try {
@@ -479,7 +509,7 @@
     status: fetchStatus,
   };
 
-  if (!window.tus || !window.idb) return;
+  if (!window.idb) return;
   window.addEventListener("online", () => startAll("online"));
   setInterval(() => startAll("timer"), PERIODIC_MS);
   startAll("load");

@@ -26,6 +26,7 @@
     recordUrl: data.recordUrl || "/film/",
     pendingUrl: data.pendingUrl || "/film/videos",
     swUrl: data.swUrl || "",
+    tusUrl: data.tusUrl || "",
   };
 
   // ---- IndexedDB
