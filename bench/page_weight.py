@@ -20,6 +20,7 @@ the targets beside them (first load ≤ 100 KB, repeat visit < 10 KB).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import tempfile
@@ -148,6 +149,7 @@ def main() -> None:
     parser.add_argument("--page", default="/home/")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
     from playwright.sync_api import sync_playwright
 

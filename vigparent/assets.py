@@ -12,7 +12,6 @@ from flask import Flask, Response, current_app, request, send_from_directory
 from markupsafe import Markup, escape
 from webassets import Bundle, Environment
 
-from vigparent.security import public
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
@@ -112,15 +111,23 @@ def init_app(app: Flask) -> None:
         )
 
     app.jinja_env.globals.update(asset_urls=asset_urls, script=script, stylesheet=stylesheet)
-    gen = Path(app.static_folder) / "gen"
+    gen = (Path(app.static_folder) / "gen").resolve()
+    send_static = app.view_functions["static"]
 
-    @public
-    def bundle_file(filename: str) -> Any:
-        """A fingerprinted bundle, gzipped when the browser accepts it (Vary says so)."""
-        source = (gen / filename).resolve()
-        if source.parent != gen.resolve() or not source.is_file():
-            return send_from_directory(gen, filename, max_age=YEAR)  # 404s as Flask does
-        if source.suffix in COMPRESSIBLE and request.accept_encodings["gzip"]:
+    def static_file(filename: str) -> Any:
+        """Flask's static view, but a bundle goes gzipped to a browser that accepts it.
+
+        It stays the "static" endpoint, so every rule about static files still applies.
+        """
+        source = (Path(app.static_folder or "") / filename).resolve()
+        if (
+            source.parent != gen
+            or source.suffix not in COMPRESSIBLE
+            or not source.is_file()
+            or not request.accept_encodings["gzip"]
+        ):
+            response = send_static(filename=filename)
+        else:
             # Built by `vig assets` in production; made on first use where bundles auto-build.
             packed = precompress(source)
             response = send_from_directory(
@@ -130,12 +137,11 @@ def init_app(app: Flask) -> None:
                 mimetype="text/css" if source.suffix == ".css" else "text/javascript",
             )
             response.headers["Content-Encoding"] = "gzip"
-        else:
-            response = send_from_directory(gen, filename, max_age=YEAR)
-        response.vary.add("Accept-Encoding")
+        if source.parent == gen:
+            response.vary.add("Accept-Encoding")
         return response
 
-    app.add_url_rule("/static/gen/<path:filename>", "bundle_file", bundle_file)
+    app.view_functions["static"] = static_file
 
     @app.after_request
     def _long_cache_for_fingerprinted(response: Response) -> Response:

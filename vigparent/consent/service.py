@@ -18,7 +18,7 @@ from vigparent.models import ConsentKind, ConsentRecord, Family, Organisation, U
 
 # Change this whenever the consent statements below or templates/consent/_about.html change:
 # existing records then still say which wording those families agreed to.
-CONSENT_WORDING_VERSION = "2026-11-25.2"
+CONSENT_WORDING_VERSION = "2026-11-30.1"
 
 # One plain sentence per kind, read by the parent next to its tick box (reading age ~9).
 CONSENT_STATEMENTS: dict[ConsentKind, str] = {
@@ -27,8 +27,8 @@ CONSENT_STATEMENTS: dict[ConsentKind, str] = {
         "and to send them to my practitioner."
     ),
     ConsentKind.STORAGE: (
-        "I agree that my videos, and the short clips made from them, are kept here "
-        "in a locked way until they are deleted."
+        "I agree that my videos and the clips made from them are kept here, locked, "
+        "until they are deleted."
     ),
     ConsentKind.KEEP_COPY: (
         "I would like to keep a copy of my clips on my phone when our work ends. "

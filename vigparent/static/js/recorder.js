@@ -126,7 +126,7 @@
     } else if (name === "NotFoundError" || name === "OverconstrainedError") {
       text = "We could not find a camera. You can use the buttons below instead.";
     } else if (name === "NotReadableError") {
-      text = "Another app is using the camera. Close it and come back, or use the buttons below.";
+      text = "Another app has the camera. Close it and come back, or use the buttons below.";
     }
     say(el.cameraMsg, text);
     show(el.cameraMsg, true);
@@ -139,7 +139,7 @@
     if (!err) why = "Filming in this app does not work on this phone.";
     else if (blocked) why = "This browser is not allowed to use the camera.";
     else if (name === "NotFoundError" || name === "OverconstrainedError") why = "We could not find a camera.";
-    else if (name === "NotReadableError") why = "Another app is using the camera. Close it first.";
+    else if (name === "NotReadableError") why = "Another app has the camera. Close that app first.";
     say(document.getElementById("rec-blocked-msg"), why + " You can still film with your phone's camera app, above.");
     show(problem.querySelector("[data-steps-for=blocked]"), blocked);
     problem.querySelectorAll("[data-platform]").forEach((ol) => show(ol, ol.dataset.platform === platform()));
@@ -264,7 +264,7 @@
     full: "Your phone is full, so filming stopped. We kept the first %s.",
     write: "This phone stopped saving, so filming stopped. We kept the first %s.",
     camera: "The camera stopped, so filming stopped. We kept the first %s.",
-    error: "Filming stopped unexpectedly. We kept the first %s.",
+    error: "Filming stopped by itself. We kept the first %s.",
   };
 
   async function finishFilming(s) {
