@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from vigparent.security import public
 
@@ -92,9 +93,18 @@ def service_worker() -> Any:
     config = service_worker_config()
     payload = json.dumps(config, sort_keys=True)
     config["version"] = hashlib.sha256((payload + source).encode()).hexdigest()[:16]
-    body = f"self.VIG_SW = {json.dumps(config, sort_keys=True)};\n{source}"
-    response = Response(body, mimetype="text/javascript")
+    body = f"self.VIG_SW = {json.dumps(config, sort_keys=True)};\n{source}".encode()
+    # No personal data in it (bundle URLs and page paths), so it may go compressed.
+    gzipped = bool(request.accept_encodings["gzip"])
+    response = Response(
+        gzip.compress(body, mtime=0) if gzipped else body, mimetype="text/javascript"
+    )
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
     # Browsers must re-check the worker on every visit, or a fix could take a day to arrive.
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
-    return response
+    # The browser re-checks the worker on every visit: an unchanged one costs a 304.
+    response.set_etag(config["version"] + ("-gz" if gzipped else ""))
+    return response.make_conditional(request)
