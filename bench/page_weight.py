@@ -12,8 +12,9 @@ Bytes are transfer sizes as Chromium reports them over CDP (Network.loadingFinis
 ``encodedDataLength``: headers and body as sent, compressed where the server compressed), for
 the page's own requests; the service worker's requests are counted from Playwright's request
 sizes (the same CDP figures, from the worker's target); the worker script and the manifest,
-which Chromium fetches for itself, are fetched once more here as Chromium asks for them. Printed per request and in total, with
-the targets beside them (first load ≤ 100 KB, repeat visit < 10 KB).
+which Chromium fetches for itself, are fetched once more here as Chromium asks for them.
+Printed per request and in total, with the targets beside them (first load ≤ 100 KB, repeat
+visit < 10 KB).
 
     .venv/bin/python bench/page_weight.py [--page /home/] [--verbose]
 """
@@ -178,7 +179,6 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
     from playwright.sync_api import sync_playwright
-
     from werkzeug.serving import make_server
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -217,7 +217,9 @@ def main() -> None:
                 "< 10 KB",
                 args.verbose,
             )
-            print(f"Ratios to target: first {first / (100 * KB):.2f}, repeat {repeat / (10 * KB):.2f}")
+            print(
+                f"Ratios to target: first {first / (100 * KB):.2f}, repeat {repeat / (10 * KB):.2f}"
+            )
             browser.close()
         server.shutdown()
 

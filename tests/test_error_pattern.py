@@ -62,7 +62,8 @@ def test_goal_error_has_summary_title_and_message_by_the_field(make, login_as, c
     login_as(parent)
     token = csrf_token(client, "/goals/")
     r = client.post(
-        f"/goals/family/{family.id}/propose", data={"csrf_token": token, "text": "", "helping_question": ""}
+        f"/goals/family/{family.id}/propose",
+        data={"csrf_token": token, "text": "", "helping_question": ""},
     )
     html = page_text(r)
     assert r.status_code == 400

@@ -38,7 +38,8 @@ PARENT_SCRIPTS = (
 # because it is how the parent's own person is named on every screen (as "your
 # practitioner"); without it six more sentences score 6.8 to 9.2.
 NAMES = re.compile(
-    r"\b(practitioner|practitioners|Alex|Sam|Pat Practitioner|Video Interaction Guidance|VIG|Safari|Chrome|Android|iPhone|"
+    r"\b(practitioner|practitioners|Alex|Sam|Pat Practitioner|Video Interaction Guidance|VIG|"
+    r"Safari|Chrome|Android|iPhone|"
     r"Permissions|Settings|Wednesday|Thursday|Saturday|November|December|September|"
     r"February|January|October)\b"
 )
@@ -174,7 +175,9 @@ def test_parent_pages_are_plain(filmed: Filmed, login_as, client) -> None:  # no
     texts += page_words(empty.get_data(as_text=True))
     client.post("/withdrawal/withdraw", data={"csrf_token": token})
     texts += page_words(_get(client, "/withdrawal/receipt"))
-    texts += [withdrawal.receipt_sentence(r) for r in withdrawal.receipts_for_family(filmed.family.id)]
+    texts += [
+        withdrawal.receipt_sentence(r) for r in withdrawal.receipts_for_family(filmed.family.id)
+    ]
     assert_plain(texts)
 
 

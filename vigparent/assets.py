@@ -6,12 +6,10 @@ import gzip
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, Response, current_app, request, send_from_directory
 from markupsafe import Markup, escape
 from webassets import Bundle, Environment
-
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
@@ -112,9 +110,8 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals.update(asset_urls=asset_urls, script=script, stylesheet=stylesheet)
     gen = (Path(app.static_folder) / "gen").resolve()
-    send_static = app.view_functions["static"]
 
-    def static_file(filename: str) -> Any:
+    def static_file(filename: str) -> Response:
         """Flask's static view, but a bundle goes gzipped to a browser that accepts it.
 
         It stays the "static" endpoint, so every rule about static files still applies.
@@ -126,7 +123,7 @@ def init_app(app: Flask) -> None:
             or not source.is_file()
             or not request.accept_encodings["gzip"]
         ):
-            response = send_static(filename=filename)
+            response = app.send_static_file(filename)
         else:
             # Built by `vig assets` in production; made on first use where bundles auto-build.
             packed = precompress(source)

@@ -22,7 +22,9 @@ def test_first_signed_in_load_is_small_and_downloads_nothing_twice(
     urls: dict[str, str] = {}
     worker: list[tuple[str, int]] = []
     cdp = phone.context.new_cdp_session(phone)
-    cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
+    cdp.on(
+        "Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"])
+    )
     cdp.on(
         "Network.loadingFinished",
         lambda e: page_bytes.__setitem__(e["requestId"], int(e["encodedDataLength"])),
@@ -47,5 +49,7 @@ def test_first_signed_in_load_is_small_and_downloads_nothing_twice(
     again = [url for url, body in worker if url in page_gen and body > 0]
     assert again == []
     # Only Home's own scripts, and no tus-js-client until a video is sent.
-    scripts = Counter(u.rsplit("/", 1)[-1].split(".")[0] for u in urls.values() if u.endswith(".js"))
+    scripts = Counter(
+        u.rsplit("/", 1)[-1].split(".")[0] for u in urls.values() if u.endswith(".js")
+    )
     assert "tus_js" not in scripts and scripts["capture_js"] == 1

@@ -157,7 +157,12 @@ def test_upload_progress_never_goes_back_and_home_shows_the_video_sending(
     cdp.send("Network.enable")
     cdp.send(
         "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 50, "downloadThroughput": 500_000, "uploadThroughput": 40_000},
+        {
+            "offline": False,
+            "latency": 50,
+            "downloadThroughput": 500_000,
+            "uploadThroughput": 40_000,
+        },
     )
     phone.get_by_role("button", name="Send to my practitioner").click()
     state = phone.locator("#rec-sending-state")
@@ -178,7 +183,10 @@ def test_upload_progress_never_goes_back_and_home_shows_the_video_sending(
     expect(item).to_contain_text("Sending")
     seen.append(_percent(item.inner_text()))
     assert seen == sorted(seen), seen
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
 
 
 ANDROID_UA = (
@@ -237,7 +245,8 @@ def test_focus_ring_contrast_and_link_tap_areas(
                  .map((a) => ({text: a.textContent.trim(),
                                h: Math.min(...[...a.getClientRects()].map((r) => r.height)),
                                alone: a.parentElement.tagName === 'P'
-                                      && a.parentElement.textContent.trim() === a.textContent.trim()}))"""
+                                      && a.parentElement.textContent.trim()
+                                         === a.textContent.trim()}))"""
         )
         assert sizes, path
         for link in sizes:

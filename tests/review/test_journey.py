@@ -8,7 +8,8 @@ import re
 from flask import Flask
 
 from tests.conftest import Factory, csrf_token, page_text
-from tests.uploads.conftest import Tus, webm  # noqa: F401 - shared fixture
+from tests.uploads.conftest import Tus
+from tests.uploads.conftest import webm as webm  # shared fixture
 from vigparent.testing.parent_session import sign_in
 
 
@@ -30,9 +31,7 @@ def test_film_clip_publish_review_rate_and_chart(
     staff = login_as(practitioner, app.test_client())
     plan_url = f"/practice/families/{family_id}/plan"
     token = csrf_token(staff, plan_url)
-    r = staff.post(
-        plan_url, data={"csrf_token": token, "place": "home", "activity": "bath time"}
-    )
+    r = staff.post(plan_url, data={"csrf_token": token, "place": "home", "activity": "bath time"})
     assert r.status_code == 302, page_text(r)
 
     # The parent films and sends it; the phone names no cycle.

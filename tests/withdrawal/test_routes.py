@@ -181,7 +181,9 @@ def test_practitioner_closes_a_case_and_sees_when_media_goes(
     assert r.status_code == 303
     page = client.get(r.headers["Location"])
     text = page_text(page)
-    assert "Case closed. Its videos and clips will be deleted on Friday 25 December at 12pm." in text
+    assert (
+        "Case closed. Its videos and clips will be deleted on Friday 25 December at 12pm." in text
+    )
     assert "Case closed. Media will be deleted on Friday 25 December at 12pm." in text
     again = _post(
         client, f"/withdrawal/families/{fm.id}/close", f"/withdrawal/families/{fm.id}/close"
@@ -207,7 +209,9 @@ def test_practitioner_sees_withdrawn_and_media_deleted_without_any_media(
     assert "Consent withdrawn" in page_text(caseload)
     assert "/media/" not in caseload.get_data(as_text=True)
     family_page = client.get(f"/practice/families/{fm.id}")
-    assert "Consent withdrawn, media deleted (Wednesday 25 November at 12pm)." in page_text(family_page)
+    assert "Consent withdrawn, media deleted (Wednesday 25 November at 12pm)." in page_text(
+        family_page
+    )
     assert f"/withdrawal/families/{fm.id}/receipts" in family_page.get_data(as_text=True)
     assert "/media/" not in family_page.get_data(as_text=True)
 

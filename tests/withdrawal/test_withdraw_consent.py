@@ -176,7 +176,10 @@ def test_receipt_words_use_uk_time_and_say_the_year_only_when_needed(frozen_cloc
 
     r = DeletionReceipt(family_id=1, reason="withdrawn", recordings=3, clips=5)
     r.completed_at = datetime(2026, 7, 1, 13, 2)  # BST: 14:02 in the UK
-    assert service.receipt_sentence(r) == "We deleted 3 videos and 5 clips on Wednesday 1 July at 2:02pm."
+    assert (
+        service.receipt_sentence(r)
+        == "We deleted 3 videos and 5 clips on Wednesday 1 July at 2:02pm."
+    )
     r.recordings, r.clips = 1, 1
     r.completed_at = datetime(2025, 12, 24, 9, 5)
     assert service.receipt_sentence(r) == (

@@ -14,8 +14,8 @@ from flask_login import current_user
 from vigparent import access, assets, db
 from vigparent.clips import service
 from vigparent.clips.forms import ClipForm
-from vigparent.media.service import load_media_owner
 from vigparent.families.service import current_goal
+from vigparent.media.service import load_media_owner
 from vigparent.models import Clip, ClipStatus, Family, Recording, Role
 from vigparent.security import require_role
 
@@ -142,7 +142,10 @@ def edit(clip_id: int) -> Any:
     except service.ClipProblem as e:
         flash(e.message, "error")
         return _editor(clip.recording, form, clip, 400)
-    flash("Saved." if not recut or clip.status is ClipStatus.READY else "Saved. See its card below.", "success")
+    flash(
+        "Saved." if not recut or clip.status is ClipStatus.READY else "Saved. See its card below.",
+        "success",
+    )
     return redirect(url_for(".recording", recording_id=clip.recording_id, _anchor="clips"))
 
 

@@ -176,7 +176,11 @@ def consent(token: str) -> Any:
         box = (missing.first_missing or consent_service.REQUIRED_KINDS[0]).value
         field_errors = {f"consent-{box}": str(missing)}
         return _page(
-            "invitations/consent.html", 400, error=str(missing), field_errors=field_errors, **context
+            "invitations/consent.html",
+            400,
+            error=str(missing),
+            field_errors=field_errors,
+            **context,
         )
     except InvitationRefused as refusal:
         return _refused(refusal)

@@ -33,7 +33,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -657,7 +657,8 @@ def what_was_deleted(receipt: DeletionReceipt) -> str:
 
 
 def receipt_sentence(receipt: DeletionReceipt) -> str:
-    """The receipt in plain words: 'We deleted 3 videos and 5 clips on Wednesday 25 November at 2:02pm.'"""
+    """The receipt in plain words: 'We deleted 3 videos and 5 clips on Wednesday 25 November
+    at 2:02pm.'"""
     if receipt.completed_at is None:
         return (
             f"We are deleting {what_was_deleted(receipt)}. This will be finished in a few minutes."
