@@ -129,6 +129,7 @@
   /* tus-js-client is most of the parent's script weight and only needed while a video is
    * sending, so it is fetched then (templates name its fingerprinted URL), not on every page. */
   let tusLoading = null;
+  let tusRetries = 0;
   function loadTus() {
     if (window.tus) return Promise.resolve();
     if (!tusLoading) {
@@ -385,10 +386,16 @@
       try {
         await loadTus();
       } catch (e) {
-        // No signal after all (or a flaky one): it waits, and is tried again later.
+        // No signal after all, or the signal is only just back (a service worker can lag
+        // behind the page): it waits, and is tried again soon, then every minute.
         await vig.store.update(id, { state: "queued", error: null });
+        if (tusRetries < RETRY_DELAYS.length - 1) {
+          tusRetries += 1;
+          setTimeout(() => startAll("retry"), RETRY_DELAYS[tusRetries]);
+        }
         return;
       }
+      tusRetries = 0;
     }
     const wake = "upload:" + id;
     vig.wakeLock.hold(wake);
