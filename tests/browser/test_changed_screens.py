@@ -17,6 +17,7 @@ from tests.capture.support import sign_in_parent
 from tests.conftest import Factory
 from tests.media.factories import add_clip, add_cycle, add_recording
 from vigparent import clock, db
+from vigparent.families import service as family_service
 from vigparent.models import Goal, GoalStatus
 from vigparent.withdrawal import service as withdrawal
 
@@ -85,8 +86,6 @@ def test_parent_screens(
 
 
 def test_consent_error_screen(small: tuple[str, Page], make: Factory) -> None:
-    from vigparent.families import service as family_service
-
     size, page = small
     practitioner = make.practitioner()
     _, _, token = family_service.start_family(practitioner, "Sam and Alex", "Alex")
@@ -100,9 +99,7 @@ def test_consent_error_screen(small: tuple[str, Page], make: Factory) -> None:
     _check(page, f"changed-consent-error-{size}")
 
 
-def test_practitioner_screens(
-    browser, make: Factory, app: Flask, live_server: LiveServer
-) -> None:
+def test_practitioner_screens(browser, make: Factory, app: Flask, live_server: LiveServer) -> None:
     context = _context(browser, live_server, LAPTOP)
     page = context.new_page()
     try:
