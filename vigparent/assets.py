@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import tempfile
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request, send_from_directory
 from markupsafe import Markup, escape
 from webassets import Bundle, Environment
 
@@ -24,6 +27,48 @@ def register(name: str, *sources: str, filters: str | None = None) -> None:
     """Add a bundle; sources are paths under static/ or node_modules/."""
     ext = "css" if name.endswith("css") else "js"
     BUNDLES[name] = Bundle(*sources, output=f"gen/{name}.%(version)s.{ext}", filters=filters)
+
+
+# Text bundles are also stored gzipped (level 9, once, at build time) and sent as such to every
+# browser that accepts gzip: a phone on a data plan downloads a quarter of the bytes.
+COMPRESSIBLE = (".js", ".css")
+YEAR = 31536000
+
+
+def gzip_path(path: Path) -> Path:
+    return path.with_name(path.name + ".gz")
+
+
+def precompress(path: Path) -> Path:
+    """Write ``path``.gz next to ``path`` unless an up-to-date one exists; return its path.
+
+    Written to a temporary file and renamed, so a reader never sees a half-written file.
+    """
+    target = gzip_path(path)
+    if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
+        return target
+    data = gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".gz-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, target)
+    return target
+
+
+def precompress_all(static_folder: str) -> int:
+    """Gzip every built bundle (``vig assets`` runs this at deploy time); return how many."""
+    gen = Path(static_folder) / "gen"
+    files = [p for p in gen.iterdir() if p.suffix in COMPRESSIBLE] if gen.is_dir() else []
+    for path in files:
+        precompress(path)
+    return len(files)
+
+
+def bundle_url(name: str) -> str:
+    """The fingerprinted URL of a one-file bundle (for scripts that fetch it themselves)."""
+    env: Environment = current_app.extensions["vig_assets"]
+    urls: list[str] = env[name].urls()
+    return urls[0]
 
 
 def build_environment(static_folder: str, auto_build: bool = True) -> Environment:
@@ -64,6 +109,36 @@ def init_app(app: Flask) -> None:
         )
 
     app.jinja_env.globals.update(asset_urls=asset_urls, script=script, stylesheet=stylesheet)
+    gen = (Path(app.static_folder) / "gen").resolve()
+
+    def static_file(filename: str) -> Response:
+        """Flask's static view, but a bundle goes gzipped to a browser that accepts it.
+
+        It stays the "static" endpoint, so every rule about static files still applies.
+        """
+        source = (Path(app.static_folder or "") / filename).resolve()
+        if (
+            source.parent != gen
+            or source.suffix not in COMPRESSIBLE
+            or not source.is_file()
+            or not request.accept_encodings["gzip"]
+        ):
+            response = app.send_static_file(filename)
+        else:
+            # Built by `vig assets` in production; made on first use where bundles auto-build.
+            packed = precompress(source)
+            response = send_from_directory(
+                gen,
+                packed.name,
+                max_age=YEAR,
+                mimetype="text/css" if source.suffix == ".css" else "text/javascript",
+            )
+            response.headers["Content-Encoding"] = "gzip"
+        if source.parent == gen:
+            response.vary.add("Accept-Encoding")
+        return response
+
+    app.view_functions["static"] = static_file
 
     @app.after_request
     def _long_cache_for_fingerprinted(response: Response) -> Response:

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from vigparent import audit, db
+from vigparent.assets import precompress_all
 from vigparent.auth import mfa
 from vigparent.auth import service as auth_service
 from vigparent.families import service as family_service
@@ -136,7 +137,9 @@ def build_assets() -> None:
     env = current_app.extensions["vig_assets"]
     for bundle in env:
         bundle.build()
-    click.echo("Built assets.")
+    assert current_app.static_folder is not None
+    count = precompress_all(current_app.static_folder)
+    click.echo(f"Built assets ({count} gzipped).")
 
 
 @vig.command("demo")

@@ -106,6 +106,21 @@ class Principle(enum.StrEnum):
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
 
+    @property
+    def parent_label(self) -> str:
+        """The principle in a parent's words, for the parent's own screens."""
+        return _PRINCIPLE_FOR_PARENTS[self]
+
+
+_PRINCIPLE_FOR_PARENTS = {
+    Principle.BEING_ATTENTIVE: "Noticing your child",
+    Principle.ENCOURAGING_INITIATIVES: "Following your child's lead",
+    Principle.RECEIVING_INITIATIVES: "Answering your child",
+    Principle.DEVELOPING_ATTUNED_INTERACTIONS: "Taking turns together",
+    Principle.GUIDING: "Showing your child the way",
+    Principle.DEEPENING_DISCUSSION: "Talking it through",
+}
+
 
 class Organisation(Base):
     __tablename__ = "organisation"

@@ -126,7 +126,7 @@ def test_practitioner_invites_parent_joins_agrees_goal_and_sees_next_step(
     expect(parent.get_by_role("heading", name="Do you agree?")).to_be_visible()
     # Trying without ticking anything explains what is needed and saves nothing.
     parent.get_by_role("button", name="Yes, I agree. Join now").click()
-    expect(parent.get_by_role("alert")).to_contain_text("please tick the first two boxes")
+    expect(parent.get_by_role("alert")).to_contain_text("please tick both boxes")
     screenshot(parent, "invite-08-parent-consent-missing")
     parent.get_by_label("I agree to film short videos").check()
     parent.get_by_label("I agree that my videos").check()

@@ -115,7 +115,7 @@ def test_withdrawing_offline_empties_the_phone_at_once_and_the_server_when_back_
     panel = phone.locator("#withdraw")
     expect(panel.get_by_text("1 video you sent us")).to_be_visible()
     expect(panel.get_by_text("1 clip made from them")).to_be_visible()
-    expect(panel.get_by_text("any videos still waiting to send on this phone")).to_be_visible()
+    expect(panel.get_by_text("videos still on this phone")).to_be_visible()
     panel.scroll_into_view_if_needed()
     _fits(phone)
     screenshot(phone, "withdraw-1-privacy-panel")
@@ -139,7 +139,7 @@ def test_withdrawing_offline_empties_the_phone_at_once_and_the_server_when_back_
 
     expect(phone.get_by_role("heading", name="Your videos are deleted")).to_be_visible()
     expect(phone.locator(".receipt-sentence")).to_have_text(
-        "We deleted 1 recording and 1 clip on 25 November at 12:00."
+        "We deleted 1 video and 1 clip on Wednesday 25 November at 12pm."
     )
     expect(
         phone.get_by_text("We also deleted 1 video that was still waiting on this phone.")
@@ -186,7 +186,7 @@ def test_one_tap_online_double_tap_harmless_and_a_single_video_deleted_first(
     phone.get_by_role("button", name=BUTTON).dblclick()
     expect(phone.get_by_role("heading", name="Your videos are deleted")).to_be_visible()
     expect(phone.locator(".receipt-sentence")).to_have_text(
-        re.compile(r"^We deleted 1 recording and 1 clip on .+\.$")
+        re.compile(r"^We deleted 1 video and 1 clip on .+\.$")
     )
     state = phone.evaluate(PHONE_STATE)
     assert (state["records"], state["chunks"], state["cached"]) == (0, 0, 0)
@@ -232,3 +232,35 @@ def test_staff_screens_on_a_phone(
     expect(phone.get_by_text(re.compile(r"Sam and Alex is erased\."))).to_be_visible()
     _fits(phone)
     screenshot(phone, "withdraw-9-admin-receipts")
+
+
+def test_receipt_counts_only_videos_that_were_waiting_and_gives_a_reference(
+    phone: Page,
+    app: Flask,
+    live_server: LiveServer,
+    with_media,  # noqa: F811 - the shared fixture
+) -> None:
+    fm: FamilyMedia = with_media(recordings=2, clips=1)
+    sign_in_parent(app, phone, fm.parent, live_server.url)
+    phone.goto("/consent/privacy")
+    # Two videos this phone already sent (it keeps a small note of each) and one still waiting.
+    for rec in fm.recordings:
+        phone.evaluate(
+            "async (id) => vig.store.create({id: id, state: 'sent', mimeType: 'video/webm'})",
+            rec.client_id,
+        )
+    phone.evaluate(SEED_PENDING, None)
+    phone.get_by_role("button", name=BUTTON).click()
+
+    panel = phone.locator(".panel-confirmation")
+    expect(panel.get_by_role("heading", name="Your videos are deleted")).to_be_visible()
+    expect(panel).to_contain_text(re.compile(r"Your reference number\s*VIG-\d{5}"))
+    expect(phone.locator(".receipt-sentence")).to_have_text(
+        re.compile(r"^We deleted 2 videos and 2 clips on \w+day \d+ \w+ at \d")
+    )
+    expect(
+        phone.get_by_text("We also deleted 1 video that was still waiting on this phone.")
+    ).to_be_visible()
+    expect(phone.get_by_role("heading", name="What happens next")).to_be_visible()
+    expect(phone.get_by_role("heading", name="Who to contact")).to_be_visible()
+    screenshot(phone, "withdraw-10-receipt-panel")

@@ -75,7 +75,7 @@ def test_cut_a_clip(filmed: Filmed, editor):
     assert store.exists(clip.family_id, clip.media_name or "")
     assert store.exists(clip.family_id, clip.poster_name or "")
     page = page_text(client.get(url))
-    assert "is being cut" in page and "Looking back" in page
+    assert "Clip 2 is ready." in page and "Looking back" in page
     actions = [e.action for e in db.session().query(AuditEvent)]
     assert "clip_created" in actions
     assert not any("Looking" in (e.detail or "") for e in db.session().query(AuditEvent))

@@ -191,7 +191,7 @@ def test_ended_families(make: Factory):
     withdrawn = make.family(status=FamilyStatus.WITHDRAWN)
     assert service.next_step(closed).stage == "closed"
     assert service.next_step(withdrawn).stage == "withdrawn"
-    assert service.next_step(withdrawn).waiting_on is Waiting.NOBODY
+    assert service.next_step(withdrawn).waiting_on is Waiting.PRACTITIONER  # close the case
 
 
 def test_expired_invitations_ask_the_practitioner_for_a_new_link(make: Factory, frozen_clock):

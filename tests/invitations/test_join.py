@@ -161,7 +161,7 @@ def test_consent_without_both_required_boxes_changes_nothing(client, invited: In
     r = client.post(f"{invited.path}/consent", data=data)
     assert r.status_code == 400
     text = page_text(r)
-    assert "please tick the first two boxes" in text and "Nothing has been saved" in text
+    assert "please tick both boxes" in text and "Nothing has been saved" in text
     _nothing_changed(invited)
     # The link still works afterwards.
     assert give_consent(client, invited.path).status_code == 302

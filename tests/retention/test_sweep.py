@@ -53,7 +53,7 @@ def test_closed_case_media_goes_after_the_organisations_period_and_not_before(
     frozen_clock(hours=1)  # exactly 14 days after closing
     report = retention.sweep()
     assert f"Closed case, family {closed.id}" in str(report)
-    assert "deleted 2 recordings and 2 clips, 10 files" in str(report)
+    assert "deleted 2 videos and 2 clips, 10 files" in str(report)
     assert_family_gone(app, closed, tokens)
     family = db.session().get(Family, closed.id)
     assert family.status is FamilyStatus.CLOSED and family.media_deleted_at == clock.now()
@@ -186,7 +186,7 @@ def test_vig_sweep_prints_what_it_deleted(app: Flask, make: Factory, with_media,
     result = app.test_cli_runner().invoke(args=["vig", "sweep"])
     assert result.exit_code == 0, result.output
     assert f"Closed case, family {fm.id}" in result.output
-    assert "deleted 1 recording and 0 clips, 3 files" in result.output
+    assert "deleted 1 video and 0 clips, 3 files" in result.output
     result = app.test_cli_runner().invoke(args=["vig", "sweep"])
     assert result.output.strip() == "Nothing to delete."
 

@@ -49,7 +49,7 @@ def test_published_clips_in_order_with_notes(filmed: Filmed, parent_client):
     assert "Clip 1 of 2" in html and "Clip 2 of 2" in html
     assert "You waited, and Sam looked back at you." in html
     assert "What you did that helped" in html
-    assert "Encouraging initiatives" in html
+    assert "Following your child's lead" in html
     assert f'poster="/media/clips/{filmed.clip.id}/poster"' in html
     assert f'src="/media/clips/{filmed.clip.id}"' in html
     assert "Draft clip" not in html and "Still being cut" not in html
@@ -273,3 +273,28 @@ def test_signed_out_parent_is_told_to_open_their_link(client):
     r = client.get("/review/")
     assert r.status_code == 401
     assert "open the link your practitioner sent you" in page_text(r)
+
+
+def test_an_empty_reflection_is_refused_with_a_clear_message(filmed, login_as, client):
+    login_as(filmed.parent)
+    token = csrf_token(client, "/review/")
+    r = client.post(
+        f"/review/clips/{filmed.clip.id}/reflection", data={"csrf_token": token, "text": "   "}
+    )
+    assert r.status_code == 400
+    text = page_text(r)
+    assert "Saved. Thank you." not in text
+    assert "Write what you noticed first, then tap Save." in text
+    assert db.session().query(Reflection).count() == 0
+    key = str(filmed.recording.cycle_id)
+    r = client.post("/review/reflection", data={"csrf_token": token, "set": key, "text": ""})
+    assert r.status_code == 400
+    assert "Write what you noticed first, then tap Save." in page_text(r)
+
+    # Emptying a saved note deletes it, and says so.
+    url = f"/review/clips/{filmed.clip.id}/reflection"
+    client.post(url, data={"csrf_token": token, "text": "We laughed."})
+    r = client.post(url, data={"csrf_token": token, "text": ""}, follow_redirects=True)
+    assert "Deleted what you wrote." in page_text(r)
+    assert "Saved. Thank you." not in page_text(r)
+    assert db.session().query(Reflection).count() == 0

@@ -41,7 +41,7 @@ def test_privacy_page_states_the_consequences_beside_the_one_tap_button(
     inside = form.group(0)
     assert inside.index("2 videos you sent us") < inside.index("Stop and delete all our videos")
     assert "2 clips made from them" in inside
-    assert "any videos still waiting to send on this phone" in inside
+    assert "videos still on this phone" in inside
     assert "This cannot be undone." in text
     assert "Stop filming, keep my videos" in text
     assert "Delete just one video" in text
@@ -62,9 +62,9 @@ def test_one_tap_withdraws_and_shows_a_plain_receipt(
     assert r.status_code == 303 and r.headers["Location"].endswith("/withdrawal/receipt")
     receipt_page = client.get("/withdrawal/receipt")
     text = page_text(receipt_page)
-    assert "We deleted 3 recordings and 6 clips on 25 November at 14:02." in text
-    assert "No copy can ever be opened again" in text
-    assert "Your practitioner has been told" in text
+    assert "We deleted 3 videos and 6 clips on Wednesday 25 November at 2:02pm." in text
+    assert "Nobody can open a copy again" in text
+    assert "We have told your practitioner" in text
     assert receipt_page.headers["Clear-Site-Data"] == '"cache"'
     assert "data-wipe-local" in receipt_page.get_data(as_text=True)
     assert_family_gone(app, fm, tokens)
@@ -111,7 +111,7 @@ def test_queued_offline_withdrawal_is_sent_as_json(client: FlaskClient, login_as
     assert r.status_code == 200
     body = r.get_json()
     assert body["receipt_url"] == "/withdrawal/receipt" and body["complete"] is True
-    assert body["message"].startswith("We deleted 1 recording and 0 clips on ")
+    assert body["message"].startswith("We deleted 1 video and 0 clips on ")
     # Without the CSRF token nothing happens.
     fm2: FamilyMedia = with_media(recordings=0)
     other = client.application.test_client()
@@ -181,8 +181,10 @@ def test_practitioner_closes_a_case_and_sees_when_media_goes(
     assert r.status_code == 303
     page = client.get(r.headers["Location"])
     text = page_text(page)
-    assert "Case closed. Its videos and clips will be deleted on 25 December at 12:00." in text
-    assert "Case closed. Media will be deleted on 25 December at 12:00." in text
+    assert (
+        "Case closed. Its videos and clips will be deleted on Friday 25 December at 12pm." in text
+    )
+    assert "Case closed. Media will be deleted on Friday 25 December at 12pm." in text
     again = _post(
         client, f"/withdrawal/families/{fm.id}/close", f"/withdrawal/families/{fm.id}/close"
     )
@@ -200,14 +202,16 @@ def test_practitioner_sees_withdrawn_and_media_deleted_without_any_media(
     login_as(fm.family.practitioner)
     page = client.get(f"/withdrawal/families/{fm.id}/receipts")
     text = page_text(page)
-    assert "Consent withdrawn, media deleted (25 November at 12:00)." in text
-    assert "We deleted 2 recordings and 2 clips on 25 November at 12:00." in text
+    assert "Consent withdrawn, media deleted (Wednesday 25 November at 12pm)." in text
+    assert "We deleted 2 videos and 2 clips on Wednesday 25 November at 12pm." in text
     assert "/media/" not in page.get_data(as_text=True)
     caseload = client.get("/practice/")
     assert "Consent withdrawn" in page_text(caseload)
     assert "/media/" not in caseload.get_data(as_text=True)
     family_page = client.get(f"/practice/families/{fm.id}")
-    assert "Consent withdrawn, media deleted (25 November at 12:00)." in page_text(family_page)
+    assert "Consent withdrawn, media deleted (Wednesday 25 November at 12pm)." in page_text(
+        family_page
+    )
     assert f"/withdrawal/families/{fm.id}/receipts" in family_page.get_data(as_text=True)
     assert "/media/" not in family_page.get_data(as_text=True)
 

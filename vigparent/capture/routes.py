@@ -21,20 +21,23 @@ bp.before_request(require_role(Role.PARENT))
 
 # One bundle for every parent page (templates/capture/_parent_head.html, included by
 # base.html): the queue must resume and the service worker register wherever the parent is.
-# Page-specific modules switch themselves on only when their element is on the page.
+# pending.js and home-sending.js switch themselves on only when their element is on the page.
 assets.register(
     "capture_js",
     "idb/build/umd.js",
-    "tus-js-client/dist/tus.min.js",
     "js/vig-store.js",
     "js/sha256.js",
     "js/container.js",
     "js/uploader.js",
     "js/sw-register.js",
-    "js/recorder.js",
     "js/pending.js",
-    "js/install.js",
+    "js/home-sending.js",
 )
+# Only the pages that use them: filming, and the install guidance on My videos.
+assets.register("record_js", "js/recorder.js")
+assets.register("install_js", "js/install.js")
+# Fetched by uploader.js when a video is to be sent (most page loads send nothing).
+assets.register("tus_js", "tus-js-client/dist/tus.min.js")
 
 
 @bp.app_context_processor
@@ -52,6 +55,7 @@ def _capture_config() -> dict[str, Any]:
             "record-url": url_for("capture.record"),
             "pending-url": url_for("capture.pending"),
             "sw-url": url_for("pwa.service_worker"),
+            "tus-url": assets.bundle_url("tus_js"),
         }
 
     return {"capture_config": capture_config}

@@ -11,9 +11,10 @@ from typing import Any
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from vigparent import access, assets, safe_input
+from vigparent import access, assets, db, safe_input
 from vigparent.clips import service
 from vigparent.clips.forms import ClipForm
+from vigparent.families.service import current_goal
 from vigparent.media.service import load_media_owner
 from vigparent.models import Clip, ClipStatus, Family, Recording, Role
 from vigparent.security import require_role
@@ -116,7 +117,13 @@ def recording(recording_id: int) -> Any:
     except service.ClipProblem as e:
         flash(e.message, "error")
         return _editor(rec, form, None, 400)
-    flash(f"Clip {clip.position} is being cut. You can carry on making the next one.", "success")
+    # Say the state as it is now (the job may have run already, inline or in a worker); the
+    # clip's card keeps it up to date after that.
+    db.session().refresh(clip)
+    if clip.status is ClipStatus.READY:
+        flash(f"Clip {clip.position} is ready.", "success")
+    else:
+        flash(f"Clip {clip.position} is saved. You can make the next one.", "success")
     return redirect(url_for(".recording", recording_id=rec.id, _anchor="clips"))
 
 
@@ -135,7 +142,10 @@ def edit(clip_id: int) -> Any:
     except service.ClipProblem as e:
         flash(e.message, "error")
         return _editor(clip.recording, form, clip, 400)
-    flash("Saved. The clip is being cut again." if recut else "Saved.", "success")
+    flash(
+        "Saved." if not recut or clip.status is ClipStatus.READY else "Saved. See its card below.",
+        "success",
+    )
     return redirect(url_for(".recording", recording_id=clip.recording_id, _anchor="clips"))
 
 
@@ -236,4 +246,5 @@ def present(family_id: int) -> Any:
         total=len(clips),
         previous=clips[index - 1] if index > 0 else None,
         next=clips[index + 1] if index + 1 < len(clips) else None,
+        goal=current_goal(fam),
     )

@@ -18,7 +18,7 @@ from vigparent.models import ConsentKind, ConsentRecord, Family, Organisation, U
 
 # Change this whenever the consent statements below or templates/consent/_about.html change:
 # existing records then still say which wording those families agreed to.
-CONSENT_WORDING_VERSION = "2026-11-25.2"
+CONSENT_WORDING_VERSION = "2026-11-30.1"
 
 # One plain sentence per kind, read by the parent next to its tick box (reading age ~9).
 CONSENT_STATEMENTS: dict[ConsentKind, str] = {
@@ -27,8 +27,8 @@ CONSENT_STATEMENTS: dict[ConsentKind, str] = {
         "and to send them to my practitioner."
     ),
     ConsentKind.STORAGE: (
-        "I agree that my videos, and the short clips made from them, are kept here "
-        "in a locked way until they are deleted."
+        "I agree that my videos and the clips made from them are kept here, locked, "
+        "until they are deleted."
     ),
     ConsentKind.KEEP_COPY: (
         "I would like to keep a copy of my clips on my phone when our work ends. "
@@ -49,6 +49,10 @@ REQUIRED_KINDS: tuple[ConsentKind, ...] = (ConsentKind.FILMING, ConsentKind.STOR
 class ConsentMissing(ValueError):
     """VIG cannot start without agreement to filming and to keeping the videos."""
 
+    def __init__(self, message: str, first_missing: ConsentKind | None = None) -> None:
+        super().__init__(message)
+        self.first_missing = first_missing
+
 
 def offered_kinds(organisation: Organisation) -> tuple[ConsentKind, ...]:
     """The kinds this organisation asks about: keep-a-copy only where it allows copies."""
@@ -59,11 +63,15 @@ def offered_kinds(organisation: Organisation) -> tuple[ConsentKind, ...]:
 
 def check_choices(organisation: Organisation, granted: Iterable[ConsentKind]) -> set[ConsentKind]:
     """The kinds to record from a parent's ticks, or ConsentMissing if a required one is absent."""
-    chosen = set(granted) & set(offered_kinds(organisation))
-    if not set(REQUIRED_KINDS) <= chosen:
+    offered = offered_kinds(organisation)
+    chosen = set(granted) & set(offered)
+    missing = [kind for kind in REQUIRED_KINDS if kind not in chosen]
+    if missing:
+        boxes = "both boxes" if len(offered) == len(REQUIRED_KINDS) else "the first two boxes"
         raise ConsentMissing(
-            "To take part, please tick the first two boxes. If you are not sure, "
-            "talk to your practitioner first. Nothing has been saved."
+            f"To take part, please tick {boxes}. If you are not sure, "
+            "talk to your practitioner first. Nothing has been saved.",
+            missing[0],
         )
     return chosen
 

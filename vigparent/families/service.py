@@ -348,6 +348,8 @@ class NextStep:
     for_parent: str
     for_practitioner: str
     waiting_on: Waiting
+    # A video that arrived and has no clips yet: the practitioner's next step links to it.
+    new_recording_id: int | None = None
 
 
 def current_goal(family: Family) -> Goal | None:
@@ -378,12 +380,7 @@ def _cycle_recordings(family: Family, cycle: Cycle) -> list[Recording]:
 def next_step(family: Family) -> NextStep:
     """The one rule for what happens next in a family's VIG work."""
     if family.status is FamilyStatus.WITHDRAWN:
-        return NextStep(
-            "withdrawn",
-            "You stopped taking part, so your videos were deleted.",
-            "The family withdrew consent. Their videos were deleted.",
-            Waiting.NOBODY,
-        )
+        return _withdrawn_step(family)
     if family.status is FamilyStatus.CLOSED:
         return NextStep(
             "closed",
@@ -429,6 +426,31 @@ def next_step(family: Family) -> NextStep:
     return _cycle_step(family, cycle)
 
 
+def withdrawn_sentence(family: Family) -> str:
+    """'The family withdrew consent on Wednesday 25 November at 12pm.' for staff pages."""
+    if family.withdrawn_at is None:
+        return "The family withdrew consent."
+    return f"The family withdrew consent on {say_when(family.withdrawn_at)}."
+
+
+def _withdrawn_step(family: Family) -> NextStep:
+    parent_words = "You stopped taking part, so your videos were deleted."
+    if family.closed_at is None:
+        return NextStep(
+            "withdrawn",
+            parent_words,
+            f"{withdrawn_sentence(family)} We deleted their videos and clips. "
+            "Close the case when you are ready.",
+            Waiting.PRACTITIONER,
+        )
+    return NextStep(
+        "withdrawn_closed",
+        parent_words,
+        f"Case closed. {withdrawn_sentence(family)} Their videos and clips were deleted.",
+        Waiting.NOBODY,
+    )
+
+
 def _invited_step(family: Family) -> NextStep:
     waiting = invitation_service.open_invitations(family)
     if waiting:
@@ -459,9 +481,24 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
         else []
     )
     statuses = {r.status for r in recordings}
+    arrived = {RecordingStatus.RECEIVED, RecordingStatus.PROCESSING, RecordingStatus.READY}
+    cut_from = {c.recording_id for c in clips}
+    uncut = sorted(
+        (r for r in recordings if r.status in arrived and r.id not in cut_from),
+        key=lambda r: (r.created_at, r.id),
+    )
+    new_id = uncut[-1].id if uncut else None
     if any(c.published_at is not None for c in clips):
         if cycle.review_at is not None and cycle.review_at > clock.now():
             when = say_when(cycle.review_at)
+            if new_id is not None:
+                return NextStep(
+                    "review_booked",
+                    f"Your review is on {when}.",
+                    f"A new video has arrived. Watch it before the review on {when}.",
+                    Waiting.PRACTITIONER,
+                    new_id,
+                )
             return NextStep(
                 "review_booked",
                 f"Your review is on {when}.",
@@ -488,13 +525,13 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
             "Finish choosing clips and share them.",
             Waiting.PRACTITIONER,
         )
-    arrived = {RecordingStatus.RECEIVED, RecordingStatus.PROCESSING, RecordingStatus.READY}
     if statuses & arrived:
         return NextStep(
             "watching",
             "Your practitioner is watching your video.",
             "A new video has arrived. Watch it and choose clips.",
             Waiting.PRACTITIONER,
+            new_id,
         )
     if RecordingStatus.UPLOADING in statuses:
         return NextStep(

@@ -72,7 +72,15 @@ def _render(
         author_name=lambda author_id: _author_name(author_id, family),
         open=family.status in (FamilyStatus.INVITED, FamilyStatus.ACTIVE),
         error=error,
+        field_errors=_field_errors(form, error),
     ), status
+
+
+def _field_errors(form: GoalForm | None, error: str) -> dict[str, str]:
+    """Which box the problem is about, for the error summary and the message beside it."""
+    if not error or form is None:
+        return {}
+    return {"helping_question" if "helping question" in error else "text": error}
 
 
 @bp.get("/")

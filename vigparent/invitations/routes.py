@@ -173,7 +173,15 @@ def consent(token: str) -> Any:
             invitation, form.granted(), form.name.data or "", request.user_agent.string
         )
     except consent_service.ConsentMissing as missing:
-        return _page("invitations/consent.html", 400, error=str(missing), **context)
+        box = (missing.first_missing or consent_service.REQUIRED_KINDS[0]).value
+        field_errors = {f"consent-{box}": str(missing)}
+        return _page(
+            "invitations/consent.html",
+            400,
+            error=str(missing),
+            field_errors=field_errors,
+            **context,
+        )
     except InvitationRefused as refusal:
         return _refused(refusal)
     if previous_device:

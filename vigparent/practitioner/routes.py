@@ -34,6 +34,9 @@ def _say_date(value: Any) -> str:
     return service.say_date(value) if value else ""
 
 
+bp.add_app_template_global(service.withdrawn_sentence, "withdrawn_sentence")
+
+
 @bp.app_template_filter("say_when")
 def _say_when(value: Any) -> str:
     return service.say_when(value) if value else ""

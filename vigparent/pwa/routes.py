@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from vigparent.security import public
 
@@ -53,7 +54,8 @@ def offline() -> Any:
 
 # Bundles every parent page loads (base.html + templates/capture/_parent_head.html).
 # withdrawal_js: a withdrawal tapped offline is queued and sent from whatever page is open.
-SHELL_BUNDLES = ("css", "common_js", "capture_js", "withdrawal_js")
+# record_js and install_js: the shell pages that use them must work offline too.
+SHELL_BUNDLES = ("css", "common_js", "capture_js", "withdrawal_js", "record_js", "install_js")
 # The parent's pages that must open with no signal. Other pages fall back to /offline.
 # consent.privacy holds the withdrawal button, which must work offline too (DESIGN.md §7).
 SHELL_PAGES = (
@@ -92,9 +94,18 @@ def service_worker() -> Any:
     config = service_worker_config()
     payload = json.dumps(config, sort_keys=True)
     config["version"] = hashlib.sha256((payload + source).encode()).hexdigest()[:16]
-    body = f"self.VIG_SW = {json.dumps(config, sort_keys=True)};\n{source}"
-    response = Response(body, mimetype="text/javascript")
+    body = f"self.VIG_SW = {json.dumps(config, sort_keys=True)};\n{source}".encode()
+    # No personal data in it (bundle URLs and page paths), so it may go compressed.
+    gzipped = bool(request.accept_encodings["gzip"])
+    response = Response(
+        gzip.compress(body, mtime=0) if gzipped else body, mimetype="text/javascript"
+    )
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
     # Browsers must re-check the worker on every visit, or a fix could take a day to arrive.
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
-    return response
+    # The browser re-checks the worker on every visit: an unchanged one costs a 304.
+    response.set_etag(config["version"] + ("-gz" if gzipped else ""))
+    return response.make_conditional(request)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, func, not_, select, update
 
 from vigparent import audit, clock, db, media_store
+from vigparent.families.service import current_cycle
 from vigparent.models import (
     ConsentKind,
     ConsentRecord,
@@ -199,7 +200,13 @@ def start_recording(
     The same client id always finds the same recording, so a double tap or a second tab
     never makes two. QuotaFull when the declared size does not fit; checked and reserved in
     one transaction under ``hold_family``.
+
+    A recording whose phone names no cycle (old pages, videos queued offline before the plan
+    was made) joins the family's current cycle, so its clips reach that review and rating.
     """
+    if cycle_id is None:
+        cycle = current_cycle(family)
+        cycle_id = cycle.id if cycle is not None else None
     s = db.session()
     store = media_store.store()
     hold_family(family)

@@ -32,7 +32,7 @@ def _page(
     earlier = [r for r in reversed(reviews) if r is not latest]
     saved = request.args.get("saved", "")
     # An earlier review folded away would hide the "Saved" note or the problem just met.
-    wanted = {saved, *(problems or {})}
+    wanted = {saved.removeprefix("removed:"), *(problems or {})}
     open_sets = {r.key for r in earlier if wanted & _keys(r)}
     return (
         render_template(
@@ -47,10 +47,16 @@ def _page(
             saved=saved,
             open_sets=open_sets,
             problems=problems or {},
+            field_errors={_field_of(key): message for key, message in (problems or {}).items()},
             drafts=drafts or {},
         ),
         status,
     )
+
+
+def _field_of(key: str) -> str:
+    """The id the error summary links to: the text box, or the rating's choices."""
+    return key if key.startswith("rating-") else f"{key}-text"
 
 
 def _keys(review: ReviewSet) -> set[str]:
@@ -60,8 +66,10 @@ def _keys(review: ReviewSet) -> set[str]:
     return keys
 
 
-def _saved(key: str) -> Any:
-    return redirect(url_for(".index", saved=key, _anchor=key))
+def _saved(key: str, kept: object = True) -> Any:
+    """Back to the review; the note beside the form says whether the words were kept."""
+    saved = key if kept is not None else f"removed:{key}"
+    return redirect(url_for(".index", saved=saved, _anchor=key))
 
 
 @bp.get("/")
@@ -76,10 +84,10 @@ def clip_reflection(clip_id: int) -> Any:
     text = request.form.get("text", "")
     key = f"clip-{clip.id}"
     try:
-        service.save_clip_reflection(current_user, clip, text)
+        kept = service.save_clip_reflection(current_user, clip, text)
     except service.ReviewProblem as e:
         return _page(400, {key: e.message}, {key: text})
-    return _saved(key)
+    return _saved(key, kept)
 
 
 @bp.post("/reflection")
@@ -92,10 +100,10 @@ def review_reflection() -> Any:
     text = request.form.get("text", "")
     key = f"overall-{review.key}"
     try:
-        service.save_review_reflection(current_user, review, text)
+        kept = service.save_review_reflection(current_user, review, text)
     except service.ReviewProblem as e:
         return _page(400, {key: e.message}, {key: text})
-    return _saved(key)
+    return _saved(key, kept)
 
 
 @bp.post("/cycles/<int:cycle_id>/rating")

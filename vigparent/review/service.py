@@ -94,12 +94,16 @@ def _clean(text: str) -> str:
     return text
 
 
+EMPTY_REFLECTION = "Write what you noticed first, then tap Save."
+
+
 def _save(existing: Reflection | None, new: Reflection, text: str) -> Reflection | None:
     """Write, change or (when emptied) remove one reflection. Commits."""
     s = db.session()
     if not text:
-        if existing is not None:
-            s.delete(existing)
+        if existing is None:
+            raise ReviewProblem(EMPTY_REFLECTION)
+        s.delete(existing)
         s.commit()
         return None
     if existing is not None:

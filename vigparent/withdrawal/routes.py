@@ -24,6 +24,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from vigparent import access, assets, db
+from vigparent.families.service import say_when
 from vigparent.models import (
     Clip,
     DeletionReceipt,
@@ -168,6 +169,7 @@ def receipt() -> Any:
         sentence=service.receipt_sentence(whole) if whole else None,
         others=[r for r in receipts if r is not whole],
         sentence_of=service.receipt_sentence,
+        reference=service.receipt_reference(whole) if whole else None,
     )
     headers = {}
     if family.status is FamilyStatus.WITHDRAWN:
@@ -238,7 +240,9 @@ def close_case(family_id: int) -> Any:
             error = str(e)
         else:
             flash(
-                f"Case closed. Its videos and clips will be deleted on {service.say_when(due)}.",
+                "Case closed. The family's videos were already deleted when they withdrew."
+                if family.status is FamilyStatus.WITHDRAWN
+                else f"Case closed. Its videos and clips will be deleted on {say_when(due)}.",
                 "success",
             )
             return redirect(url_for("withdrawal.family_receipts", family_id=family.id), code=303)

@@ -33,7 +33,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,7 @@ from sqlalchemy import ColumnElement, Table, delete, func, or_, select, update
 
 from vigparent import audit, clock, db, jobs, media_store
 from vigparent.db import Base
+from vigparent.families.service import say_when
 from vigparent.models import (
     Clip,
     ConsentKind,
@@ -598,15 +599,14 @@ def close_case(family: Family, by: User) -> datetime:
 
     Returns when that deletion is due.
     """
-    if family.status not in (FamilyStatus.ACTIVE, FamilyStatus.INVITED):
-        raise CaseNotOpen(
-            "This case is already closed."
-            if family.status is FamilyStatus.CLOSED
-            else "Consent was withdrawn for this family, so its media is already deleted."
-        )
+    if family.status is FamilyStatus.CLOSED or family.closed_at is not None:
+        raise CaseNotOpen("This case is already closed.")
     s = db.session()
     now = clock.now()
-    family.status = FamilyStatus.CLOSED
+    # A withdrawn family stays "withdrawn" (its media is already gone); closing only ends the
+    # work, so the caseload stops asking for it.
+    if family.status is not FamilyStatus.WITHDRAWN:
+        family.status = FamilyStatus.CLOSED
     family.closed_at = now
     s.execute(
         update(Invitation)
@@ -646,12 +646,9 @@ def latest_family_receipt(family_id: int) -> DeletionReceipt | None:
     return _latest_family_receipt(family_id, (Reason.WITHDRAWN, Reason.ERASED, Reason.RETENTION))
 
 
-def say_when(at: datetime) -> str:
-    """'25 November at 14:02' in UK time (with the year when it is not this year)."""
-    local = at.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
-    this_year = clock.now().replace(tzinfo=UTC).astimezone(LOCAL_TZ).year
-    day = f"{local.day} {local:%B}" + ("" if local.year == this_year else f" {local.year}")
-    return f"{day} at {local:%H:%M}"
+def receipt_reference(receipt: DeletionReceipt) -> str:
+    """The number a parent quotes to their practitioner or the organisation: 'VIG-00042'."""
+    return f"VIG-{receipt.id:05d}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -659,12 +656,13 @@ def _plural(n: int, word: str) -> str:
 
 
 def what_was_deleted(receipt: DeletionReceipt) -> str:
-    """'3 recordings and 5 clips'."""
-    return f"{_plural(receipt.recordings, 'recording')} and {_plural(receipt.clips, 'clip')}"
+    """'3 videos and 5 clips'."""
+    return f"{_plural(receipt.recordings, 'video')} and {_plural(receipt.clips, 'clip')}"
 
 
 def receipt_sentence(receipt: DeletionReceipt) -> str:
-    """The receipt in plain words: 'We deleted 3 recordings and 5 clips on 25 November at 14:02.'"""
+    """The receipt in plain words: 'We deleted 3 videos and 5 clips on Wednesday 25 November
+    at 2:02pm.'"""
     if receipt.completed_at is None:
         return (
             f"We are deleting {what_was_deleted(receipt)}. This will be finished in a few minutes."

@@ -47,4 +47,10 @@
     vig.reportError("unhandled_rejection", event.reason);
   });
 
+  // GOV.UK error pattern: a screen reader hears the error summary first.
+  document.addEventListener("DOMContentLoaded", () => {
+    const summary = document.querySelector(".error-summary");
+    if (summary) summary.focus();
+  });
+
 })();

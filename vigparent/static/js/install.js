@@ -22,10 +22,17 @@
   const ua = navigator.userAgent;
   const ios = /iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1);
   const android = /Android/.test(ua);
+  const mine = ios ? "ios" : android ? "android" : "other";
   card.querySelectorAll("[data-platform]").forEach((steps) => {
-    const platform = steps.dataset.platform;
-    steps.hidden = ios || android ? platform !== (ios ? "ios" : "android") : false;
+    steps.hidden = steps.dataset.platform !== mine;
   });
+  // Open the first time; folded away (one line) once the parent has read it.
+  const SEEN = "vig-install-seen";
+  const details = document.getElementById("install-details");
+  try {
+    if (details && localStorage.getItem(SEEN)) details.open = false;
+    localStorage.setItem(SEEN, "1");
+  } catch (e) { /* private mode: stays open */ }
   card.hidden = false;
 
   // Chrome on Android can install with one tap once it offers to.

@@ -10,11 +10,7 @@
   vig.describeRecording = function (rec, server) {
     const online = navigator.onLine !== false;
     if (!rec) return describeServer(server);
-    const pct = () => {
-      const live = vig.uploader && vig.uploader.progress(rec.id);
-      const fraction = live !== undefined ? live : rec.size ? (rec.sent || 0) / rec.size : 0;
-      return Math.min(99, Math.floor(100 * fraction));
-    };
+    const pct = () => (vig.uploader ? vig.uploader.percent(rec) : 0);
     switch (rec.state) {
       case "recording":
         return { text: "Filming now…", icon: "●", tone: "busy" };
@@ -124,10 +120,8 @@
     const words = vig.describeRecording(rec, entry.server);
     const key = rec ? rec.id : "server-" + entry.server.client_id;
     const meta = [];
-    const size = rec && rec.size ? rec.size : entry.server && entry.server.size;
     if (rec && rec.durationMs) meta.push(vig.fmt.duration(rec.durationMs));
     else if (entry.server && entry.server.duration_s) meta.push(vig.fmt.duration(entry.server.duration_s * 1000));
-    if (size) meta.push(vig.fmt.mb(size));
     const li = node("li", { class: "card vid-item tone-" + words.tone, "data-key": key }, [
       node("h2", { class: "vid-title", text: titleFor(rec, entry.server) }),
       meta.length ? node("p", { class: "vid-meta", text: meta.join(" · ") }) : null,

@@ -96,6 +96,8 @@
       return false;
     }
     el.preview.srcObject = stream;
+    show(document.getElementById("rec-blocked"), false);
+    root.classList.remove("camera-failed");
     el.preview.classList.toggle("is-mirrored", facing === "user");
     show(el.cameraMsg, false);
     el.start.disabled = false;
@@ -106,8 +108,17 @@
     return true;
   }
 
+  // The steps to unblock the camera differ by phone; show the parent only theirs.
+  function platform() {
+    const ua = navigator.userAgent;
+    if (/iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1)) return "ios";
+    if (/Android/.test(ua)) return "android";
+    return "other";
+  }
+
   function cameraFailed(err) {
     const name = err && err.name;
+    const blocked = name === "NotAllowedError" || name === "SecurityError";
     let text = "The camera did not start. You can use the buttons below instead.";
     if (!err) text = "Filming in this app does not work on this phone. Please use the buttons below.";
     if (name === "NotAllowedError" || name === "SecurityError") {
@@ -115,11 +126,25 @@
     } else if (name === "NotFoundError" || name === "OverconstrainedError") {
       text = "We could not find a camera. You can use the buttons below instead.";
     } else if (name === "NotReadableError") {
-      text = "Another app is using the camera. Close it and come back, or use the buttons below.";
+      text = "Another app has the camera. Close it and come back, or use the buttons below.";
     }
     say(el.cameraMsg, text);
     show(el.cameraMsg, true);
     el.fallback.classList.add("is-recommended");
+    // One clear message with the way that works first (CSS moves the fallback up).
+    const problem = document.getElementById("rec-blocked");
+    if (!problem) return;
+    problem.querySelector("h2").textContent = blocked ? "The camera is blocked" : "The camera did not start";
+    let why = "The camera did not start.";
+    if (!err) why = "Filming in this app does not work on this phone.";
+    else if (blocked) why = "This browser is not allowed to use the camera.";
+    else if (name === "NotFoundError" || name === "OverconstrainedError") why = "We could not find a camera.";
+    else if (name === "NotReadableError") why = "Another app has the camera. Close that app first.";
+    say(document.getElementById("rec-blocked-msg"), why + " You can still film with your phone's camera app, above.");
+    show(problem.querySelector("[data-steps-for=blocked]"), blocked);
+    problem.querySelectorAll("[data-platform]").forEach((ol) => show(ol, ol.dataset.platform === platform()));
+    show(problem, true);
+    root.classList.add("camera-failed");
   }
 
   // ---------------------------------------------------------------- filming
@@ -241,7 +266,7 @@
     full: "Your phone is full, so filming stopped. We kept the first %s.",
     write: "This phone stopped saving, so filming stopped. We kept the first %s.",
     camera: "The camera stopped, so filming stopped. We kept the first %s.",
-    error: "Filming stopped unexpectedly. We kept the first %s.",
+    error: "Filming stopped by itself. We kept the first %s.",
   };
 
   async function finishFilming(s) {
@@ -319,7 +344,6 @@
     el.playback.src = reviewUrl;
     const parts = [];
     if (rec.durationMs) parts.push(vig.fmt.duration(rec.durationMs));
-    parts.push(vig.fmt.mb(rec.size));
     parts.push("saved on this phone");
     say(el.reviewMeta, parts.join(" · "));
     say(el.reviewNote, message || (rec.interrupted
@@ -328,6 +352,9 @@
     show(el.reviewNote, !!el.reviewNote.textContent);
     el.reviewHeading.focus();
   }
+
+  const retry = document.getElementById("rec-retry");
+  if (retry) retry.addEventListener("click", () => { if (canFilm) startCamera(); });
 
   async function showCamera() {
     reviewId = null;
@@ -376,8 +403,7 @@
     const rec = await vig.store.get(sendingId);
     const words = vig.describeRecording(rec, null);
     say(el.sendingState, words.done ? words.text.replace(/^Sent\. /, "") : words.text);
-    const fraction = vig.uploader.progress(sendingId);
-    const pct = words.done ? 100 : Math.round(100 * (fraction !== undefined ? fraction : (rec && rec.size ? (rec.sent || 0) / rec.size : 0)));
+    const pct = words.done ? 100 : vig.uploader.percent(rec);
     el.sendingProgress.value = pct;
     el.sendingProgress.textContent = pct + " %";
     root.classList.toggle("is-sent", !!words.done);

@@ -33,8 +33,10 @@
 
   async function precache() {
     const cache = await caches.open(CACHE);
-    // Bundles must all arrive, or this version is not installable (the old one stays).
-    await cache.addAll(CFG.assets.map((url) => new Request(url, { cache: "reload" })));
+    // Bundles must all arrive, or this version is not installable (the old one stays). Their
+    // URLs are fingerprinted, so the copy the page just loaded (HTTP cache) is the right one:
+    // taking it from there means a parent never downloads the same bundle twice.
+    await cache.addAll(CFG.assets);
     // Pages are best effort: a page that fails now is cached on its next visit instead.
     await Promise.all(CFG.pages.map(async (url) => {
       try {

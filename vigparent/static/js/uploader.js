@@ -126,6 +126,28 @@
       return this.inner.send(body);
     }
   }
+  /* tus-js-client is most of the parent's script weight and only needed while a video is
+   * sending, so it is fetched then (templates name its fingerprinted URL), not on every page. */
+  let tusLoading = null;
+  let tusRetries = 0;
+  function loadTus() {
+    if (window.tus) return Promise.resolve();
+    if (!tusLoading) {
+      tusLoading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = cfg.tusUrl;
+        script.onload = () => (window.tus ? resolve() : reject(new Error("tus did not load")));
+        script.onerror = () => {
+          tusLoading = null;
+          script.remove();
+          reject(new Error("tus did not load"));
+        };
+        document.head.appendChild(script);
+      });
+    }
+    return tusLoading;
+  }
+
   function checksumStack() {
     const inner = new window.tus.DefaultHttpStack();
     return {
@@ -142,6 +164,21 @@
       try { body = JSON.parse(res.getBody() || "{}") || {}; } catch (e) { body = {}; }
     }
     return { status: status, code: body.code || "", message: body.reason || body.message || "" };
+  }
+
+  /* The percent sent, as every screen shows it. Never lower than what this tab showed before:
+   * a page counts bytes handed to the network, the next one only the bytes the server took. */
+  function percentSent(rec) {
+    if (!rec) return 0;
+    const live = progress.get(rec.id);
+    const saved = rec.size ? (rec.sent || 0) / rec.size : 0;
+    let pct = Math.min(99, Math.floor(100 * Math.max(live || 0, saved)));
+    const key = "vig.sent." + rec.id;
+    try {
+      pct = Math.max(pct, Number(sessionStorage.getItem(key)) || 0);
+      sessionStorage.setItem(key, String(pct));
+    } catch (e) { /* no storage: this page's own figure */ }
+    return pct;
   }
 
   function emitProgress(id) {
@@ -345,6 +382,21 @@
       registerBackgroundSync();
       return;
     }
+    if (rec.state !== "verifying") {
+      try {
+        await loadTus();
+      } catch (e) {
+        // No signal after all, or the signal is only just back (a service worker can lag
+        // behind the page): it waits, and is tried again soon, then every minute.
+        await vig.store.update(id, { state: "queued", error: null });
+        if (tusRetries < RETRY_DELAYS.length - 1) {
+          tusRetries += 1;
+          setTimeout(() => startAll("retry"), RETRY_DELAYS[tusRetries]);
+        }
+        return;
+      }
+      tusRetries = 0;
+    }
     const wake = "upload:" + id;
     vig.wakeLock.hold(wake);
     try {
@@ -461,10 +513,11 @@
     stopAll: stopAll,
     isRunning: (id) => running.has(id),
     progress: (id) => progress.get(id),
+    percent: percentSent,
     status: fetchStatus,
   };
 
-  if (!window.tus || !window.idb) return;
+  if (!window.idb) return;
   window.addEventListener("online", () => startAll("online"));
   setInterval(() => startAll("timer"), PERIODIC_MS);
   startAll("load");

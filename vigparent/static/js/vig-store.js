@@ -26,6 +26,7 @@
     recordUrl: data.recordUrl || "/film/",
     pendingUrl: data.pendingUrl || "/film/videos",
     swUrl: data.swUrl || "",
+    tusUrl: data.tusUrl || "",
   };
 
   // ---- IndexedDB
@@ -236,7 +237,9 @@
 
     async wipe() {
       const counts = await writeTx(["recordings", "chunks"], async (tx) => {
-        const recordings = await tx.objectStore("recordings").count();
+        // Only videos still waiting count: a sent one leaves a small note, not a video.
+        const all = await tx.objectStore("recordings").getAll();
+        const recordings = all.filter((r) => r.state !== "sent").length;
         const chunks = await tx.objectStore("chunks").count();
         await tx.objectStore("recordings").clear();
         await tx.objectStore("chunks").clear();
@@ -317,8 +320,13 @@
   };
 
   // ---- words and numbers a parent reads
-  const time = new Intl.DateTimeFormat("en-GB", { hour: "numeric", minute: "2-digit", hour12: true });
-  const day = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short" });
+  // The same words as the server's say_when (families/service.py): "Monday 30 November at 2:33pm".
+  const day = new Intl.DateTimeFormat("en-GB", { weekday: "long", day: "numeric", month: "long" });
+  const sayTime = (d) => {
+    const hour = d.getHours() % 12 || 12;
+    const suffix = d.getHours() < 12 ? "am" : "pm";
+    return d.getMinutes() ? hour + ":" + String(d.getMinutes()).padStart(2, "0") + suffix : hour + suffix;
+  };
   vig.fmt = {
     mb(bytes) {
       const mb = (bytes || 0) / 1e6;
@@ -331,17 +339,18 @@
     },
     duration(ms) {
       const s = Math.round((ms || 0) / 1000);
-      if (s < 60) return s + " s";
-      return Math.floor(s / 60) + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
+      const words = (n, one) => n + " " + one + (n === 1 ? "" : "s");
+      if (s < 60) return words(s, "second");
+      return words(Math.floor(s / 60), "minute") + (s % 60 ? " " + words(s % 60, "second") : "");
     },
     when(ts) {
       const d = new Date(ts);
       const today = new Date();
       const yesterday = new Date(Date.now() - 864e5);
-      const at = " at " + time.format(d).replace(/\s/g, " ");
+      const at = " at " + sayTime(d);
       if (d.toDateString() === today.toDateString()) return "today" + at;
       if (d.toDateString() === yesterday.toDateString()) return "yesterday" + at;
-      return day.format(d) + at;
+      return day.format(d).replace(",", "") + at;
     },
   };
 
