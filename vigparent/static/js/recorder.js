@@ -260,10 +260,12 @@
     const rec = await vig.store.get(s.id).catch(() => null);
     if (!rec || !rec.size) {
       await vig.store.remove(s.id).catch(() => {});
-      say(el.note, s.reason === "full"
-        ? "Your phone is full, so nothing could be saved. Free up some space, then try again."
-        : "Nothing was saved. Please try again.");
-      el.start.disabled = !stream;
+      if (s.reason === "full") {
+        say(el.note, "Your phone is full, so nothing could be saved. Free up some space, then try again.");
+        el.start.disabled = !stream;
+      } else {
+        filmingFailed();
+      }
       return;
     }
     const kept = s.reason === "button" || s.reason === "limit" ? s.duration : Math.min(s.duration, s.saved);
@@ -273,6 +275,17 @@
     const words = STOP_WORDS[s.reason] ? STOP_WORDS[s.reason].replace("%s", vig.fmt.clock(kept)) : "";
     await openReview(s.id, words);
     if (vig.sw) vig.sw.activateWaiting();
+  }
+
+  /* The recorder ran but gave no video (it happens on some iPhones, and in browsers whose
+   * recorder cannot make a video file). Say so plainly and point at the phone's own camera
+   * app, which always works: its video is chosen and sent in the same way. */
+  function filmingFailed() {
+    say(el.note, "Filming did not work on this phone, so nothing was saved. " +
+      "Please film with your phone's camera app instead: tap \u201cFilm with the phone's camera app\u201d below.");
+    el.fallback.classList.add("is-recommended");
+    el.start.disabled = !stream;
+    el.fallback.scrollIntoView({ block: "nearest" });
   }
 
   // ---------------------------------------------------------------- watch it back
