@@ -177,7 +177,7 @@ class WebKitPhone(PhonePage):
             self._xvfb.terminate()
             self._xvfb.wait(10)
             raise
-        self.driver.set_script_timeout(60)
+        self.driver.set_script_timeout(30)
         self.driver.set_page_load_timeout(30)
         # MiniBrowser's window will not go narrower than its toolbar (447 CSS px).
         self.driver.set_window_size(*PHONE_SIZE)
@@ -285,6 +285,8 @@ class FirefoxPhone(PhonePage):
             except (OSError, subprocess.TimeoutExpired):
                 self._proc.kill()
                 self._proc.wait(10)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
     def goto(self, path: str) -> None:
         self._call("goto", url=self.base_url + path)

@@ -23,6 +23,7 @@
   const el = {
     camera: $("rec-camera"), preview: $("rec-preview"), cameraMsg: $("rec-camera-msg"),
     timer: $("rec-timer"), clock: $("rec-clock"), note: $("rec-note"), space: $("rec-space"),
+    awake: $("rec-awake"),
     start: $("rec-start"), stop: $("rec-stop"), switchCam: $("rec-switch"),
     review: $("rec-review"), reviewHeading: $("review-heading"), playback: $("rec-playback"),
     reviewMeta: $("rec-review-meta"), reviewNote: $("rec-review-note"), send: $("rec-send"),
@@ -147,6 +148,7 @@
     show(el.start, !on);
     show(el.stop, on);
     show(el.timer, on);
+    if (!on) show(el.awake, false);
     el.switchCam.disabled = on || !stream;
     el.stop.disabled = false;
     root.classList.toggle("is-filming", on);
@@ -196,7 +198,7 @@
     s.timer = setInterval(tick, 250);
     filmingUi(true);
     tick();
-    vig.wakeLock.hold("recording");
+    vig.wakeLock.hold("recording").then((awake) => { show(el.awake, !awake && session === s); });
     window.addEventListener("beforeunload", warnBeforeLeaving);
     el.stop.focus();
   }
