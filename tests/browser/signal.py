@@ -9,6 +9,7 @@ answer and must ask (HEAD) where to go on from. It writes down each PATCH's offs
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterable
@@ -79,10 +80,8 @@ def _silent(heard: dict[str, str]) -> Any:
 def _cut(environ: dict[str, Any]) -> None:
     """Drop the connection with no answer (werkzeug then treats it as a dropped client)."""
     sock: socket.socket = environ["werkzeug.socket"]
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     raise ConnectionResetError("signal lost")
 
 
