@@ -47,11 +47,9 @@
       await Promise.all(names
         .filter((name) => name.startsWith(PREFIX) && name !== CACHE)
         .map((name) => caches.delete(name)));
+      // Control pages opened before the first install, so they work offline at once.
+      await self.clients.claim();
     })());
-    // Control pages opened before the first install, so they work offline at once. Not part
-    // of the activation: WebKit can take a long time to claim a page that is being left, and
-    // until activation ends every page load waits for this worker.
-    self.clients.claim().catch(() => {});
   });
 
   self.addEventListener("message", (event) => {
