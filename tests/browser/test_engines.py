@@ -256,7 +256,7 @@ def test_parent_journey(
     phone.wait_for_text("My videos")
     phone.wait_for("(id) => vig.store.get(id).then((r) => !!r.sha256)", rec["id"])
     # No engine but Chromium has Background Sync, and none sends from a closed app: said so.
-    phone.wait_for_text("It sends while this app is open.")
+    phone.wait_for_text("It sends by itself while this app is open.")
     # Safari may delete unsent videos after 7 days unused; Firefox asks before it keeps them.
     assert phone.run("() => navigator.storage && navigator.storage.persisted ? 1 : 0") == (
         0 if phone.name == "webkit" else 1

@@ -167,7 +167,7 @@
   // No browser sends from a closed app: the service worker cannot run tus, and only Chromium
   // has Background Sync even to wake it. So the parent is told to keep the app open.
   function keepOpen(waiting) {
-    return (waiting === 1 ? " It sends" : " They send") +
+    return (waiting === 1 ? " It sends by itself" : " They send by themselves") +
       " while this app is open. If you close the app, open it again when you have signal.";
   }
 
@@ -175,7 +175,8 @@
     const waiting = waitingCount(local);
     if (navigator.onLine === false) {
       return waiting
-        ? "No signal right now. Your videos are safe on this phone and will send by themselves." + keepOpen(waiting)
+        ? "No signal right now. " + (waiting === 1 ? "Your video is" : "Your videos are") +
+          " safe on this phone." + keepOpen(waiting)
         : "No signal right now.";
     }
     if (!waiting) return "Everything you filmed has been sent.";
