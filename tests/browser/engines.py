@@ -254,7 +254,12 @@ class FirefoxPhone(PhonePage):
         self._answers: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self._next = 0
-        self.version = self._call("version", timeout=90)
+        try:
+            self.version = self._call("version", timeout=90)
+        except EngineError:
+            self._proc.kill()
+            self._proc.wait(10)
+            raise
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
