@@ -361,6 +361,19 @@ def test_nearly_full_phone_is_warned_before_filming(parent_phone: Phone) -> None
     screenshot(page, "capture-10-record-nearly-full")
 
 
+def test_phone_without_wake_lock_is_told_to_keep_the_screen_on(parent_phone: Phone) -> None:
+    page = parent_phone.page
+    page.add_init_script("delete Navigator.prototype.wakeLock;")  # iPhones before iOS 16.4
+    page.goto("/film/")
+    page.get_by_role("button", name="Start filming").click()
+    hint = page.get_by_text("This phone may lock its screen while you film")
+    expect(hint).to_be_visible()
+    screenshot(page, "capture-15-record-no-wake-lock")
+    page.get_by_role("button", name="Stop filming").click()
+    expect(page.get_by_role("heading", name="Watch it back")).to_be_visible()
+    expect(hint).to_be_hidden()
+
+
 def test_install_guidance_shows_in_a_browser_tab_and_can_be_dismissed(
     parent_phone: Phone,
 ) -> None:

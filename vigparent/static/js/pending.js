@@ -61,6 +61,7 @@
   const summary = document.getElementById("vid-summary");
   const empty = document.getElementById("vid-empty");
   const notice = document.getElementById("vid-notice");
+  const keep = document.getElementById("vid-keep");
   const recordUrl = vig.config.recordUrl;
   const confirming = new Set();
   let serverRecordings = [];
@@ -153,15 +154,36 @@
     return entries.sort((a, b) => b.when - a.when);
   }
 
+  function waitingCount(local) {
+    return local.filter((r) => !["sent", "rejected", "broken"].includes(r.state)).length;
+  }
+
+  // No browser sends from a closed app: the service worker cannot run tus, and only Chromium
+  // has Background Sync even to wake it. So the parent is told to keep the app open.
+  function keepOpen(waiting) {
+    return (waiting === 1 ? " It sends by itself" : " They send by themselves") +
+      " while this app is open. If you close the app, open it again when you have signal.";
+  }
+
   function summarise(local) {
-    const waiting = local.filter((r) => !["sent", "rejected", "broken"].includes(r.state)).length;
+    const waiting = waitingCount(local);
     if (navigator.onLine === false) {
       return waiting
-        ? "No signal right now. Your videos are safe on this phone and will send by themselves."
+        ? "No signal right now. " + (waiting === 1 ? "Your video is" : "Your videos are") +
+          " safe on this phone." + keepOpen(waiting)
         : "No signal right now.";
     }
     if (!waiting) return "Everything you filmed has been sent.";
-    return waiting === 1 ? "1 video is waiting to be sent." : waiting + " videos are waiting to be sent.";
+    return (waiting === 1 ? "1 video is waiting to be sent." : waiting + " videos are waiting to be sent.") + keepOpen(waiting);
+  }
+
+  /* Where the browser has not promised to keep our storage (Safari deletes a website's data
+   * after 7 days without a visit; Firefox asks first; older phones cannot say), unsent videos
+   * could be lost: ask the parent to send them soon and point at the home-screen card. */
+  async function warnIfStorageMayBeCleared(local) {
+    if (!keep) return;
+    const atRisk = waitingCount(local) > 0 && !(await vig.storageSpace.persisted());
+    keep.hidden = !atRisk;
   }
 
   async function renderOnce() {
@@ -192,6 +214,7 @@
     }
     Array.from(list.children).forEach((child) => { if (!seen.has(child.dataset.key)) child.remove(); });
     if (summary) summary.textContent = entries.length ? summarise(local) : "";
+    await warnIfStorageMayBeCleared(local);
     if (empty) empty.hidden = entries.length > 0;
   }
 

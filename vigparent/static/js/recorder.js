@@ -23,6 +23,7 @@
   const el = {
     camera: $("rec-camera"), preview: $("rec-preview"), cameraMsg: $("rec-camera-msg"),
     timer: $("rec-timer"), clock: $("rec-clock"), note: $("rec-note"), space: $("rec-space"),
+    awake: $("rec-awake"),
     start: $("rec-start"), stop: $("rec-stop"), switchCam: $("rec-switch"),
     review: $("rec-review"), reviewHeading: $("review-heading"), playback: $("rec-playback"),
     reviewMeta: $("rec-review-meta"), reviewNote: $("rec-review-note"), send: $("rec-send"),
@@ -172,6 +173,7 @@
     show(el.start, !on);
     show(el.stop, on);
     show(el.timer, on);
+    if (!on) show(el.awake, false);
     el.switchCam.disabled = on || !stream;
     el.stop.disabled = false;
     root.classList.toggle("is-filming", on);
@@ -222,7 +224,7 @@
     s.timer = setInterval(tick, 250);
     filmingUi(true);
     tick();
-    vig.wakeLock.hold("recording");
+    vig.wakeLock.hold("recording").then((awake) => { show(el.awake, !awake && session === s); });
     window.addEventListener("beforeunload", warnBeforeLeaving);
     el.stop.focus();
   }
@@ -287,10 +289,12 @@
     const rec = await vig.store.get(s.id).catch((e) => vig.reportError("storage_failed", e));
     if (!rec || !rec.size) {
       await vig.store.remove(s.id).catch(() => {});
-      say(el.note, s.reason === "full"
-        ? "Your phone is full, so nothing could be saved. Free up some space, then try again."
-        : "Nothing was saved. Please try again.");
-      el.start.disabled = !stream;
+      if (s.reason === "full") {
+        say(el.note, "Your phone is full, so nothing could be saved. Free up some space, then try again.");
+        el.start.disabled = !stream;
+      } else {
+        filmingFailed();
+      }
       return;
     }
     const kept = s.reason === "button" || s.reason === "limit" ? s.duration : Math.min(s.duration, s.saved);
@@ -300,6 +304,17 @@
     const words = STOP_WORDS[s.reason] ? STOP_WORDS[s.reason].replace("%s", vig.fmt.clock(kept)) : "";
     await openReview(s.id, words);
     if (vig.sw) vig.sw.activateWaiting();
+  }
+
+  /* The recorder ran but gave no video (it happens on some iPhones, and in browsers whose
+   * recorder cannot make a video file). Say so plainly and point at the phone's own camera
+   * app, which always works: its video is chosen and sent in the same way. */
+  function filmingFailed() {
+    say(el.note, "Filming did not work on this phone, so nothing was saved. " +
+      "Please film with your phone's camera app instead: tap \u201cFilm with the phone's camera app\u201d below.");
+    el.fallback.classList.add("is-recommended");
+    el.start.disabled = !stream;
+    el.fallback.scrollIntoView({ block: "nearest" });
   }
 
   // ---------------------------------------------------------------- watch it back

@@ -278,6 +278,16 @@
         return null;
       }
     },
+    /* Whether the browser has promised to keep our storage (false where it cannot say). It
+     * never asks the parent anything, unlike persist() (Firefox shows a question). */
+    async persisted() {
+      if (!navigator.storage || !navigator.storage.persisted) return false;
+      try {
+        return await navigator.storage.persisted();
+      } catch (err) {
+        return false;
+      }
+    },
     /* Ask the browser not to clear our storage when the phone runs low (asked once a page). */
     async persist() {
       if (!navigator.storage || !navigator.storage.persist) return false;
@@ -293,25 +303,34 @@
   // ---- Screen Wake Lock, shared by the recorder and the uploader
   const holders = new Set();
   let sentinel = null;
-  let requesting = false;
-  async function acquire() {
-    if (!("wakeLock" in navigator) || sentinel || requesting || !holders.size) return;
-    if (document.visibilityState !== "visible") return;
-    requesting = true;
-    try {
-      sentinel = await navigator.wakeLock.request("screen");
-      sentinel.addEventListener("release", () => { sentinel = null; });
-      if (!holders.size) { sentinel.release(); sentinel = null; }
-    } catch (err) {
-      sentinel = null; // low battery mode etc.: carry on without it
-    } finally {
-      requesting = false;
+  let requesting = null;
+  /* Resolves to whether the screen is now kept on. Older iPhones (before iOS 16.4) have no
+   * Wake Lock, and low power mode refuses it: the recorder then tells the parent. */
+  function acquire() {
+    if (!("wakeLock" in navigator) || !holders.size) return Promise.resolve(false);
+    if (sentinel) return Promise.resolve(true);
+    if (document.visibilityState !== "visible") return Promise.resolve(false);
+    if (!requesting) {
+      requesting = (async () => {
+        try {
+          sentinel = await navigator.wakeLock.request("screen");
+          sentinel.addEventListener("release", () => { sentinel = null; });
+          if (!holders.size) { sentinel.release(); sentinel = null; }
+        } catch (err) {
+          sentinel = null; // low battery mode etc.: carry on without it
+        } finally {
+          requesting = null;
+        }
+        return sentinel !== null;
+      })();
     }
+    return requesting;
   }
   // The browser drops the lock whenever the page is hidden; take it again on return.
   document.addEventListener("visibilitychange", acquire);
   vig.wakeLock = {
-    hold(reason) { holders.add(reason); acquire(); },
+    /* Resolves to whether the screen is kept on. */
+    hold(reason) { holders.add(reason); return acquire(); },
     release(reason) {
       holders.delete(reason);
       if (!holders.size && sentinel) { sentinel.release(); sentinel = null; }
