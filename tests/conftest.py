@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
 
 from vigparent import clock, create_app, db
 from vigparent.auth import service as auth_service
@@ -101,6 +102,28 @@ def _fresh_state(request: pytest.FixtureRequest) -> Iterator[None]:
         _wipe(app)
         with app.app_context():
             limiter.reset()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    The server is the one `make test` starts (scripts/postgres.sh); without it the test is
+    skipped locally and fails in CI.
+    """
+    pg_url = os.environ.get("VIGPARENT_TEST_POSTGRES_URL", "")
+    if not pg_url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("VIGPARENT_TEST_POSTGRES_URL is not set in CI")
+        pytest.skip("no PostgreSQL server (set VIGPARENT_TEST_POSTGRES_URL)")
+    name = f"vig_{secrets.token_hex(4)}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield pg_url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ instead of skipping.
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterator
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from tests.conftest import PASSWORD, make_test_settings
 from tests.mfa.support import answer_code, answer_recovery, code_for, set_up_app, sign_in
@@ -26,19 +24,6 @@ if not PG_URL:
     if os.environ.get("CI") == "true":
         pytest.fail("VIGPARENT_TEST_POSTGRES_URL is not set in CI", pytrace=False)
     pytest.skip("no PostgreSQL server (set VIGPARENT_TEST_POSTGRES_URL)", allow_module_level=True)
-
-
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh, empty database for one test, dropped afterwards."""
-    name = f"vig_{secrets.token_hex(4)}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_migrations_up_down_and_check_on_postgres(pg_database: str):

@@ -305,7 +305,7 @@ def test_parent_journey(
     phone.goto("/consent/privacy")
     phone.press("Stop and delete all our videos")
     phone.wait_for_text("Your videos are deleted")
-    phone.wait_for_text("We deleted 1 recording and 1 clip")
+    phone.wait_for_text("We deleted 1 video and 1 clip")
     phone.screenshot(f"engine-{phone.name}-7-receipt")
     # Opening the app again leads to the receipt, and finds nothing left on the phone.
     phone.goto("/home/")

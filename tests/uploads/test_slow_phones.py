@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import io
 import os
-import secrets
 import socket
 import tempfile
 import threading
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
@@ -106,6 +105,38 @@ class SlowLink:
         self.listener.close()
 
 
+def start_upload(server: ServerProcess, signed: SignedIn, data: bytes) -> str:
+    r = requests.post(
+        f"{server.url}/api/uploads",
+        headers={
+            **signed.headers,
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": metadata(client_id=str(uuid.uuid4()), filetype="video/webm"),
+        },
+        timeout=10,
+    )
+    assert r.status_code == 201
+    return f"{server.url}{r.headers['Location']}"
+
+
+def server_offset(url: str, signed: SignedIn) -> int:
+    head = requests.head(url, headers={**signed.headers, "Tus-Resumable": "1.0.0"}, timeout=10)
+    assert head.status_code == 200
+    return int(head.headers["Upload-Offset"])
+
+
+def send_rest(url: str, signed: SignedIn, data: bytes, offset: int) -> int:
+    """Send the rest of ``data`` from ``offset`` in one PATCH; return the status."""
+    headers = {
+        **signed.headers,
+        "Tus-Resumable": "1.0.0",
+        "Content-Type": OFFSET_STREAM,
+        "Upload-Offset": str(offset),
+    }
+    return requests.patch(url, data=data[offset:], headers=headers, timeout=30).status_code
+
+
 @pytest.fixture
 def gunicorn(deployment: Deployment) -> Iterator[ServerProcess]:
     # Short deadlines, so the test sees them act; the mechanism is the deployed one.
@@ -151,17 +182,7 @@ def test_a_phone_that_stops_sending_frees_its_upload_and_keeps_what_arrived(
     deployment: Deployment, gunicorn: ServerProcess
 ):
     data = webm_of(300_000)
-    r = requests.post(
-        f"{gunicorn.url}/api/uploads",
-        headers={
-            **deployment.signed.headers,
-            "Tus-Resumable": "1.0.0",
-            "Upload-Length": str(len(data)),
-            "Upload-Metadata": metadata(client_id=str(uuid.uuid4()), filetype="video/webm"),
-        },
-        timeout=10,
-    )
-    url = f"{gunicorn.url}{r.headers['Location']}"
+    url = start_upload(gunicorn, deployment.signed, data)
     raw = RawPatch(url, deployment.signed.headers, 0, len(data))
     for pos in range(0, 100_000, 10_000):  # about 1 Mbit/s, then silence: a phone in a tunnel
         raw.send(data[pos : pos + 10_000])
@@ -172,25 +193,11 @@ def test_a_phone_that_stops_sending_frees_its_upload_and_keeps_what_arrived(
     raw.close()
     assert answer.startswith(b"HTTP/1.1 400")
     assert b'"code":"interrupted"' in answer
-    head = requests.head(
-        url, headers={**deployment.signed.headers, "Tus-Resumable": "1.0.0"}, timeout=10
-    )
-    assert head.status_code == 200  # not 423: the upload's lock is free again
-    # What was read is kept; only the piece being read when the deadline passed is lost.
-    kept = int(head.headers["Upload-Offset"])
+    # Not 423: the upload's lock is free again. What was read is kept; only the piece being
+    # read when the deadline passed is lost.
+    kept = server_offset(url, deployment.signed)
     assert 100_000 - 2 * MIN_READ <= kept <= 100_000
-    finish = requests.patch(
-        url,
-        data=data[kept:],
-        headers={
-            **deployment.signed.headers,
-            "Tus-Resumable": "1.0.0",
-            "Content-Type": OFFSET_STREAM,
-            "Upload-Offset": str(kept),
-        },
-        timeout=30,
-    )
-    assert finish.status_code == 204
+    assert send_rest(url, deployment.signed, data, kept) == 204
     assert deployment.recording().sha256 == hashlib.sha256(data).hexdigest()
 
 
@@ -198,17 +205,7 @@ def test_a_trickling_phone_is_cut_off_at_the_patch_cap_and_resumes(
     deployment: Deployment, gunicorn: ServerProcess
 ):
     data = webm_of(200_000)
-    r = requests.post(
-        f"{gunicorn.url}/api/uploads",
-        headers={
-            **deployment.signed.headers,
-            "Tus-Resumable": "1.0.0",
-            "Upload-Length": str(len(data)),
-            "Upload-Metadata": metadata(client_id=str(uuid.uuid4()), filetype="video/webm"),
-        },
-        timeout=10,
-    )
-    url = f"{gunicorn.url}{r.headers['Location']}"
+    url = start_upload(gunicorn, deployment.signed, data)
     raw = RawPatch(url, deployment.signed.headers, 0, len(data))
     sent = 0
     # A piece a second never trips the idle timeout (2 s here), only the PATCH cap (4 s).
@@ -221,25 +218,9 @@ def test_a_trickling_phone_is_cut_off_at_the_patch_cap_and_resumes(
             answer = raw.sock.recv(65536)
     raw.close()
     assert answer.startswith(b"HTTP/1.1 400"), "the PATCH cap ended the body"
-    offset = int(
-        requests.head(
-            url, headers={**deployment.signed.headers, "Tus-Resumable": "1.0.0"}, timeout=10
-        ).headers["Upload-Offset"]
-    )  # fmt: skip
+    offset = server_offset(url, deployment.signed)
     assert 0 < offset <= sent  # what was read before the cap is kept
-    # The phone carries on from there, as tus clients do.
-    r = requests.patch(
-        url,
-        data=data[offset:],
-        headers={
-            **deployment.signed.headers,
-            "Tus-Resumable": "1.0.0",
-            "Content-Type": OFFSET_STREAM,
-            "Upload-Offset": str(offset),
-        },
-        timeout=30,
-    )
-    assert r.status_code == 204
+    assert send_rest(url, deployment.signed, data, offset) == 204  # as tus clients carry on
     rec = deployment.recording()
     assert rec.sha256 == hashlib.sha256(data).hexdigest()
 
@@ -329,23 +310,8 @@ def _files(root: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    if request.param == "sqlite":
-        yield None
-        return
-    pg_url = os.environ.get("VIGPARENT_TEST_POSTGRES_URL", "")
-    if not pg_url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("VIGPARENT_TEST_POSTGRES_URL is not set in CI")
-        pytest.skip("no PostgreSQL server (set VIGPARENT_TEST_POSTGRES_URL)")
-    name = f"vig_{secrets.token_hex(4)}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield pg_url.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    return request.getfixturevalue("pg_database") if request.param == "postgresql" else None
 
 
 def test_sixteen_creations_at_once_never_reserve_more_than_the_quota(

@@ -311,7 +311,7 @@
    * app, which always works: its video is chosen and sent in the same way. */
   function filmingFailed() {
     say(el.note, "Filming did not work on this phone, so nothing was saved. " +
-      "Please film with your phone's camera app instead: tap \u201cFilm with the phone's camera app\u201d below.");
+      "Please film with your phone's camera app instead. Tap the camera app button below.");
     el.fallback.classList.add("is-recommended");
     el.start.disabled = !stream;
     el.fallback.scrollIntoView({ block: "nearest" });
@@ -365,7 +365,9 @@
       ? "Filming was interrupted, but what you filmed was saved."
       : ""));
     show(el.reviewNote, !!el.reviewNote.textContent);
-    el.reviewHeading.focus();
+    // Back to the top: filming may have scrolled the page, and Send must be in view at once.
+    window.scrollTo(0, 0);
+    el.reviewHeading.focus({ preventScroll: true });
   }
 
   const retry = document.getElementById("rec-retry");

@@ -382,6 +382,16 @@
       registerBackgroundSync();
       return;
     }
+    if (!rec.sha256) {
+      // Hashing needs no signal, so it is done first, even while the phone waits for one.
+      try {
+        rec = await vig.store.update(id, { sha256: await vig.hashRecording(rec) });
+      } catch (err) {
+        vig.reportError("upload_failed", err);
+        await handleFailure(id, new LocalReadError(String(err)));
+        return;
+      }
+    }
     if (rec.state !== "verifying") {
       try {
         await loadTus();
@@ -400,15 +410,6 @@
     const wake = "upload:" + id;
     vig.wakeLock.hold(wake);
     try {
-      if (!rec.sha256) {
-        let sha256;
-        try {
-          sha256 = await vig.hashRecording(rec);
-        } catch (err) {
-          throw new LocalReadError(String(err));
-        }
-        rec = await vig.store.update(id, { sha256: sha256 });
-      }
       for (let round = 0; round < 3 && !entry.stopped; round++) {
         if (rec.state !== "verifying") {
           await vig.store.update(id, { state: "uploading", error: null });
