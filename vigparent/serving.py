@@ -45,17 +45,3 @@ def offload(fn: Callable[..., T], *args: object) -> T:
         return fn(*args)
     result: T = gevent.get_hub().threadpool.apply(fn, args)
     return result
-
-
-def in_background(fn: Callable[..., object], *args: object) -> Callable[[], object]:
-    """Start a call that releases the GIL (hashing) in gevent's thread pool; return a
-    function that waits for it. Outside gevent the call runs now.
-    """
-    if not cooperative():
-        fn(*args)
-        return _done
-    return gevent.get_hub().threadpool.spawn(fn, *args).get
-
-
-def _done() -> None:
-    return None

@@ -32,7 +32,7 @@ import secrets
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,7 +44,7 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
-from vigparent import access, audit, clock, db, media_store, serving, settings_of
+from vigparent import access, audit, clock, db, media_store, settings_of
 from vigparent.config import Settings
 from vigparent.containers import NOT_A_VIDEO, sniff_container
 from vigparent.models import Cycle, Family, Recording, RecordingStatus, Role, User
@@ -545,38 +545,6 @@ class _NotAVideoStream(Exception):
     """The first bytes are not a WebM or MP4 container."""
 
 
-class _Hashing:
-    """The upload's hashes, fed in order; a large piece is hashed in the thread pool while
-    the store encrypts and writes it (both release the GIL, so a fast upload uses two cores).
-
-    Pieces are immutable ``bytes`` from the server, so hashing one in the background while it
-    is encrypted is safe. Small pieces (a slow phone) are hashed here: handing them over would
-    cost more than it saves.
-    """
-
-    _BACKGROUND_FROM = 256 * 1024
-
-    def __init__(self, hashes: list[Any]) -> None:
-        self._hashes = hashes
-        self._wait: Callable[[], object] | None = None
-
-    def _update(self, piece: Buffer) -> None:
-        for h in self._hashes:
-            h.update(piece)
-
-    def feed(self, piece: Buffer) -> None:
-        self.finish()  # each hash must see the pieces in order
-        if len(piece) >= self._BACKGROUND_FROM and self._hashes:
-            self._wait = serving.in_background(self._update, piece)
-        else:
-            self._update(piece)
-
-    def finish(self) -> None:
-        if self._wait is not None:
-            wait, self._wait = self._wait, None
-            wait()
-
-
 class _Sniffer:
     """Recognises the container from the upload's first bytes, as they stream in.
 
@@ -654,26 +622,24 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
     sniffer = _Sniffer(head, start, rec.declared_size)
     digest = body.checksum.new_hash() if body.checksum else None
     running = _running.take(rec.upload_id, start)
-    hashing = _Hashing([h for h in (digest, running) if h is not None])
+    hashes = [h for h in (digest, running) if h is not None]
     seen = 0
 
     def on_bytes(piece: Buffer) -> None:
         nonlocal seen
         sniffer.see(piece)
-        hashing.feed(piece)
+        for h in hashes:
+            h.update(piece)
         seen += len(piece)
 
     try:
-        try:
-            written = store.append(
-                family_id,
-                name,
-                pieces(body, _deadlines()),
-                limit=rec.declared_size - start,
-                on_bytes=on_bytes,
-            )
-        finally:
-            hashing.finish()  # every piece is hashed before anyone reads a digest
+        written = store.append(
+            family_id,
+            name,
+            pieces(body, _deadlines()),
+            limit=rec.declared_size - start,
+            on_bytes=on_bytes,
+        )
     except StorageLimitExceeded:
         # The store already put the file back as it was: nothing of this body is kept.
         raise UploadTooLarge() from None
