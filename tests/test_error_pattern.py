@@ -70,3 +70,25 @@ def test_goal_error_has_summary_title_and_message_by_the_field(make, login_as, c
     assert _title(html).startswith("Error: ")
     assert _summary_links(html) == [("text", "Please write the goal in a few words.")]
     assert 'id="text-error"' in html and "helps Sam" not in html
+
+
+def test_plan_error_has_summary_title_and_message_by_the_field(make, login_as, client):
+    practitioner = make.practitioner()
+    family = make.family(practitioner=practitioner)
+    login_as(practitioner)
+    url = f"/practice/families/{family.id}/plan"
+    r = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(client, url),
+            "place": "home",
+            "film_by": "2099-06-10",
+            "review_on": "2099-06-01",
+        },
+    )
+    assert r.status_code == 400
+    html = page_text(r)
+    assert _title(html).startswith("Error: ")
+    message = "The review should be on or after the filming date."
+    assert _summary_links(html) == [("review_on", message)]
+    assert re.search(r'<p class="field-error" id="review_on-error">.*on or after', html, re.S)

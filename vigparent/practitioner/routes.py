@@ -259,10 +259,33 @@ def _plan_from(form: PlanForm) -> FilmingPlan:
     )
 
 
+# Which box a plan problem is about, for the GOV.UK error summary and the message beside it.
+_PLAN_ERROR_FIELDS = (
+    ("review time", "review_time"),
+    ("review", "review_on"),
+    ("activity", "activity"),
+    ("filming date", "film_by"),
+)
+
+
+def _plan_field_errors(form: PlanForm, error: str) -> dict[str, str]:
+    if not error:
+        return {}
+    invalid = [name for name, found in form.errors.items() if found and name != "csrf_token"]
+    if invalid:
+        return {name: error for name in invalid}
+    lowered = error.lower()
+    return {next((f for words, f in _PLAN_ERROR_FIELDS if words in lowered), "film_by"): error}
+
+
 def _plan_page(family: Family, form: PlanForm, cycle: Cycle | None, error: str = "") -> Any:
     status = 400 if error else 200
     return render_template(
-        "practitioner/plan.html", family=family, form=form, cycle=cycle, error=error
+        "practitioner/plan.html",
+        family=family,
+        form=form,
+        cycle=cycle,
+        field_errors=_plan_field_errors(form, error),
     ), status
 
 
