@@ -11,6 +11,7 @@ from tests.conftest import Factory
 from tests.media.factories import add_clip, add_cycle, add_recording
 
 LAPTOP = {"width": 1366, "height": 768}
+PHONE_SIZE = {"width": 375, "height": 667}
 
 
 def test_family_page_uses_the_width_of_a_laptop(
@@ -35,3 +36,29 @@ def test_family_page_uses_the_width_of_a_laptop(
         assert videos and plans and videos["x"] != plans["x"]
     finally:
         context.close()
+
+
+def test_a_wrong_plan_shows_the_error_summary_and_the_message_by_the_field(
+    browser, make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    practitioner = make.practitioner()
+    family = make.family(practitioner)
+    for name, viewport in (("1366", LAPTOP), ("375", PHONE_SIZE)):
+        context = new_context(browser, live_server, viewport)
+        page = context.new_page()
+        try:
+            sign_in_parent(app, page, practitioner, live_server.url)
+            page.goto(f"/practice/families/{family.id}/plan")
+            page.fill("#film_by", "2099-06-10")
+            page.fill("#review_on", "2099-06-01")
+            page.get_by_role("button", name="Save plan").click()
+            summary = page.locator(".error-summary")
+            expect(summary).to_be_focused()
+            expect(summary.get_by_role("link")).to_have_text(
+                "The review should be on or after the filming date."
+            )
+            expect(page.locator("#review_on-error")).to_be_visible()
+            assert page.title().startswith("Error: ")
+            screenshot(page, f"practitioner-plan-error-{name}")
+        finally:
+            context.close()
