@@ -47,19 +47,10 @@ SW_READY = """async () => {
 
 
 def build(root: Path):  # type: ignore[no-untyped-def]
-    from vigparent import create_app, db
-    from vigparent.auth import service as auth_service
+    from vigparent import create_app
     from vigparent.config import Settings
     from vigparent.db import Base
-    from vigparent.models import (
-        ConsentKind,
-        ConsentRecord,
-        Family,
-        FamilyStatus,
-        Organisation,
-        Role,
-        User,
-    )
+    from vigparent.testing.parent_session import create_consenting_family, sign_in
 
     settings = Settings(
         data_dir=root,
@@ -71,36 +62,8 @@ def build(root: Path):  # type: ignore[no-untyped-def]
     app = create_app(settings)
     with app.app_context():
         Base.metadata.create_all(app.extensions["vig_engine"])
-        s = db.session()
-        org = Organisation(name="Bench")
-        s.add(org)
-        s.flush()
-        staff = auth_service.create_staff_user(org.id, "b@example.org", "a long password", "B")
-        s.flush()
-        family = Family(
-            organisation_id=org.id,
-            practitioner_id=staff.id,
-            label="Sam and Alex",
-            status=FamilyStatus.ACTIVE,
-        )
-        s.add(family)
-        s.flush()
-        parent = User(
-            organisation_id=org.id, role=Role.PARENT, family_id=family.id, display_name="Alex"
-        )
-        s.add(parent)
-        s.flush()
-        for kind in (ConsentKind.FILMING, ConsentKind.STORAGE):
-            s.add(
-                ConsentRecord(
-                    family_id=family.id, user_id=parent.id, kind=kind, wording_version="bench"
-                )
-            )
-        token = auth_service.start_session(parent, "bench")
-        s.commit()
-        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-        cookie = serializer.dumps({"_user_id": token, "_fresh": True, "_permanent": True})
-    return app, cookie
+    signed = sign_in(app, create_consenting_family(app), "bench")
+    return app, signed.cookie_value
 
 
 class Meter:
