@@ -182,6 +182,13 @@ def hold_family(family: Family) -> None:
     db.session().execute(update(Family).where(Family.id == family.id).values(status=Family.status))
 
 
+def check_quota(family: Family, size: int) -> None:
+    """Under ``hold_family``: QuotaFull (the hold released) unless ``size`` more bytes fit."""
+    if reserved_bytes(family) + size > family.organisation.family_quota_bytes:
+        db.session().rollback()
+        raise QuotaFull()
+
+
 def start_recording(
     family: Family,
     uploader: User,
@@ -214,9 +221,7 @@ def start_recording(
     if existing is not None:
         s.commit()
         return existing, False
-    if reserved_bytes(family) + declared_size > family.organisation.family_quota_bytes:
-        s.rollback()
-        raise QuotaFull()
+    check_quota(family, declared_size)
     recording = Recording(
         family_id=family.id,
         cycle_id=cycle_id,

@@ -51,7 +51,6 @@ from vigparent.models import Cycle, Family, Recording, RecordingStatus, Role, Us
 from vigparent.recordings import service as recordings
 from vigparent.recordings.service import (
     ConsentWithdrawn,
-    QuotaFull,
     RecordingRefused,
     check_may_record,
 )
@@ -291,9 +290,13 @@ def _find_upload(user: User, upload_id: str) -> Recording | None:
     )
 
 
-def _not_found(user: User) -> UploadNotFound:
-    # Withdrawal deletes the upload's row; the phone still resuming it should hear why.
-    check_may_record(parent_family(user))
+def _gone(family: Family) -> RecordingRefused:
+    """Why an upload (its row, file or key) is not there: a withdrawal deletes all of them,
+    and the phone still resuming it should hear that; otherwise it is simply not found."""
+    try:
+        check_may_record(family)
+    except RecordingRefused as refused:
+        return refused
     return UploadNotFound()
 
 
@@ -301,7 +304,7 @@ def _load_upload(user: User, upload_id: str) -> Recording:
     """The user's upload with this id, else UploadNotFound (see ``_find_upload``)."""
     rec = _find_upload(user, upload_id)
     if rec is None:
-        raise _not_found(user)
+        raise _gone(parent_family(user))
     return rec
 
 
@@ -496,10 +499,7 @@ def _revive_if_expired(rec: Recording) -> None:
     with upload_lock(old_id):
         s = db.session()
         recordings.hold_family(rec.family)
-        quota = rec.family.organisation.family_quota_bytes
-        if recordings.reserved_bytes(rec.family) + rec.declared_size > quota:
-            s.rollback()
-            raise QuotaFull()
+        recordings.check_quota(rec.family, rec.declared_size)
         rec.upload_id = secrets.token_urlsafe(24)
         rec.received_size = 0
         rec.upload_expires_at = _expiry()
@@ -580,7 +580,7 @@ def write_chunk(user: User, upload_id: str, *, offset: int, body: Body) -> Uploa
         if rec is None or rec.status is not RecordingStatus.UPLOADING:
             drop_lock_file(upload_id)  # nothing will be appended: the lock file can go
         if rec is None:
-            raise _not_found(user)
+            raise _gone(parent_family(user))
         _check_not_gone(rec)
         check_may_record(rec.family)
         if rec.status is not RecordingStatus.UPLOADING:
@@ -651,7 +651,7 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
         _keep_partial(rec, start, seen, body, running)
         raise ClientGone() from None
     except MediaNotFound:
-        raise _vanished(rec) from None
+        raise _gone(rec.family) from None
     except StorageBusy:
         raise UploadBusy() from None
 
@@ -676,15 +676,6 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
     return _save_offset(rec, new_offset)
 
 
-def _vanished(rec: Recording) -> RecordingRefused:
-    """The file or the family's key went while we wrote: a withdrawal deleted everything."""
-    try:
-        check_may_record(rec.family)
-    except RecordingRefused as refused:
-        return refused
-    return UploadNotFound()
-
-
 def _keep_partial(rec: Recording, start: int, seen: int, body: Body, running: Any) -> None:
     """The body stopped early: keep what arrived (tus resumes from there) and note it."""
     store = media_store.store()
@@ -694,7 +685,7 @@ def _keep_partial(rec: Recording, start: int, seen: int, body: Body, running: An
             store.truncate(rec.family_id, rec.original_name, start)
         kept = store.size(rec.family_id, rec.original_name)
     except MediaNotFound:
-        raise _vanished(rec) from None
+        raise _gone(rec.family) from None
     if running is not None and body.checksum is None and kept == start + seen:
         _running.put(rec.upload_id, kept, running)
     try:
@@ -702,7 +693,7 @@ def _keep_partial(rec: Recording, start: int, seen: int, body: Body, running: An
     except StaleDataError:
         # The row went while the bytes came in: a withdrawal. Say so to the phone.
         db.session().rollback()
-        raise _vanished(rec) from None
+        raise _gone(rec.family) from None
 
 
 def _save_offset(rec: Recording, offset: int) -> UploadState:
