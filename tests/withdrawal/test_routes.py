@@ -151,6 +151,26 @@ def test_parent_deletes_one_video_and_the_phone_is_told_to_forget_it(
     assert db.session().get(Family, fm.id).status is FamilyStatus.ACTIVE
 
 
+def test_the_service_worker_saving_pages_does_not_take_the_notice(
+    client: FlaskClient, login_as, with_media
+) -> None:
+    """sw.js fetches the shell pages while it installs, perhaps just as the parent deletes a
+    video: those fetches must neither swallow "We deleted that video" nor save it offline."""
+    fm: FamilyMedia = with_media(recordings=2, clips=1)
+    login_as(fm.parent)
+    r = _post(client, f"/withdrawal/recordings/{fm.recordings[0].id}/delete", "/withdrawal/videos")
+    notice = "We deleted that video and the 1 clip made from it."
+    for shell_page in ("/home/", "/film/", "/film/videos", "/consent/privacy"):
+        saved = client.get(shell_page, headers={"Sec-Fetch-Mode": "cors"})
+        assert saved.status_code == 200 and notice not in page_text(saved)
+        assert "X-Vig-Once" not in saved.headers
+    shown = client.get(r.headers["Location"], headers={"Sec-Fetch-Mode": "navigate"})
+    assert notice in page_text(shown)
+    assert shown.headers["X-Vig-Once"] == "1"  # so sw.js keeps it out of the offline copy
+    again = client.get(r.headers["Location"], headers={"Sec-Fetch-Mode": "navigate"})
+    assert notice not in page_text(again) and "X-Vig-Once" not in again.headers
+
+
 def test_nobody_else_can_delete_a_recording(
     app: Flask, client: FlaskClient, login_as, make: Factory, with_media
 ) -> None:

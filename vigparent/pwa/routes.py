@@ -8,13 +8,46 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    current_app,
+    get_flashed_messages,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 
 from vigparent.security import public
 
 bp = Blueprint("pwa", __name__)
 
 THEME_COLOUR = "#1d5c63"
+# Set on a page that shows a one-time notice; sw.js never saves such a page for offline use.
+ONCE_HEADER = "X-Vig-Once"
+
+
+@bp.app_template_global()
+def notices() -> list[tuple[str, str]]:
+    """The one-time notices ("We deleted that video") for the page a person opened.
+
+    The service worker fetches the shell pages in the background while it installs. Those
+    fetches must not take a notice meant for the page the person is about to see, nor save it
+    into the offline copy: only a navigation (or a browser that does not say) takes it.
+    """
+    if request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate":
+        return []
+    messages: list[tuple[str, str]] = get_flashed_messages(with_categories=True)
+    if messages:
+        after_this_request(_mark_once)
+    return messages
+
+
+def _mark_once(response: Response) -> Response:
+    response.headers[ONCE_HEADER] = "1"
+    return response
 
 
 @bp.get("/manifest.webmanifest")
@@ -82,6 +115,7 @@ def service_worker_config() -> dict[str, Any]:
         "offline": url_for("pwa.offline"),
         # Never answered from a cache: uploads, status and media are always live.
         "passThrough": ["/api/", "/media/"],
+        "onceHeader": ONCE_HEADER,
     }
 
 

@@ -75,8 +75,10 @@
   });
 
   function isCacheablePage(response) {
-    // A redirect (e.g. signed out) or an error page must never become the offline copy.
-    return response && response.ok && !response.redirected && response.type === "basic";
+    // A redirect (e.g. signed out) or an error page must never become the offline copy, nor
+    // a page showing a one-time notice ("We deleted that video"): offline, it would be stale.
+    return response && response.ok && !response.redirected && response.type === "basic" &&
+      !response.headers.has(CFG.onceHeader);
   }
 
   function shellKey(url) {
