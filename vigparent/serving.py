@@ -2,7 +2,8 @@
 
 The web process runs under gunicorn's gevent workers (``gunicorn_config.py``): while a request
 waits on its socket every other request runs. ``time_limit`` bounds such a wait, and
-``offload`` moves a call that blocks in the kernel (fsync) off the event loop.
+``offload`` moves a call that blocks in the kernel (fsync) off the event loop; ``begin`` does
+the same without waiting, so a request can go on reading while the call runs on another core.
 
 Outside gevent (werkzeug's threaded server in tests, a CLI command, the job consumer) there is
 no event loop that could interrupt a blocking read, so ``time_limit`` does not apply there:
@@ -45,3 +46,21 @@ def offload(fn: Callable[..., T], *args: object) -> T:
         return fn(*args)
     result: T = gevent.get_hub().threadpool.apply(fn, args)
     return result
+
+
+def begin(fn: Callable[..., T], *args: object) -> Callable[[], T]:
+    """Start a blocking call in gevent's thread pool; return a function that waits for it.
+
+    The waiting function returns the call's result or raises its exception. Outside gevent the
+    call runs here and now, and the waiting function only hands over what it gave.
+    """
+    if not cooperative():
+        result = fn(*args)
+        return lambda: result
+    pending = gevent.get_hub().threadpool.spawn(fn, *args)
+
+    def wait() -> T:
+        done: T = pending.get()
+        return done
+
+    return wait

@@ -67,7 +67,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vigparent.keyring import DataKeyMissing, Keyring
-from vigparent.serving import offload
+from vigparent.serving import begin, offload
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -108,6 +108,8 @@ _MIN_CHUNK = 4 * 1024
 _MAX_CHUNK = 16 * 1024 * 1024
 # Chunks sealed side by side and written with one pwrite (about 1 MiB).
 _WRITE_BATCH = 16
+# A batch of full chunks this large is sealed and written on another core (see _Writer).
+_BACKGROUND_WRITE = 256 * 1024
 _KDF_LABEL = b"vigparent media file key v1\x00"
 _FALLOC_FL_KEEP_SIZE = 1
 _AVIO_FLAG_WRITE = 2
@@ -220,17 +222,17 @@ def _fsync_dir(path: Path | str) -> None:
 
 
 def _start_writeback(fd: int, start: int, end: int) -> None:
-    """Ask the kernel to start writing bytes [start, end) to disk now, without waiting.
+    """Ask the kernel to start writing bytes [start, end) to disk now.
 
     The fsync that ends an append then finds most of its pages already on their way, so the
     disk works while the next bytes arrive instead of after them (tus uploads, each PATCH
     fsync'd: about 1.5x the throughput on a disk that syncs at ~250 MB/s). On Linux,
     POSIX_FADV_DONTNEED starts writeback of dirty pages and drops clean ones from the cache;
-    elsewhere it is a hint that may do nothing.
+    elsewhere it is a hint that may do nothing. It can wait for pages already being written,
+    so it is only called off the event loop (``_Writer``).
     """
     with contextlib.suppress(OSError, AttributeError):
-        # It can wait for pages already being written: off the event loop, like fsync.
-        offload(os.posix_fadvise, fd, start, end - start, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
 
 
 @functools.cache
@@ -710,6 +712,39 @@ def _pieces(stream: BinaryIO | Iterable[Buffer], read_size: int) -> Iterator[Buf
         yield from stream
 
 
+class _Writer:
+    """Seals and writes an append's full chunks, a large batch on another core.
+
+    While one batch is encrypted and written in gevent's thread pool (``serving.begin``), the
+    request reads and hashes the next bytes, and the disk starts on the batch at once
+    (``_start_writeback``). Batches are written one at a time and in order. A small batch (a
+    slow phone's) is written here and now, where a thread would cost more than it saves; the
+    fsync that ends the append finds few of its pages waiting anyway.
+    """
+
+    def __init__(self, cipher: _FileCipher, fd: int) -> None:
+        self._cipher, self._fd = cipher, fd
+        self._wait: Callable[[], None] | None = None
+
+    def write(self, index: int, chunks: list[_Bytes]) -> None:
+        self.finish()
+        if sum(len(c) for c in chunks) >= _BACKGROUND_WRITE:
+            self._wait = begin(self._write_and_start_writeback, index, chunks)
+        else:
+            self._cipher.write_chunks(self._fd, index, chunks)
+
+    def _write_and_start_writeback(self, index: int, chunks: list[_Bytes]) -> None:
+        c = self._cipher
+        c.write_chunks(self._fd, index, chunks)
+        _start_writeback(self._fd, c.offset(index), c.offset(index + len(chunks)))
+
+    def finish(self) -> None:
+        """Wait for the batch being written; raises what writing it raised."""
+        wait, self._wait = self._wait, None
+        if wait is not None:
+            wait()
+
+
 class MediaStore:
     """Encrypted media files at ``root/<family_id>/<name>``, names chosen by the store.
 
@@ -845,6 +880,7 @@ class MediaStore:
         """
         if limit < 0 or read_size <= 0:
             raise ValueError("limit must be >= 0 and read_size > 0")
+        writer: _Writer | None = None
         fd = self._open_fd(self._path(family_id, name), os.O_RDWR)
         try:
             _lock(fd)
@@ -859,6 +895,7 @@ class MediaStore:
             index = first
             total = 0
             pieces = _pieces(stream, read_size)
+            writer = _Writer(c, fd)
             while True:
                 try:
                     piece = next(pieces, None)
@@ -868,6 +905,7 @@ class MediaStore:
                     # The sender failed (client went away): keep what did arrive, since a tus
                     # client resumes from the offset we report. Only stream errors land here;
                     # a failed write of ours must not be followed by more writes.
+                    writer.finish()
                     if pending:
                         c.write_chunks(fd, index, [pending], last=True)
                     _fsync(fd)
@@ -875,6 +913,7 @@ class MediaStore:
                 if piece is None:
                     break
                 if total + len(piece) > limit:
+                    writer.finish()
                     if index > first:
                         # Put back the old last chunk exactly; nothing from this call is kept.
                         os.ftruncate(fd, c.offset(first))
@@ -901,18 +940,21 @@ class MediaStore:
                     held = full.pop()
                     pending = held if isinstance(held, bytearray) else bytearray(held)
                 if full:
-                    c.write_chunks(fd, index, full)
-                    _start_writeback(fd, c.offset(index), c.offset(index + len(full)))
+                    writer.write(index, full)
                     index += len(full)
                     if os.fstat(fd).st_nlink == 0:
                         # Deleted under us (a withdrawal): stop now rather than take in the
                         # rest of a slow phone's body for a file nobody can read.
                         raise MediaNotFound(f"media file {name!r} was deleted while written")
+            writer.finish()
             if pending:
                 c.write_chunks(fd, index, [pending], last=True)
             _fsync(fd)
             return total
         finally:
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.finish()  # never close the file under a write still running
             os.close(fd)
 
     def truncate(self, family_id: int, name: str, size: int) -> None:
