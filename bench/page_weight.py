@@ -33,6 +33,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import repo_root  # noqa: F401  (tests.support below)
+
 KB = 1000
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SW_READY = """async () => {
@@ -47,10 +49,10 @@ SW_READY = """async () => {
 
 
 def build(root: Path):  # type: ignore[no-untyped-def]
+    from tests.support.parent_session import create_consenting_family, sign_in
     from vigparent import create_app
     from vigparent.config import Settings
     from vigparent.db import Base
-    from vigparent.testing.parent_session import create_consenting_family, sign_in
 
     settings = Settings(
         data_dir=root,

@@ -299,7 +299,7 @@ def test_closed_tab_while_filming_keeps_what_was_saved(parent_phone: Phone) -> N
 def test_video_chosen_from_the_phone_is_copied_then_sent_byte_for_byte(
     parent_phone: Phone, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from vigparent.testing.videos import make_video
+    from tests.support.videos import make_video
 
     path = tmp_path / "holiday.webm"
     make_video(path, container="webm", seconds=2.0)

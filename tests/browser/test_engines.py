@@ -32,11 +32,11 @@ from tests.browser.signal import SignalServer
 from tests.browser.test_withdrawal import PHONE_STATE
 from tests.capture.support import recordings_of
 from tests.conftest import Factory, csrf_token
+from tests.support.videos import make_video
 from vigparent import db
 from vigparent.capture.service import TEST_UPLOAD_CHUNK_BYTES
 from vigparent.families import service as family_service
 from vigparent.models import Clip, ClipStatus, Recording, RecordingStatus, User
-from vigparent.testing.videos import make_video
 
 ENGINES = [
     pytest.param("webkit", marks=pytest.mark.xdist_group("engine-webkit")),

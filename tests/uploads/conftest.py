@@ -32,13 +32,13 @@ from flask.testing import FlaskClient
 
 from tests.browser.conftest import LiveServer
 from tests.conftest import Factory
+from tests.support.parent_session import SignedIn, create_consenting_family, sign_in
+from tests.support.videos import make_video, make_webm_with_garbage
 from vigparent import create_app, db, media_store
 from vigparent.config import load_settings
 from vigparent.db import Base
 from vigparent.models import Family, Recording, User
 from vigparent.serve import gunicorn_command
-from vigparent.testing.parent_session import SignedIn, create_consenting_family, sign_in
-from vigparent.testing.videos import make_video, make_webm_with_garbage
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFSET_STREAM = "application/offset+octet-stream"

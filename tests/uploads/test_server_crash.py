@@ -13,6 +13,7 @@ import pytest
 import requests
 from tusclient import client as tus_client
 
+from tests.support.parent_session import SignedIn
 from tests.uploads.conftest import (
     OFFSET_STREAM,
     Deployment,
@@ -21,7 +22,6 @@ from tests.uploads.conftest import (
     new_client_id,
 )
 from vigparent.models import RecordingStatus
-from vigparent.testing.parent_session import SignedIn
 
 CHUNK = 32 * 1024
 SERVERS = ["waitress"]

@@ -24,11 +24,11 @@ from sqlalchemy import func, select
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
+from tests.support.parent_session import SignedIn, create_consenting_family, sign_in
+from tests.support.videos import make_video
 from tests.uploads.conftest import OFFSET_STREAM, Deployment, RawPatch, ServerProcess, metadata
 from vigparent import db, media_store
 from vigparent.models import Recording, User
-from vigparent.testing.parent_session import SignedIn, create_consenting_family, sign_in
-from vigparent.testing.videos import make_video
 from vigparent.uploads.body import MIN_READ
 
 MIB = 1 << 20
