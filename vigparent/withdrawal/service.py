@@ -59,6 +59,7 @@ from vigparent.models import (
     User,
 )
 from vigparent.storage import InvalidMediaName, MediaNotFound, ciphertext_size
+from vigparent.uploads.locks import drop_lock_file
 
 log = logging.getLogger(__name__)
 
@@ -457,10 +458,8 @@ def _complete_recording_deletion(receipt: DeletionReceipt) -> DeletionReceipt:
 def _drop_upload_locks(upload_ids: Iterable[str]) -> None:
     """Remove the uploads feature's per-upload lock files: an upload cut short by a withdrawal
     never reaches the code that normally removes them."""
-    from vigparent.uploads import service as uploads
-
     for upload_id in upload_ids:
-        uploads.drop_lock_file(upload_id)
+        drop_lock_file(upload_id)
 
 
 def _names_of_recording(recording: Recording) -> list[str]:
