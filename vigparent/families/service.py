@@ -64,6 +64,10 @@ class InvalidPlan(ValueError):
     """A filming plan that cannot work (a date in the past, a review before the filming)."""
 
 
+class CaseNotOpen(ValueError):
+    """Only an open case can be closed."""
+
+
 # --- dates in plain words -------------------------------------------------------------------
 
 
@@ -604,6 +608,33 @@ def caseload(families: list[Family]) -> list[CaseloadEntry]:
             e.family.label.lower(),
         ),
     )
+
+
+# --- closing a case -------------------------------------------------------------------------
+
+
+def close_case(family: Family, by: User) -> datetime:
+    """Close the case; its media is deleted after the organisation's retention period.
+
+    Returns when that deletion is due.
+    """
+    if family.status is FamilyStatus.CLOSED or family.closed_at is not None:
+        raise CaseNotOpen("This case is already closed.")
+    # A withdrawn family stays "withdrawn" (its media is already gone); closing only ends the
+    # work, so the caseload stops asking for it.
+    if family.status is not FamilyStatus.WITHDRAWN:
+        family.status = FamilyStatus.CLOSED
+    family.closed_at = clock.now()
+    invitation_service.revoke_open_invitations(family, family.closed_at)
+    audit.record("case_closed", actor=by, family=family)
+    db.session().commit()
+    return retention_due(family)
+
+
+def retention_due(family: Family) -> datetime:
+    """When a closed case's media falls due for deletion."""
+    closed = family.closed_at or clock.now()
+    return closed + timedelta(days=family.organisation.retention_days_after_close)
 
 
 def seed_demo_plan(family: Family, practitioner: User) -> None:

@@ -11,7 +11,7 @@ import enum
 import hashlib
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -213,6 +213,20 @@ def revoke_invitation(invitation: Invitation, by: User) -> None:
             family=invitation.family,
             detail=f"invitation {invitation.id}",
         )
+
+
+def revoke_open_invitations(family: Family, at: datetime) -> None:
+    """Cancel every link of the family not yet used (not committed): nobody may join a case
+    that is closed or whose media is gone. The caller audits why."""
+    db.session().execute(
+        update(Invitation)
+        .where(
+            Invitation.family_id == family.id,
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+    )
 
 
 def resend_invitation(invitation: Invitation, by: User) -> tuple[Invitation, str]:
