@@ -12,7 +12,9 @@ only the deployed server enforces the upload deadlines.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import gevent
@@ -45,3 +47,12 @@ def offload(fn: Callable[..., T], *args: object) -> T:
         return fn(*args)
     result: T = gevent.get_hub().threadpool.apply(fn, args)
     return result
+
+
+def fsync_dir(path: Path | str) -> None:
+    """Make a directory's entries durable (a file created, renamed or removed in it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        offload(os.fsync, fd)
+    finally:
+        os.close(fd)
