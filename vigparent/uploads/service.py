@@ -236,9 +236,7 @@ def _refresh(rec: Recording) -> None:
     except (ObjectDeletedError, InvalidRequestError):
         s.rollback()
         family = s.get(Family, family_id)
-        if family is not None:
-            check_may_record(family)  # reads the family's state from the database itself
-        raise UploadNotFound() from None
+        raise (UploadNotFound() if family is None else _gone(family)) from None
 
 
 def _check_not_gone(rec: Recording) -> None:
