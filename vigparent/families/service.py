@@ -114,6 +114,7 @@ def say_when(at: datetime) -> str:
 
 
 def create_family(practitioner: User, label: str) -> Family:
+    """A new family on the practitioner's caseload (not committed: a building block)."""
     label = " ".join(label.split())
     if not label or len(label) > 120:
         raise InvalidFamilyLabel("Give the family a short label, such as first names.")
@@ -131,7 +132,7 @@ def create_family(practitioner: User, label: str) -> Family:
 def start_family(
     practitioner: User, label: str, carer_name: str = ""
 ) -> tuple[Family, Invitation, str]:
-    """Create a family and its first invitation at once (the token is shown once)."""
+    """Create a family and its first invitation at once (the token is shown once); committed."""
     family = create_family(practitioner, label)
     invitation, token = invitation_service.invite_carer(family, practitioner, carer_name)
     return family, invitation, token
@@ -182,6 +183,7 @@ def sign_out_carer(family: Family, carer: User, by: User, device_id: int | None 
     else:
         ended = auth_service.end_all_sessions(carer)
     audit.record("carer_signed_out", actor=by, family=family, detail=f"user {carer.id}: {ended}")
+    db.session().commit()
     return ended
 
 
@@ -285,6 +287,7 @@ def plan_cycle(family: Family, by: User, plan: FilmingPlan) -> Cycle:
     db.session().add(cycle)
     db.session().flush()
     audit.record("cycle_planned", actor=by, family=family, detail=f"cycle {cycle.number}")
+    db.session().commit()
     return cycle
 
 
@@ -299,6 +302,7 @@ def update_cycle(cycle: Cycle, by: User, plan: FilmingPlan) -> Cycle:
     cycle.activity = " ".join(plan.activity.split())
     cycle.note = plan.note.strip()
     audit.record("cycle_updated", actor=by, family=family, detail=f"cycle {cycle.number}")
+    db.session().commit()
     return cycle
 
 
