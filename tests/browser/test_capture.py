@@ -17,7 +17,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PHONE, SW_READY, LiveServer, new_context, screenshot
-from tests.capture.support import local_records, recordings_of, sign_in_parent
+from tests.capture.phone import local_records, recordings_of, sign_in_parent
 from tests.conftest import Factory
 from vigparent.capture.service import TEST_UPLOAD_CHUNK_BYTES
 from vigparent.models import Family

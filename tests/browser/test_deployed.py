@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import new_context, screenshot
 from tests.browser.test_capture import HASH_STORED, SEND
-from tests.capture.support import local_records
+from tests.capture.phone import local_records
 from tests.uploads.conftest import Deployment, ServerProcess
 
 

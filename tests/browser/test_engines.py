@@ -30,7 +30,7 @@ from sqlalchemy import select
 from tests.browser.engines import PhonePage, open_engine, require
 from tests.browser.signal import SignalServer
 from tests.browser.test_withdrawal import PHONE_STATE
-from tests.capture.support import recordings_of
+from tests.capture.phone import recordings_of
 from tests.conftest import Factory, csrf_token
 from tests.support.videos import make_video
 from vigparent import db

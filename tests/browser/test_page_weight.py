@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from tests.browser.conftest import SW_READY, LiveServer
-from tests.capture.support import sign_in_parent
+from tests.capture.phone import sign_in_parent
 from tests.conftest import Factory
 
 KB = 1000
