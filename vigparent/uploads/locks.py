@@ -24,8 +24,13 @@ from vigparent import settings_of
 from vigparent.uploads.refusals import UploadBusy
 
 
+def lock_path(data_dir: Path | str, upload_id: str) -> Path:
+    """Where an upload's lock file lives under the data dir."""
+    return Path(data_dir) / "upload-locks" / f"{upload_id}.lock"
+
+
 def _lock_path(upload_id: str) -> Path:
-    return Path(settings_of(current_app).data_dir) / "upload-locks" / f"{upload_id}.lock"
+    return lock_path(settings_of(current_app).data_dir, upload_id)
 
 
 @contextlib.contextmanager
