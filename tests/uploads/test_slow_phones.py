@@ -264,8 +264,11 @@ def test_withdrawal_answers_while_twenty_slow_phones_send_and_stops_only_its_own
         with deployment.app.app_context():
             rows = db.session().scalars(select(Recording)).all()
             store = media_store.store()
+            # A new row is a moment ahead of its file: that phone is not sending yet.
             return len(rows) == 20 and all(
-                store.size(r.family_id, r.original_name) > 0 for r in rows
+                store.exists(r.family_id, r.original_name)
+                and store.size(r.family_id, r.original_name) > 0
+                for r in rows
             )
 
     until(all_sending, "all twenty phones are part-way through")
