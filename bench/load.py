@@ -77,9 +77,9 @@ class OursUnderLoad(Ours):
         self.bystander: dict[str, str] = {}
 
     def prepare_phones(self, count: int) -> None:
+        from tests.support.parent_session import create_consenting_family, sign_in
         from vigparent import db
         from vigparent.models import User
-        from vigparent.testing.parent_session import create_consenting_family, sign_in
 
         self.prepare()
         assert self.app is not None

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import tempfile
 import threading
 import urllib.error
@@ -32,6 +31,8 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import repo_root  # noqa: F401  (tests.support below)
 
 KB = 1000
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -47,21 +48,11 @@ SW_READY = """async () => {
 
 
 def build(root: Path):  # type: ignore[no-untyped-def]
-    from vigparent import create_app
-    from vigparent.config import Settings
-    from vigparent.db import Base
-    from vigparent.testing.parent_session import create_consenting_family, sign_in
+    from bench_app import bench_app
 
-    settings = Settings(
-        data_dir=root,
-        database_url=f"sqlite:///{root / 'bench.sqlite3'}",
-        secret_key=secrets.token_urlsafe(48),
-        master_key=os.urandom(32),
-        jobs_immediate=True,
-    )
-    app = create_app(settings)
-    with app.app_context():
-        Base.metadata.create_all(app.extensions["vig_engine"])
+    from tests.support.parent_session import create_consenting_family, sign_in
+
+    app = bench_app(root)
     signed = sign_in(app, create_consenting_family(app), "bench")
     return app, signed.cookie_value
 

@@ -61,9 +61,7 @@ from urllib.parse import urlsplit
 
 import psutil
 import requests
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from repo_root import ROOT
 
 MB = 1_000_000
 MIB = 1 << 20
@@ -214,10 +212,10 @@ class Ours(Server):
         self.app = None
 
     def prepare(self) -> None:
+        from tests.support.parent_session import create_consenting_family, sign_in
         from vigparent import create_app
         from vigparent.config import load_settings
         from vigparent.db import Base
-        from vigparent.testing.parent_session import create_consenting_family, sign_in
 
         self.app = create_app(load_settings(self._env))
         with self.app.app_context():
@@ -447,7 +445,7 @@ def _settled_offset(session: requests.Session, server: Server, url: str) -> int:
 
 def make_file(path: Path, size: int) -> None:
     """A real WebM header (so magic-byte checks pass) followed by random bytes."""
-    from vigparent.testing.videos import make_video
+    from tests.support.videos import make_video
 
     buf = io.BytesIO()
     make_video(buf, container="webm", seconds=1.0)

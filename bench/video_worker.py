@@ -21,10 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import repo_root  # noqa: F401  (tests.support below)
+
+from tests.support.videos import make_video
 from vigparent import video, video_sandbox
 from vigparent.keyring import Keyring
 from vigparent.storage import MediaStore
-from vigparent.testing.videos import make_video
 
 FAMILY = 1
 LIMITS = video_sandbox.VideoLimits()

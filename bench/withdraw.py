@@ -30,57 +30,26 @@ import tempfile
 import time
 from pathlib import Path
 
+import repo_root  # noqa: F401  (tests.support below)
+
 MIB = 1 << 20
 
 
 def build(root: Path, total_mib: int):  # type: ignore[no-untyped-def]
-    from vigparent import clock, create_app, db, media_store
-    from vigparent.auth import service as auth_service
-    from vigparent.config import Settings
-    from vigparent.db import Base
-    from vigparent.models import (
-        Clip,
-        ClipStatus,
-        ConsentKind,
-        ConsentRecord,
-        Family,
-        FamilyStatus,
-        Organisation,
-        Principle,
-        Recording,
-        RecordingStatus,
-        Role,
-        User,
-    )
+    from bench_app import bench_app
 
-    settings = Settings(
-        data_dir=root,
-        database_url=f"sqlite:///{root / 'bench.sqlite3'}",
-        secret_key=secrets.token_urlsafe(48),
-        master_key=os.urandom(32),
-        jobs_immediate=True,
-    )
-    app = create_app(settings)
+    from tests.support.parent_session import create_consenting_family
+    from vigparent import clock, db, media_store
+    from vigparent.models import Clip, ClipStatus, Principle, Recording, RecordingStatus, User
+
+    app = bench_app(root)
+    parent_id = create_consenting_family(app)
     ctx = app.app_context()
     ctx.push()
-    Base.metadata.create_all(app.extensions["vig_engine"])
     s = db.session()
-    org = Organisation(name="Bench")
-    s.add(org)
-    s.flush()
-    staff = auth_service.create_staff_user(org.id, "b@example.org", "a long password", "B")
-    s.flush()
-    family = Family(
-        organisation_id=org.id, practitioner_id=staff.id, label="Bench", status=FamilyStatus.ACTIVE
-    )
-    s.add(family)
-    s.flush()
-    parent = User(organisation_id=org.id, role=Role.PARENT, family_id=family.id)
-    s.add(parent)
-    s.flush()
-    for kind in (ConsentKind.FILMING, ConsentKind.STORAGE):
-        s.add(ConsentRecord(family_id=family.id, user_id=parent.id, kind=kind, wording_version="b"))
-    s.commit()
+    parent = s.get(User, parent_id)
+    assert parent is not None and parent.family is not None
+    family = parent.family
 
     store = media_store.store()
     pool = os.urandom(16 * MIB)  # AES-GCM's speed does not depend on the content

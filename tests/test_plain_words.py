@@ -22,6 +22,7 @@ from tests.invitations.conftest import Invited, invited  # noqa: F401 - shared f
 from tests.media.conftest import Filmed, filmed  # noqa: F401 - shared fixture
 from vigparent.recordings import service as recordings
 from vigparent.withdrawal import service as withdrawal
+from vigparent.withdrawal import words
 
 MAX_GRADE = 6.0
 JS = Path(__file__).resolve().parents[1] / "vigparent" / "static" / "js"
@@ -175,9 +176,7 @@ def test_parent_pages_are_plain(filmed: Filmed, login_as, client) -> None:  # no
     texts += page_words(empty.get_data(as_text=True))
     client.post("/withdrawal/withdraw", data={"csrf_token": token})
     texts += page_words(_get(client, "/withdrawal/receipt"))
-    texts += [
-        withdrawal.receipt_sentence(r) for r in withdrawal.receipts_for_family(filmed.family.id)
-    ]
+    texts += [words.receipt_sentence(r) for r in withdrawal.receipts_for_family(filmed.family.id)]
     assert_plain(texts)
 
 

@@ -14,8 +14,8 @@ from alembic import command
 from sqlalchemy import create_engine, inspect
 
 from tests.conftest import PASSWORD, make_test_settings
-from tests.mfa.support import answer_code, answer_recovery, code_for, set_up_app, sign_in
-from tests.mfa.support import sign_out as sign_out_of
+from tests.mfa.journeys import answer_code, answer_recovery, code_for, set_up_app, sign_in
+from tests.mfa.journeys import sign_out as sign_out_of
 from tests.test_migrations import _config
 
 PG_URL = os.environ.get("VIGPARENT_TEST_POSTGRES_URL", "")

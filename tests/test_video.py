@@ -2,7 +2,7 @@
 
 Every function works on file objects (media is encrypted at rest), so most tests use
 io.BytesIO; a few use real files opened in binary mode. Sources are tiny generated videos
-whose frames carry their own index (vigparent.testing.videos).
+whose frames carry their own index (tests.support.videos).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from typing import Any
 import av
 import pytest
 
-from vigparent import video
-from vigparent.testing.videos import (
+from tests.support.videos import (
     ContainerName,
     frame_index_of,
     make_audio_only,
@@ -29,6 +28,7 @@ from vigparent.testing.videos import (
     make_webm_with_scrambled_frames,
     mediarecorder_like_webm,
 )
+from vigparent import video
 from vigparent.video import (
     DAMAGED,
     NO_PICTURE,

@@ -18,10 +18,10 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.support.videos import make_video
 from vigparent import video
 from vigparent.keyring import Keyring
 from vigparent.storage import MediaStore
-from vigparent.testing.videos import make_video
 from vigparent.video_sandbox import (
     CRASHED,
     TOO_BIG,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
+import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
-from vigparent import audit, db
+from vigparent import audit, db, keyring, media_store
 from vigparent.assets import precompress_all
 from vigparent.auth import mfa
 from vigparent.auth import service as auth_service
+from vigparent.config import Settings
 from vigparent.families import service as family_service
 from vigparent.invitations import service as invitation_service
 from vigparent.models import Family, Organisation, Role, User
@@ -118,22 +120,20 @@ def sweep() -> None:
 )
 def rotate_master_key(yes: bool, resume_from_stdin: bool) -> None:
     """Re-wrap every family's data key under a new master key (media is not touched)."""
-    from vigparent.withdrawal import master_key
-
     if not yes:
         click.confirm(
             "Stop the web app and the job worker first: they hold the old master key. Continue?",
             abort=True,
         )
-    for line in master_key.rotate(resume_from_stdin=resume_from_stdin):
+    settings: Settings = current_app.extensions["vig_settings"]
+    new_key = sys.stdin.read() if resume_from_stdin else None
+    for line in keyring.rotate_master_key(media_store.keyring(), settings.master_key_file, new_key):
         click.echo(line)
 
 
 @vig.command("assets")
 def build_assets() -> None:
     """Build the fingerprinted asset bundles."""
-    from flask import current_app
-
     env = current_app.extensions["vig_assets"]
     for bundle in env:
         bundle.build()

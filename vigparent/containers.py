@@ -21,7 +21,8 @@ _MP4_BRANDS = frozenset(
     }
 )  # fmt: skip
 
-_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+EBML_HEADER_ID = 0x1A45DFA3  # every WebM/Matroska file starts with this element
+_EBML_MAGIC = EBML_HEADER_ID.to_bytes(4, "big")
 _EBML_DOCTYPE_ID = 0x4282
 
 
@@ -38,8 +39,9 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
-def _ebml_header(buf: bytes, at: int = 0) -> tuple[int, int | None, int] | None:
-    """Parse an EBML id and size at `at`; returns (id, size, bytes used) or None if bad."""
+def ebml_header(buf: bytes, at: int = 0) -> tuple[int, int | None, int] | None:
+    """Parse an EBML element's id and size at `at`: (id, size or None if unknown, bytes used),
+    or None if bad or cut off. The one EBML parser (sniffing here, the damage walk in video.py)."""
     id_len = _vint_length(buf, at)
     if id_len is None or id_len > 4:
         return None
@@ -61,12 +63,12 @@ def _vint_length(buf: bytes, at: int) -> int | None:
 
 
 def _ebml_doctype(head: bytes) -> bytes | None:
-    parsed = _ebml_header(head)
+    parsed = ebml_header(head)
     if parsed is None or parsed[1] is None:
         return None
     pos, end = parsed[2], min(len(head), parsed[2] + parsed[1])
     while pos < end:
-        child = _ebml_header(head, pos)
+        child = ebml_header(head, pos)
         if child is None:
             return None
         element, size, used = child

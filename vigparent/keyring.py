@@ -37,7 +37,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from vigparent.serving import offload
+from vigparent.serving import fsync_dir, offload
 
 __all__ = [
     "KEY_LEN",
@@ -50,6 +50,7 @@ __all__ = [
     "load_or_create_master_key",
     "master_key_from_b64",
     "pending_master_key_path",
+    "rotate_master_key",
     "rotate_master_key_file",
 ]
 
@@ -101,14 +102,6 @@ def _master_key_id(master_key: bytes) -> bytes:
     return hashlib.sha256(b"vigparent master key id\x00" + master_key).digest()[:_KEY_ID_LEN]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        offload(os.fsync, fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomic(path: Path, data: bytes, *, replace: bool) -> bool:
     """Durably write ``data`` to ``path`` (mode 0600) so readers see all of it or none of it.
 
@@ -138,7 +131,7 @@ def _write_atomic(path: Path, data: bytes, *, replace: bool) -> bool:
                 return False
     finally:
         tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     return True
 
 
@@ -300,7 +293,7 @@ class Keyring:
                     os.unlink(victim)
                     if victim == path:
                         existed = True
-            _fsync_dir(self._dir)
+            fsync_dir(self._dir)
         return existed
 
     def rewrap_all(self, new_master: bytes) -> int:
@@ -406,5 +399,40 @@ def rotate_master_key_file(keyring: Keyring, key_file: Path) -> tuple[int, bool]
     new_key = load_or_create_master_key(pending)  # reads the pending key, or creates it (0600)
     count = keyring.rewrap_all(new_key)
     os.replace(pending, key_file)
-    _fsync_dir(key_file.parent)
+    fsync_dir(key_file.parent)
     return count, resumed
+
+
+def rotate_master_key(
+    keyring: Keyring, key_file: Path | None, new_key_b64: str | None = None
+) -> Iterator[str]:
+    """`vig rotate-master-key`: re-wrap every data key under a new master key; yields lines
+    for the operator to read.
+
+    Media is never touched: only the small wrapped key files change. Destroyed keys stay
+    destroyed (there is nothing to re-wrap), so rotation cannot bring withdrawn media back.
+    With a key file, the rotation is crash-safe and resumable (``rotate_master_key_file``).
+    With the key in ``VIGPARENT_MASTER_KEY`` (a secret store we cannot write to), a new key
+    is made and shown, or ``new_key_b64`` (the one shown by an interrupted run) resumes.
+    """
+    if key_file is not None and new_key_b64 is None:
+        pending = pending_master_key_path(key_file)
+        if pending.exists():
+            yield f"Resuming an interrupted rotation with the key in {pending}."
+        count, _resumed = rotate_master_key_file(keyring, key_file)
+        yield f"Re-wrapped {count} family data keys under a new master key."
+        yield f"The new master key is in {key_file} (mode 0600); the old one is gone."
+        yield "Start the web app and the job worker again: they read the new key at start."
+        return
+
+    new_key = master_key_from_b64(new_key_b64) if new_key_b64 is not None else os.urandom(KEY_LEN)
+    encoded = base64.b64encode(new_key).decode()
+    # Shown before anything changes: if we crash half-way, this is the only copy of the key
+    # that some data keys are already wrapped under.
+    yield "New master key (store it in your secret store now; it is shown only once):"
+    yield f"  VIGPARENT_MASTER_KEY={encoded}"
+    count = keyring.rewrap_all(new_key)
+    yield f"Re-wrapped {count} family data keys under the new master key."
+    yield "Now set VIGPARENT_MASTER_KEY to the value above for the web app and the job worker,"
+    yield "remove the old value everywhere, and start them again. If this run was interrupted,"
+    yield "run `vig rotate-master-key --resume-from-stdin` with the new value on stdin."

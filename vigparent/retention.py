@@ -34,6 +34,7 @@ from vigparent.models import (
 )
 from vigparent.storage import MediaNotFound
 from vigparent.withdrawal import service as withdrawal
+from vigparent.withdrawal import words
 
 # A job writes its output (a transcode, a clip) before it records the name in the database;
 # a file younger than this is presumed to be such an output, not an orphan.
@@ -60,7 +61,7 @@ def _size(n: int) -> str:
 
 def _describe(receipt: DeletionReceipt) -> str:
     return (
-        f"{withdrawal.what_was_deleted(receipt)}, {receipt.files} files, {_size(receipt.bytes)}"
+        f"{words.what_was_deleted(receipt)}, {receipt.files} files, {_size(receipt.bytes)}"
         f" (receipt {receipt.id})"
     )
 

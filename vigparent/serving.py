@@ -13,7 +13,9 @@ only the deployed server enforces the upload deadlines.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import gevent
@@ -64,3 +66,12 @@ def begin(fn: Callable[..., T], *args: object) -> Callable[[], T]:
         return done
 
     return wait
+
+
+def fsync_dir(path: Path | str) -> None:
+    """Make a directory's entries durable (a file created, renamed or removed in it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        offload(os.fsync, fd)
+    finally:
+        os.close(fd)

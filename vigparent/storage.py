@@ -67,7 +67,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vigparent.keyring import DataKeyMissing, Keyring
-from vigparent.serving import begin, offload
+from vigparent.serving import begin, fsync_dir, offload
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -211,14 +211,6 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 def _fsync(fd: int) -> None:
     # Seconds on a busy disk: under the gevent server, let the other requests run meanwhile.
     offload(os.fsync, fd)
-
-
-def _fsync_dir(path: Path | str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        _fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _start_writeback(fd: int, start: int, end: int) -> None:
@@ -787,7 +779,7 @@ class MediaStore:
         except FileExistsError:
             pass
         else:
-            _fsync_dir(self._root)
+            fsync_dir(self._root)
         return family_dir
 
     def _open_fd(self, path: str, flags: int) -> int:
@@ -843,7 +835,7 @@ class MediaStore:
             raise StorageError(f"media file {name!r} already exists") from None
         finally:
             os.unlink(tmp)
-            _fsync_dir(family_dir)
+            fsync_dir(family_dir)
 
     def exists(self, family_id: int, name: str) -> bool:
         return os.path.isfile(self._path(family_id, name))
@@ -1038,7 +1030,7 @@ class MediaStore:
                 # A new file id on overwrite: no old chunk can be spliced into the new file.
                 os.ftruncate(fd, 0)
                 cipher = _start_empty(fd, data_key)
-                _fsync_dir(family_dir)
+                fsync_dir(family_dir)
                 return EncryptedFile(fd, cipher, writable=True, name=name)
             except BaseException:
                 os.close(fd)
@@ -1095,7 +1087,7 @@ class MediaStore:
             os.unlink(path)
         except FileNotFoundError:
             return 0
-        _fsync_dir(os.path.dirname(path))
+        fsync_dir(os.path.dirname(path))
         return size
 
     def delete_family(self, family_id: int) -> tuple[int, int]:
@@ -1127,7 +1119,7 @@ class MediaStore:
         # finds the directory already gone, which is the outcome both wanted.
         with contextlib.suppress(FileNotFoundError):
             os.rmdir(family_dir)
-        _fsync_dir(self._root)
+        fsync_dir(self._root)
         return files, freed
 
     def family_usage(self, family_id: int) -> int:

@@ -29,8 +29,9 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from vigparent.containers import (
+    EBML_HEADER_ID,
     NOT_A_VIDEO,
-    _ebml_header,
+    ebml_header,
     sniff_container,
 )
 from vigparent.video_wire import (
@@ -305,7 +306,7 @@ def _check_matroska(window: _Window) -> None:
     pos, end = 0, window.size
     while pos < end:
         element, size, data = _ebml_element(window, pos, end)
-        if pos == 0 and element != 0x1A45DFA3:
+        if pos == 0 and element != EBML_HEADER_ID:
             raise _Damaged("no EBML header")
         if element == _SEGMENT_ID:
             segment_end = end if size is None else data + size
@@ -341,7 +342,7 @@ def _skip(data: int, size: int | None, end: int) -> int:
 def _ebml_element(window: _Window, pos: int, end: int) -> tuple[int, int | None, int]:
     """Read an element header at `pos`: (id, size or None if unknown, offset of its data)."""
     header = window.read(pos, min(12, end - pos))
-    parsed = _ebml_header(header)
+    parsed = ebml_header(header)
     if parsed is None:
         raise _Damaged("bad or cut-off element header")
     element, size, header_len = parsed

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -117,3 +119,16 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_until(page, condition: str, arg: Any = None, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Poll a JavaScript condition (async allowed) until it holds.
+
+    ``page.wait_for_function`` cannot do this for an async condition: it takes the Promise
+    such a function returns as a true answer at once.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(condition, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout} s: {condition}")
+        page.wait_for_timeout(100)

@@ -16,8 +16,21 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE, SW_READY, LiveServer, new_context, screenshot
-from tests.capture.support import local_records, recordings_of, sign_in_parent
+from tests.browser.conftest import (
+    PHONE,
+    SW_READY,
+    LiveServer,
+    new_context,
+    screenshot,
+    wait_until,
+)
+from tests.capture.phone import (
+    local_records,
+    recordings_of,
+    sign_in_parent,
+    wait_until_chunks_saved,
+    wait_until_filmed,
+)
 from tests.conftest import Factory
 from vigparent.capture.service import TEST_UPLOAD_CHUNK_BYTES
 from vigparent.models import Family
@@ -67,7 +80,7 @@ class Phone:
         expect(start).to_be_enabled()
         start.click()
         expect(page.get_by_text("of 10:00")).to_be_visible()
-        page.wait_for_timeout(int(seconds * 1000))
+        wait_until_filmed(page, seconds)
         page.get_by_role("button", name="Stop filming").click()
         expect(page.get_by_role("heading", name="Watch it back")).to_be_visible()
         (rec,) = [r for r in local_records(page) if r["state"] == "review"]
@@ -278,7 +291,7 @@ def test_closed_tab_while_filming_keeps_what_was_saved(parent_phone: Phone) -> N
     page = parent_phone.page
     page.goto("/film/")
     page.get_by_role("button", name="Start filming").click()
-    page.wait_for_timeout(3500)
+    wait_until_chunks_saved(page, 3)  # cut back to its last whole piece: 2 or more stay
     page.on("dialog", lambda dialog: dialog.accept())  # "Leave? Filming will stop."
     page.goto("/film/videos")  # leaves mid-recording, like a crash or a closed tab
 
@@ -299,7 +312,7 @@ def test_closed_tab_while_filming_keeps_what_was_saved(parent_phone: Phone) -> N
 def test_video_chosen_from_the_phone_is_copied_then_sent_byte_for_byte(
     parent_phone: Phone, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from vigparent.testing.videos import make_video
+    from tests.support.videos import make_video
 
     path = tmp_path / "holiday.webm"
     make_video(path, container="webm", seconds=2.0)
@@ -428,24 +441,33 @@ def test_new_version_waits_while_filming_then_takes_over_without_reloading(
     )
     page.evaluate(
         """async () => {
+          // Count the page's requests that a waiting version take over.
+          window.takeOverAsked = 0;
+          const post = ServiceWorker.prototype.postMessage;
+          ServiceWorker.prototype.postMessage = function (message, ...rest) {
+            if (message && message.type === "SKIP_WAITING") window.takeOverAsked += 1;
+            return post.call(this, message, ...rest);
+          };
           const reg = await navigator.serviceWorker.getRegistration();
+          // Listening after the page's own listeners (added when it loaded): once this
+          // resolves, the page has already decided what to do with the new version.
+          const installed = new Promise((resolve) => reg.addEventListener("updatefound", () => {
+            const worker = reg.installing;
+            worker.addEventListener("statechange", () => worker.state === "installed" && resolve());
+          }));
           await reg.update();
-          const worker = reg.installing || reg.waiting;
-          if (worker.state !== "installed") {
-            await new Promise((r) => worker.addEventListener("statechange",
-              () => worker.state === "installed" && r()));
-          }
+          await installed;
         }"""
     )
-    page.wait_for_timeout(500)
     # While filming, the new version waits and the old one keeps its cache.
+    assert page.evaluate("() => window.takeOverAsked") == 0
     assert page.evaluate("async () => !!(await navigator.serviceWorker.getRegistration()).waiting")
     assert len(page.evaluate("() => caches.keys()")) == 2
 
     page.get_by_role("button", name="Stop filming").click()
     expect(page.get_by_role("heading", name="Watch it back")).to_be_visible()
-    page.wait_for_function("async () => !(await navigator.serviceWorker.getRegistration()).waiting")
-    page.wait_for_function("async () => (await caches.keys()).length === 1")
+    wait_until(page, "async () => !(await navigator.serviceWorker.getRegistration()).waiting")
+    wait_until(page, "async () => (await caches.keys()).length === 1")
     new_caches = page.evaluate("() => caches.keys()")
     assert new_caches != old_caches
     assert page.evaluate("() => window.sameDocument === true")  # never reloaded under the parent
@@ -485,7 +507,7 @@ def test_withdrawn_consent_empties_the_phone_queue(parent_phone: Phone, app: Fla
         db.session().commit()
 
     page.context.set_offline(False)
-    page.wait_for_function("async () => (await vig.localRecordings.list()).length === 0")
+    wait_until(page, "async () => (await vig.localRecordings.list()).length === 0")
     expect(page.locator("#vid-notice")).to_be_visible()
     screenshot(page, "capture-12-pending-after-withdrawal")
     assert parent_phone.recordings() == []

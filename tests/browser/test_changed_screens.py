@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LiveServer, new_context, screenshot
 from tests.browser.test_accessibility import axe_violations
-from tests.capture.support import sign_in_parent
+from tests.capture.phone import sign_in_parent
 from tests.conftest import Factory
 from tests.media.factories import add_clip, add_cycle, add_recording
 from vigparent import clock, db

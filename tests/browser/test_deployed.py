@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import new_context, screenshot
 from tests.browser.test_capture import HASH_STORED, SEND
-from tests.capture.support import local_records
+from tests.capture.phone import local_records, wait_until_filmed
 from tests.uploads.conftest import Deployment, ServerProcess
 
 
@@ -28,7 +28,7 @@ def test_phone_films_and_sends_to_gunicorn_byte_for_byte(browser, tmp_path: Path
         page.goto("/film/")
         page.get_by_role("button", name="Start filming").click()
         expect(page.get_by_text("of 10:00")).to_be_visible()
-        page.wait_for_timeout(4000)
+        wait_until_filmed(page, 4)
         page.get_by_role("button", name="Stop filming").click()
         expect(page.get_by_role("heading", name="Watch it back")).to_be_visible()
         (rec,) = [r for r in local_records(page) if r["state"] == "review"]

@@ -30,13 +30,13 @@ from sqlalchemy import select
 from tests.browser.engines import PhonePage, open_engine, require
 from tests.browser.signal import SignalServer
 from tests.browser.test_withdrawal import PHONE_STATE
-from tests.capture.support import recordings_of
+from tests.capture.phone import recordings_of
 from tests.conftest import Factory, csrf_token
+from tests.support.videos import make_video
 from vigparent import db
 from vigparent.capture.service import TEST_UPLOAD_CHUNK_BYTES
 from vigparent.families import service as family_service
 from vigparent.models import Clip, ClipStatus, Recording, RecordingStatus, User
-from vigparent.testing.videos import make_video
 
 ENGINES = [
     pytest.param("webkit", marks=pytest.mark.xdist_group("engine-webkit")),

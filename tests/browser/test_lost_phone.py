@@ -11,7 +11,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import SW_READY, LiveServer, screenshot
-from tests.capture.support import sign_in_parent
+from tests.capture.phone import sign_in_parent
 from tests.conftest import Factory, csrf_token
 from vigparent import db
 from vigparent.families import service as family_service

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Flask
 
-from tests.browser.conftest import SW_READY, LiveServer
-from tests.capture.support import sign_in_parent
+from tests.browser.conftest import SW_READY, LiveServer, wait_until
+from tests.capture.phone import sign_in_parent
 from tests.conftest import Factory
 
 KB = 1000
@@ -40,7 +40,7 @@ def test_first_signed_in_load_is_small_and_downloads_nothing_twice(
     phone.goto("/home/", wait_until="networkidle")
     phone.evaluate(SW_READY)
     phone.wait_for_load_state("networkidle")
-    phone.wait_for_function("async () => (await caches.keys()).length > 0")
+    wait_until(phone, "async () => (await caches.keys()).length > 0")
 
     total = sum(page_bytes.values()) + sum(n for _, n in worker)
     assert total <= 100 * KB, (total, sorted(worker, key=lambda r: -r[1]))

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.browser.conftest import DESKTOP, LiveServer, new_context, screenshot
-from tests.capture.support import sign_in_parent
+from tests.capture.phone import sign_in_parent
 from tests.conftest import PASSWORD, Factory
 from vigparent import db
 from vigparent.models import ClientError, Role

@@ -6,7 +6,7 @@ from flask import Flask
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LiveServer, new_context, screenshot
-from tests.capture.support import sign_in_parent
+from tests.capture.phone import sign_in_parent
 from tests.conftest import Factory
 from tests.media.factories import add_clip, add_cycle, add_recording
 

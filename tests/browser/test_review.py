@@ -16,10 +16,10 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import ARTIFACTS, DESKTOP, new_context, screenshot
 from tests.conftest import PASSWORD, Factory
 from tests.media.factories import add_clip, add_cycle, add_recording
+from tests.support.parent_session import sign_in
 from vigparent import db
 from vigparent.clips import service as clip_service
 from vigparent.models import Clip, ClipStatus, Family, Goal, GoalStatus, User
-from vigparent.testing.parent_session import sign_in
 
 FPS = 25
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"

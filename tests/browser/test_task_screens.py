@@ -14,7 +14,7 @@ from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, LiveServer, new_context, screenshot
-from tests.capture.support import sign_in_parent
+from tests.capture.phone import sign_in_parent
 from tests.conftest import Factory
 
 SIZES = {"375": {"width": 375, "height": 667}, "320": {"width": 320, "height": 568}}

@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE, SW_READY, LiveServer, screenshot
-from tests.capture.support import sign_in_parent
+from tests.browser.conftest import PHONE, SW_READY, LiveServer, screenshot, wait_until
+from tests.capture.phone import sign_in_parent
 from tests.conftest import Factory
 from tests.withdrawal.conftest import (  # noqa: F401 - shared fixtures
     FamilyMedia,
@@ -127,7 +127,7 @@ def test_withdrawing_offline_empties_the_phone_at_once_and_the_server_when_back_
     expect(phone.get_by_role("button", name=BUTTON)).to_be_disabled()
     screenshot(phone, "withdraw-2-queued-offline")
     # The phone is empty at once, offline...
-    phone.wait_for_function("async () => (await caches.keys()).length === 0")
+    wait_until(phone, "async () => (await caches.keys()).length === 0")
     now = phone.evaluate(PHONE_STATE)
     assert (now["records"], now["chunks"], now["caches"]) == (0, 0, 0)
     assert now["pending"] is not None
@@ -176,9 +176,10 @@ def test_one_tap_online_double_tap_harmless_and_a_single_video_deleted_first(
     phone.reload()
     _fits(phone)
     screenshot(phone, "withdraw-4-one-video-list")
-    phone.get_by_role("button", name="Delete this video").first.click()
+    # The video this phone holds a copy of (the list shows the newest first).
+    phone.locator(f'form[data-client-id="{first_client_id}"]').get_by_role("button").click()
     expect(phone.get_by_text(re.compile(r"We deleted that video and the 1 clip"))).to_be_visible()
-    phone.wait_for_function("async () => (await vig.localRecordings.list()).length === 0")
+    wait_until(phone, "async () => (await vig.localRecordings.list()).length === 0")
     screenshot(phone, "withdraw-5-one-video-deleted")
 
     phone.goto("/consent/privacy")

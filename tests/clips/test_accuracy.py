@@ -15,9 +15,9 @@ import pytest
 
 from tests.conftest import Factory, csrf_token
 from tests.media.factories import add_cycle, add_recording
+from tests.support.videos import frame_index_of
 from vigparent import db, media_store
 from vigparent.models import ClipStatus, Recording
-from vigparent.testing.videos import frame_index_of
 
 FPS = 25
 # (in, out): on frame boundaries, between frames, from the very start, up to the end.

@@ -28,6 +28,7 @@ from werkzeug.routing import Rule
 
 from tests.conftest import make_test_settings
 from tests.media.factories import add_clip, add_cycle, add_recording
+from tests.support.parent_session import SignedIn, sign_in
 from vigparent import create_app, db
 from vigparent.auth import service as auth_service
 from vigparent.db import Base
@@ -44,7 +45,6 @@ from vigparent.models import (
     User,
 )
 from vigparent.security import limiter
-from vigparent.testing.parent_session import SignedIn, sign_in
 
 PG_URL = os.environ.get("VIGPARENT_TEST_POSTGRES_URL", "")
 ROLES = ("parent", "other_parent", "practitioner", "admin", "signed_out")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import Literal
 
+from tests.support.videos import make_video
 from vigparent import clock, db, media_store, video
 from vigparent.clips import service as clip_service
 from vigparent.models import (
@@ -21,7 +22,6 @@ from vigparent.models import (
     RecordingStatus,
     User,
 )
-from vigparent.testing.videos import make_video
 
 
 def store_video(

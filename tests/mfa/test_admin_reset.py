@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.conftest import Factory, page_text
-from tests.mfa.support import post, set_up_app, sign_in
+from tests.mfa.journeys import post, set_up_app, sign_in
 from vigparent import db
 from vigparent.auth import mfa
 from vigparent.models import AuditEvent, LoginSession, Role

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.conftest import Factory, csrf_token, page_text
-from tests.mfa.support import (
+from tests.mfa.journeys import (
     answer_code,
     code_for,
     post,

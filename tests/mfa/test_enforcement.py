@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from tests.conftest import Factory, csrf_token, page_text
-from tests.mfa.support import code_for, post, set_up_app, sign_in, start_app
+from tests.mfa.journeys import code_for, post, set_up_app, sign_in, start_app
 from vigparent.auth import mfa
 
 _ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

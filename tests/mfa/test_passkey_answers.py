@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.conftest import Factory, page_text
-from tests.mfa.support import post, set_up_app, sign_in, sign_out
+from tests.mfa.journeys import post, set_up_app, sign_in, sign_out
 from vigparent import db
 from vigparent.auth import passkeys
 from vigparent.models import AuditEvent, LoginSession, Passkey

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.conftest import Factory, page_text
-from tests.mfa.support import answer_recovery, post, set_up_app, sign_in, sign_out
+from tests.mfa.journeys import answer_recovery, post, set_up_app, sign_in, sign_out
 from vigparent import db
 from vigparent.auth import mfa
 from vigparent.models import AuditEvent, RecoveryCode

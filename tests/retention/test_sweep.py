@@ -18,6 +18,7 @@ from tests.withdrawal.conftest import (
     video_bytes,
 )
 from vigparent import clock, db, media_store, retention
+from vigparent.families import service as families
 from vigparent.models import (
     AuditEvent,
     DeletionReceipt,
@@ -26,7 +27,7 @@ from vigparent.models import (
     Recording,
     RecordingStatus,
 )
-from vigparent.withdrawal import service
+from vigparent.withdrawal import service, words
 
 
 def _now_real() -> datetime:
@@ -43,7 +44,7 @@ def test_closed_case_media_goes_after_the_organisations_period_and_not_before(
     open_: FamilyMedia = with_media(recordings=1, clips=1, practitioner=practitioner)
     open_before = readable_digest(open_)
     tokens = closed.tokens()
-    service.close_case(closed.family, practitioner)
+    families.close_case(closed.family, practitioner)
 
     frozen_clock(days=13, hours=23)
     report = retention.sweep()
@@ -64,7 +65,7 @@ def test_closed_case_media_goes_after_the_organisations_period_and_not_before(
     assert readable_digest(open_) == open_before
     # Swept once only.
     assert str(retention.sweep()) == "Nothing to delete."
-    assert service.family_status_words(family).startswith("Case closed, media deleted (")
+    assert words.family_status_words(family).startswith("Case closed, media deleted (")
 
 
 def test_abandoned_partial_uploads_lose_their_bytes_after_expiry(
@@ -181,7 +182,7 @@ def test_sweep_finishes_interrupted_deletions(app: Flask, with_media, monkeypatc
 
 def test_vig_sweep_prints_what_it_deleted(app: Flask, make: Factory, with_media, frozen_clock):  # type: ignore[no-untyped-def]
     fm: FamilyMedia = with_media(recordings=1, clips=0)
-    service.close_case(fm.family, fm.family.practitioner)
+    families.close_case(fm.family, fm.family.practitioner)
     frozen_clock(days=31)
     result = app.test_cli_runner().invoke(args=["vig", "sweep"])
     assert result.exit_code == 0, result.output

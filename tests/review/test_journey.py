@@ -8,9 +8,9 @@ import re
 from flask import Flask
 
 from tests.conftest import Factory, csrf_token, page_text
+from tests.support.parent_session import sign_in
 from tests.uploads.conftest import Tus
 from tests.uploads.conftest import webm as webm  # shared fixture
-from vigparent.testing.parent_session import sign_in
 
 
 def _first(pattern: str, html: str) -> str:

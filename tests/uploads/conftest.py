@@ -32,13 +32,14 @@ from flask.testing import FlaskClient
 
 from tests.browser.conftest import LiveServer
 from tests.conftest import Factory
-from vigparent import create_app, db, media_store
+from tests.support.parent_session import SignedIn, create_consenting_family, sign_in
+from tests.support.videos import make_video, make_webm_with_garbage
+from vigparent import create_app, db, media_store, settings_of
 from vigparent.config import load_settings
 from vigparent.db import Base
 from vigparent.models import Family, Recording, User
 from vigparent.serve import gunicorn_command
-from vigparent.testing.parent_session import SignedIn, create_consenting_family, sign_in
-from vigparent.testing.videos import make_video, make_webm_with_garbage
+from vigparent.uploads.locks import lock_path
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFSET_STREAM = "application/offset+octet-stream"
@@ -65,6 +66,10 @@ class Tus:
         self.family = family
         self.parent = parent
         client.set_cookie(signed.cookie_name, signed.cookie_value)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(settings_of(self.client.application).data_dir)
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {"Tus-Resumable": "1.0.0", "X-CSRFToken": self.signed.csrf_token, **extra}
@@ -166,6 +171,35 @@ def garbage_webm() -> bytes:
     buf = io.BytesIO()
     make_webm_with_garbage(buf, seconds=2.0)
     return buf.getvalue()
+
+
+def upload_lock_held(data_dir: Path | str, upload_url: str) -> bool:
+    """Whether a process holds the upload's lock, i.e. a PATCH for it is under way.
+
+    Read from /proc/locks: trying the lock (or a HEAD, which takes it) to find out would
+    itself turn that PATCH away as busy.
+    """
+    path = lock_path(data_dir, urlsplit(upload_url).path.rsplit("/", 1)[1])
+    try:
+        inode = path.stat().st_ino
+    except FileNotFoundError:
+        return False
+    with open("/proc/locks") as locks:
+        return any(
+            field.endswith(f":{inode}")
+            for line in locks
+            if " FLOCK " in line
+            for field in line.split()
+        )
+
+
+def wait_for_upload_lock(data_dir: Path | str, upload_url: str, held: bool = True) -> None:
+    """Poll until a PATCH holds the upload's lock (``held``) or has let it go."""
+    deadline = time.monotonic() + 10
+    while upload_lock_held(data_dir, upload_url) != held:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the upload's lock was never {'taken' if held else 'let go'}")
+        time.sleep(0.02)
 
 
 class RawPatch:

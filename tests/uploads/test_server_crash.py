@@ -7,21 +7,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import time
 
 import pytest
 import requests
 from tusclient import client as tus_client
 
+from tests.support.parent_session import SignedIn
 from tests.uploads.conftest import (
     OFFSET_STREAM,
     Deployment,
     RawPatch,
     ServerProcess,
     new_client_id,
+    wait_for_upload_lock,
 )
 from vigparent.models import RecordingStatus
-from vigparent.testing.parent_session import SignedIn
 
 CHUNK = 32 * 1024
 SERVERS = ["waitress"]
@@ -59,7 +59,9 @@ def test_sigkill_mid_upload_then_resume_gives_a_byte_identical_file(
         # A PATCH is streaming its body when the server dies.
         raw = RawPatch(url, deployment.signed.headers, acknowledged, len(big_webm) - acknowledged)
         raw.send(big_webm[acknowledged : acknowledged + 60_000])
-        time.sleep(0.5)
+        if kind == "gunicorn":  # it streams: wait until the app is taking this body in
+            wait_for_upload_lock(deployment.env["VIGPARENT_DATA_DIR"], url)
+        # (waitress keeps a body out of sight until it is whole: nothing to wait for.)
         server.kill()
         raw.close()
 

@@ -24,12 +24,11 @@ from sqlalchemy import func, select
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
+from tests.support.parent_session import SignedIn, create_consenting_family, sign_in
+from tests.support.videos import make_video
 from tests.uploads.conftest import OFFSET_STREAM, Deployment, RawPatch, ServerProcess, metadata
 from vigparent import db, media_store
 from vigparent.models import Recording, User
-from vigparent.storage import MediaNotFound
-from vigparent.testing.parent_session import SignedIn, create_consenting_family, sign_in
-from vigparent.testing.videos import make_video
 from vigparent.uploads.body import MAX_READ, MIN_READ
 
 MIB = 1 << 20
@@ -285,12 +284,12 @@ def test_withdrawal_answers_while_twenty_slow_phones_send_and_stops_only_its_own
         with deployment.app.app_context():
             rows = db.session().scalars(select(Recording)).all()
             store = media_store.store()
-            if len(rows) < 20:
-                return False
-            try:  # a row is committed a moment before its file is made
-                return all(store.size(r.family_id, r.original_name) > 0 for r in rows)
-            except MediaNotFound:
-                return False
+            # A new row is a moment ahead of its file: that phone is not sending yet.
+            return len(rows) == 20 and all(
+                store.exists(r.family_id, r.original_name)
+                and store.size(r.family_id, r.original_name) > 0
+                for r in rows
+            )
 
     until(all_sending, "all twenty phones are part-way through")
     r = requests.post(

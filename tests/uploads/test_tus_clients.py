@@ -17,7 +17,14 @@ from sqlalchemy import select
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
-from tests.uploads.conftest import OFFSET_STREAM, RawPatch, Tus, metadata, new_client_id
+from tests.uploads.conftest import (
+    OFFSET_STREAM,
+    RawPatch,
+    Tus,
+    metadata,
+    new_client_id,
+    wait_for_upload_lock,
+)
 from vigparent import db, media_store
 from vigparent.models import Recording, RecordingStatus
 
@@ -165,7 +172,7 @@ def test_connection_dropped_mid_patch_keeps_what_arrived(tus_url, tus, big_webm)
     full = f"{tus_url.rsplit('/api/uploads', 1)[0]}{url}"
     raw = RawPatch(full, tus.signed.headers, 0, len(big_webm))
     raw.send(big_webm[:100_000])
-    time.sleep(0.3)
+    wait_for_upload_lock(tus.data_dir, url)  # the server is taking the body in
     raw.close()  # the phone went into a tunnel
     offset = wait_for_offset(tus, url, 100_000)
     assert offset == 100_000  # every byte that arrived was kept and made durable
@@ -183,10 +190,10 @@ def test_partial_body_of_a_checksummed_patch_is_rolled_back(tus_url, tus, big_we
     )
     raw = RawPatch(full, tus.signed.headers, 0, len(big_webm), **{"Upload-Checksum": checksum})
     raw.send(big_webm[:100_000])
-    time.sleep(0.3)
+    wait_for_upload_lock(tus.data_dir, url)
     raw.close()
-    time.sleep(0.5)
     # Unverifiable, so none of it counts; the lock is free again for the retry.
+    wait_for_upload_lock(tus.data_dir, url, held=False)
     assert wait_for_offset(tus, url, 1, timeout=1) == 0
     assert tus.patch(url, 0, big_webm, **{"Upload-Checksum": checksum}).status_code == 204
 
@@ -196,7 +203,8 @@ def test_two_concurrent_patches_are_refused_not_interleaved(tus_url, tus, big_we
     full = f"{tus_url.rsplit('/api/uploads', 1)[0]}{url}"
     slow = RawPatch(full, tus.signed.headers, 0, len(big_webm))
     slow.send(big_webm[:100_000])
-    time.sleep(0.3)  # the first PATCH now holds the upload's lock, waiting for more bytes
+    # The first PATCH holds the upload's lock, waiting for more bytes.
+    wait_for_upload_lock(tus.data_dir, url)
 
     second = requests.patch(
         full,

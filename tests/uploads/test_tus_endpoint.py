@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Factory
+from tests.support.parent_session import sign_in
 from tests.uploads.conftest import OFFSET_STREAM, Tus, metadata, new_client_id
 from vigparent import db, media_store
 from vigparent.models import (
@@ -24,7 +25,6 @@ from vigparent.models import (
     Recording,
     RecordingStatus,
 )
-from vigparent.testing.parent_session import sign_in
 
 HTTP_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
 

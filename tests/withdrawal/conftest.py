@@ -16,6 +16,8 @@ from sqlalchemy import String, Text, select
 
 from tests.conftest import Factory
 from tests.media.factories import add_clip, add_recording
+from tests.support.parent_session import sign_in
+from tests.support.videos import make_video
 from tests.uploads.conftest import Tus
 from vigparent import clock, db, media_store
 from vigparent.db import Base
@@ -28,8 +30,6 @@ from vigparent.models import (
     RecordingStatus,
     User,
 )
-from vigparent.testing.parent_session import sign_in
-from vigparent.testing.videos import make_video
 
 
 def video_bytes(marker: bytes | None = None, seconds: float = 4.0) -> bytes:

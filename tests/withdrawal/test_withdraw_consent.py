@@ -21,6 +21,7 @@ from tests.withdrawal.conftest import (
 )
 from vigparent import audit, db, media_store, video
 from vigparent.db import Base
+from vigparent.families import service as families
 from vigparent.models import (
     AuditEvent,
     ConsentRecord,
@@ -34,7 +35,7 @@ from vigparent.models import (
 )
 from vigparent.recordings import service as recordings
 from vigparent.storage import MediaKeyDestroyed
-from vigparent.withdrawal import service
+from vigparent.withdrawal import service, words
 
 
 def test_withdrawal_leaves_no_file_or_row_and_spares_the_other_family(
@@ -62,7 +63,7 @@ def test_withdrawal_leaves_no_file_or_row_and_spares_the_other_family(
     assert receipt.completed_at is not None and receipt.key_destroyed
     assert (receipt.recordings, receipt.clips, receipt.files) == (2, 4, 14)
     assert receipt.bytes > 0
-    assert service.receipt_sentence(receipt) == (
+    assert words.receipt_sentence(receipt) == (
         "We deleted 2 videos and 4 clips on Wednesday 25 November at 12:02pm."
     )
     assert_family_gone(app, mine, tokens)
@@ -137,7 +138,7 @@ def test_filming_only_keeps_media_but_refuses_new_recordings(with_media) -> None
     assert family.status is FamilyStatus.ACTIVE
     assert readable_digest(fm) == before
     assert service.filming_withdrawn(family)
-    assert service.family_status_words(family) == (
+    assert words.family_status_words(family) == (
         "Filming consent withdrawn: no new recordings. Existing media kept."
     )
 
@@ -160,13 +161,13 @@ def test_deleting_one_recording_takes_its_clips_and_files_only(app: Flask, with_
     assert rows_mentioning(gone_tokens) == []
     assert readable_digest(kept_fm) == kept_before
     assert db.session().get(Family, fm.id).status is FamilyStatus.ACTIVE
-    assert service.receipt_sentence(receipt).startswith("We deleted 1 video and 2 clips on ")
+    assert words.receipt_sentence(receipt).startswith("We deleted 1 video and 2 clips on ")
 
 
 def test_withdrawing_a_family_with_nothing_says_so_plainly(with_media, frozen_clock) -> None:
     fm: FamilyMedia = with_media(recordings=0)
     receipt = service.withdraw_consent(fm.family, fm.parent)
-    assert service.receipt_sentence(receipt) == (
+    assert words.receipt_sentence(receipt) == (
         "We had no videos or clips of yours to delete. We checked on Wednesday 25 November at 12pm."
     )
 
@@ -177,16 +178,16 @@ def test_receipt_words_use_uk_time_and_say_the_year_only_when_needed(frozen_cloc
     r = DeletionReceipt(family_id=1, reason="withdrawn", recordings=3, clips=5)
     r.completed_at = datetime(2026, 7, 1, 13, 2)  # BST: 14:02 in the UK
     assert (
-        service.receipt_sentence(r)
+        words.receipt_sentence(r)
         == "We deleted 3 videos and 5 clips on Wednesday 1 July at 2:02pm."
     )
     r.recordings, r.clips = 1, 1
     r.completed_at = datetime(2025, 12, 24, 9, 5)
-    assert service.receipt_sentence(r) == (
+    assert words.receipt_sentence(r) == (
         "We deleted 1 video and 1 clip on Wednesday 24 December 2025 at 9:05am."
     )
     r.completed_at = None
-    assert service.receipt_sentence(r).startswith("We are deleting 1 video and 1 clip.")
+    assert words.receipt_sentence(r).startswith("We are deleting 1 video and 1 clip.")
 
 
 def test_admin_erases_a_family_entirely(app: Flask, make: Factory, with_media) -> None:
@@ -225,15 +226,15 @@ def test_closing_a_case_refuses_uploads_and_names_the_deletion_date(
     make: Factory, with_media, frozen_clock
 ) -> None:
     fm: FamilyMedia = with_media(recordings=1, clips=0)
-    due = service.close_case(fm.family, fm.family.practitioner)
+    due = families.close_case(fm.family, fm.family.practitioner)
     family = db.session().get(Family, fm.id)
     assert family.status is FamilyStatus.CLOSED
     assert due == family.closed_at + timedelta(days=30)
     with pytest.raises(recordings.FamilyClosed):
         recordings.check_may_record(family)
-    with pytest.raises(service.CaseNotOpen):
-        service.close_case(family, family.practitioner)
-    assert service.family_status_words(family) == (
+    with pytest.raises(families.CaseNotOpen):
+        families.close_case(family, family.practitioner)
+    assert words.family_status_words(family) == (
         "Case closed. Media will be deleted on Friday 25 December at 12pm."
     )
 

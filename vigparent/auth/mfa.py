@@ -148,6 +148,7 @@ def begin_sign_in(user: User, device_label: str = "") -> SignInStart:
         audit.record("signed_in", actor=user)
     else:
         audit.record("password_accepted", actor=user, detail=f"next: {step.value}")
+    db.session().commit()
     return SignInStart(token=token, step=step)
 
 
@@ -215,7 +216,10 @@ def _check_not_locked(user: User) -> None:
 
 
 def _failed(user: User, how: str) -> None:
+    # Committed although the request fails: the attempt counts towards the lock, and a
+    # passkey challenge it used up stays used.
     audit.record("second_factor_failed", actor=user, detail=how)
+    db.session().commit()
 
 
 def pass_with_app(login: LoginSession, token: str, code: str) -> User:
@@ -225,7 +229,9 @@ def pass_with_app(login: LoginSession, token: str, code: str) -> User:
     if not totp.verify(user, code):
         _failed(user, HOW_APP)
         raise WrongCode
-    return _complete(login, token, HOW_APP)
+    user = _complete(login, token, HOW_APP)
+    db.session().commit()
+    return user
 
 
 def pass_with_recovery_code(login: LoginSession, token: str, code: str) -> User:
@@ -249,11 +255,15 @@ def pass_with_recovery_code(login: LoginSession, token: str, code: str) -> User:
         _failed(user, HOW_RECOVERY)
         raise WrongCode
     audit.record("recovery_code_used", actor=user)
-    return _complete(login, token, HOW_RECOVERY)
+    user = _complete(login, token, HOW_RECOVERY)
+    db.session().commit()
+    return user
 
 
 def passkey_options(login: LoginSession) -> str:
-    return passkeys.authentication_options(login.user, login)
+    options = passkeys.authentication_options(login.user, login)
+    db.session().commit()
+    return options
 
 
 def pass_with_passkey(login: LoginSession, token: str, credential: object) -> User:
@@ -263,11 +273,14 @@ def pass_with_passkey(login: LoginSession, token: str, credential: object) -> Us
     except passkeys.PasskeyFailed:
         _failed(login.user, HOW_PASSKEY)
         raise
-    return _complete(login, token, HOW_PASSKEY)
+    user = _complete(login, token, HOW_PASSKEY)
+    db.session().commit()
+    return user
 
 
 def cancel(login: LoginSession) -> None:
     login.ended_at = utcnow()
+    db.session().commit()
 
 
 # -- setting factors up -----------------------------------------------------------------------
@@ -285,7 +298,9 @@ def _guard(login: LoginSession) -> None:
 
 def start_app_setup(login: LoginSession) -> str:
     _guard(login)
-    return totp.start_setup(login.user)
+    secret = totp.start_setup(login.user)
+    db.session().commit()
+    return secret
 
 
 def confirm_app(login: LoginSession, token: str, code: str) -> list[str] | None:
@@ -298,12 +313,16 @@ def confirm_app(login: LoginSession, token: str, code: str) -> list[str] | None:
         _failed(user, "app set-up")
         raise WrongCode
     audit.record("second_factor_added", actor=user, detail=HOW_APP)
-    return _factor_added(login, token, first, HOW_APP)
+    codes = _factor_added(login, token, first, HOW_APP)
+    db.session().commit()
+    return codes
 
 
 def passkey_registration_options(login: LoginSession) -> str:
     _guard(login)
-    return passkeys.registration_options(login.user, login)
+    options = passkeys.registration_options(login.user, login)
+    db.session().commit()
+    return options
 
 
 def add_passkey(login: LoginSession, token: str, credential: object, name: str) -> list[str] | None:
@@ -311,9 +330,15 @@ def add_passkey(login: LoginSession, token: str, credential: object, name: str) 
     _guard(login)
     user = login.user
     first = not has_second_factor(user)
-    passkeys.register(user, login, credential, name)
+    try:
+        passkeys.register(user, login, credential, name)
+    except passkeys.PasskeyFailed:
+        db.session().commit()  # the challenge it used up stays used
+        raise
     audit.record("second_factor_added", actor=user, detail=HOW_PASSKEY)
-    return _factor_added(login, token, first, HOW_PASSKEY)
+    codes = _factor_added(login, token, first, HOW_PASSKEY)
+    db.session().commit()
+    return codes
 
 
 def _factor_added(login: LoginSession, token: str, first: bool, how: str) -> list[str] | None:
@@ -342,6 +367,7 @@ def remove_passkey(user: User, passkey_id: int) -> bool:
     if removed:
         audit.record("second_factor_removed", actor=user, detail=HOW_PASSKEY)
         _after_removal(user)
+        db.session().commit()
     return removed
 
 
@@ -350,6 +376,7 @@ def remove_app(user: User) -> None:
     totp.remove(user)
     audit.record("second_factor_removed", actor=user, detail=HOW_APP)
     _after_removal(user)
+    db.session().commit()
 
 
 def _refuse_if_last(user: User, left_after: int) -> None:
@@ -399,7 +426,9 @@ def make_recovery_codes(user: User) -> list[str]:
     """New codes on request; only for someone who has a factor they protect."""
     if not has_second_factor(user):
         raise FactorsLocked
-    return new_recovery_codes(user)
+    codes = new_recovery_codes(user)
+    db.session().commit()
+    return codes
 
 
 # -- the organisation admin -------------------------------------------------------------------
@@ -423,6 +452,7 @@ def set_requirement(admin: User, required: bool) -> None:
         return
     org.staff_second_factor_required = required
     audit.record("second_factor_required" if required else "second_factor_optional", actor=admin)
+    db.session().commit()
 
 
 def reset_factors(admin: User, staff_id: int) -> User:
@@ -439,6 +469,7 @@ def reset_factors(admin: User, staff_id: int) -> User:
     clear_factors(person)
     auth_service.end_all_sessions(person)
     audit.record("second_factor_reset", actor=admin, detail=f"staff {person.id}")
+    db.session().commit()
     return person
 
 

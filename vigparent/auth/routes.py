@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from vigparent import audit, db
 from vigparent.auth import mfa, service
 from vigparent.auth.forms import LoginForm
 from vigparent.mfa.routes import wait_for_second_factor
@@ -56,7 +55,6 @@ def login() -> Any:
             flash("That email and password do not match. Check them and try again.", "error")
             return render_template("auth/login.html", form=form), 401
         start = mfa.begin_sign_in(user, request.user_agent.string)
-        db.session().commit()
         next_path = _safe_next(request.args.get("next"))
         if start.step is not mfa.SignInStep.DONE:
             return wait_for_second_factor(start, next_path)
@@ -71,9 +69,7 @@ def login() -> Any:
 @public
 def logout() -> Any:
     if current_user.is_authenticated:
-        service.end_session(current_user.get_id())
-        audit.record("signed_out", actor=current_user)
-        db.session().commit()
+        service.sign_out(current_user)
         logout_user()
     flash("You have signed out.", "info")
     response = redirect(url_for("auth.index"))

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
-from vigparent import db
+from vigparent import audit, db
 from vigparent.models import LoginSession, Role, User, utcnow
 
 _hasher = PasswordHasher()
@@ -121,11 +121,21 @@ def load_signed_in_user(token: str) -> User | None:
 
 
 def end_session(token: str) -> None:
+    """End the session with this secret (not committed: a building block)."""
     db.session().execute(
         update(LoginSession)
         .where(LoginSession.token_hash == token_hash(token), LoginSession.ended_at.is_(None))
         .values(ended_at=utcnow())
     )
+
+
+def sign_out(user: User) -> None:
+    """End this person's session on the device they are using now."""
+    token = user.get_id()
+    if token:
+        end_session(token)
+    audit.record("signed_out", actor=user)
+    db.session().commit()
 
 
 def end_device_session(user: User, login_session_id: int) -> bool:

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
-from vigparent import db
 from vigparent.client_errors import service
 from vigparent.errors import PlainError
 from vigparent.models import Role
@@ -40,7 +39,6 @@ def report() -> Any:
     except service.BadReport as e:
         raise PlainError(400, f"The report is not in the expected form: {e}.") from None
     service.record(parsed, current_user, request.user_agent.string)
-    db.session().commit()
     return "", 204
 
 

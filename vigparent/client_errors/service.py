@@ -112,6 +112,7 @@ def record(report: Report, by: User, user_agent: str) -> ClientError:
         app_version=report.app_version,
     )
     db.session().add(row)
+    db.session().commit()
     return row
 
 

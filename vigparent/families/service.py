@@ -64,6 +64,10 @@ class InvalidPlan(ValueError):
     """A filming plan that cannot work (a date in the past, a review before the filming)."""
 
 
+class CaseNotOpen(ValueError):
+    """Only an open case can be closed."""
+
+
 # --- dates in plain words -------------------------------------------------------------------
 
 
@@ -110,6 +114,7 @@ def say_when(at: datetime) -> str:
 
 
 def create_family(practitioner: User, label: str) -> Family:
+    """A new family on the practitioner's caseload (not committed: a building block)."""
     label = " ".join(label.split())
     if not label or len(label) > 120:
         raise InvalidFamilyLabel("Give the family a short label, such as first names.")
@@ -127,7 +132,7 @@ def create_family(practitioner: User, label: str) -> Family:
 def start_family(
     practitioner: User, label: str, carer_name: str = ""
 ) -> tuple[Family, Invitation, str]:
-    """Create a family and its first invitation at once (the token is shown once)."""
+    """Create a family and its first invitation at once (the token is shown once); committed."""
     family = create_family(practitioner, label)
     invitation, token = invitation_service.invite_carer(family, practitioner, carer_name)
     return family, invitation, token
@@ -178,6 +183,7 @@ def sign_out_carer(family: Family, carer: User, by: User, device_id: int | None 
     else:
         ended = auth_service.end_all_sessions(carer)
     audit.record("carer_signed_out", actor=by, family=family, detail=f"user {carer.id}: {ended}")
+    db.session().commit()
     return ended
 
 
@@ -281,6 +287,7 @@ def plan_cycle(family: Family, by: User, plan: FilmingPlan) -> Cycle:
     db.session().add(cycle)
     db.session().flush()
     audit.record("cycle_planned", actor=by, family=family, detail=f"cycle {cycle.number}")
+    db.session().commit()
     return cycle
 
 
@@ -295,6 +302,7 @@ def update_cycle(cycle: Cycle, by: User, plan: FilmingPlan) -> Cycle:
     cycle.activity = " ".join(plan.activity.split())
     cycle.note = plan.note.strip()
     audit.record("cycle_updated", actor=by, family=family, detail=f"cycle {cycle.number}")
+    db.session().commit()
     return cycle
 
 
@@ -604,6 +612,33 @@ def caseload(families: list[Family]) -> list[CaseloadEntry]:
             e.family.label.lower(),
         ),
     )
+
+
+# --- closing a case -------------------------------------------------------------------------
+
+
+def close_case(family: Family, by: User) -> datetime:
+    """Close the case; its media is deleted after the organisation's retention period.
+
+    Returns when that deletion is due.
+    """
+    if family.status is FamilyStatus.CLOSED or family.closed_at is not None:
+        raise CaseNotOpen("This case is already closed.")
+    # A withdrawn family stays "withdrawn" (its media is already gone); closing only ends the
+    # work, so the caseload stops asking for it.
+    if family.status is not FamilyStatus.WITHDRAWN:
+        family.status = FamilyStatus.CLOSED
+    family.closed_at = clock.now()
+    invitation_service.revoke_open_invitations(family, family.closed_at)
+    audit.record("case_closed", actor=by, family=family)
+    db.session().commit()
+    return retention_due(family)
+
+
+def retention_due(family: Family) -> datetime:
+    """When a closed case's media falls due for deletion."""
+    closed = family.closed_at or clock.now()
+    return closed + timedelta(days=family.organisation.retention_days_after_close)
 
 
 def seed_demo_plan(family: Family, practitioner: User) -> None:

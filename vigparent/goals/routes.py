@@ -145,7 +145,6 @@ def agree(goal_id: int) -> Any:
         return _render(family, None, str(e), 409)
     except service.GoalNotOpen as e:
         return _render(family, None, str(e), 400)
-    db.session().commit()
     if goal.status is GoalStatus.AGREED:
         flash("You both agree. This is your goal now.", "success")
     else:
@@ -164,7 +163,6 @@ def _save_wording(family: Family, form: GoalForm, change: Callable[[], object]) 
         return _render(family, None, str(e), 409)
     except (service.InvalidGoal, service.GoalNotOpen) as e:
         return _render(family, form, str(e), 400)
-    db.session().commit()
     other = "Your practitioner" if current_user.is_parent else "The family"
     flash(f"Saved. {other} will be asked to agree these words.", "success")
     return redirect(_page_url(family))

@@ -113,6 +113,7 @@ def propose_goal(family: Family, author: User, text: str, helping_question: str 
     s.add(revision)
     s.flush()
     audit.record("goal_proposed", actor=author, family=family, detail=f"goal {goal.id}")
+    s.commit()
     return goal
 
 
@@ -145,6 +146,7 @@ def edit_goal(
     db.session().flush()
     _settle(goal, revision)
     audit.record("goal_edited", actor=author, family=family, detail=f"goal {goal.id}")
+    db.session().commit()
     return goal
 
 
@@ -162,6 +164,7 @@ def agree_goal(goal: Goal, user: User, seen_revision_id: int) -> Goal:
     _set_own_agreement(goal, user)
     _settle(goal, current)
     audit.record("goal_agreed", actor=user, family=family, detail=f"goal {goal.id}")
+    db.session().commit()
     return goal
 
 

@@ -22,8 +22,7 @@ from flask import (
 )
 from flask_login import current_user, login_user
 
-from vigparent import assets, db
-from vigparent.auth import service as auth_service
+from vigparent import assets
 from vigparent.consent import service as consent_service
 from vigparent.invitations import service
 from vigparent.invitations.forms import ConsentForm
@@ -170,7 +169,11 @@ def consent(token: str) -> Any:
     previous_device = current_user.get_id() if current_user.is_authenticated else None
     try:
         carer = service.redeem_invitation(
-            invitation, form.granted(), form.name.data or "", request.user_agent.string
+            invitation,
+            form.granted(),
+            form.name.data or "",
+            request.user_agent.string,
+            replaces_session=previous_device,
         )
     except consent_service.ConsentMissing as missing:
         box = (missing.first_missing or consent_service.REQUIRED_KINDS[0]).value
@@ -184,10 +187,6 @@ def consent(token: str) -> Any:
         )
     except InvitationRefused as refusal:
         return _refused(refusal)
-    if previous_device:
-        # Another parent account was signed in on this phone: that device session ends here.
-        auth_service.end_session(previous_device)
-    db.session().commit()
     begin_sign_in()
     login_user(carer)
     # Parents stay signed in on their own phone for months (PERMANENT_SESSION_LIFETIME).

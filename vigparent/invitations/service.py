@@ -11,7 +11,7 @@ import enum
 import hashlib
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -100,6 +100,7 @@ def issue_invitation(
     family: Family, by: User, carer_name: str = "", carer: User | None = None
 ) -> tuple[Invitation, str]:
     """Create an invitation for `family`; returns it and the token (shown once, never stored).
+    Not committed: a building block (``invite_carer`` is what a practitioner's page calls).
 
     With `carer`, the link signs that existing carer in again (a new phone) when redeemed.
     """
@@ -194,6 +195,7 @@ def invite_carer(
     invitation, token = issue_invitation(family, by, carer_name or _name_of(carer), carer)
     db.session().flush()
     audit.record("invitation_issued", actor=by, family=family, detail=f"invitation {invitation.id}")
+    db.session().commit()
     return invitation, token
 
 
@@ -203,6 +205,11 @@ def _name_of(carer: User | None) -> str:
 
 def revoke_invitation(invitation: Invitation, by: User) -> None:
     """Cancel a link so it can no longer be used. Cancelling twice changes nothing."""
+    _revoke(invitation, by)
+    db.session().commit()
+
+
+def _revoke(invitation: Invitation, by: User) -> None:
     if invitation.used_at is not None:
         raise InvitationAlreadyUsed("This link has already been used, so it can't be cancelled.")
     if invitation.revoked_at is None:
@@ -215,13 +222,27 @@ def revoke_invitation(invitation: Invitation, by: User) -> None:
         )
 
 
+def revoke_open_invitations(family: Family, at: datetime) -> None:
+    """Cancel every link of the family not yet used (not committed): nobody may join a case
+    that is closed or whose media is gone. The caller audits why."""
+    db.session().execute(
+        update(Invitation)
+        .where(
+            Invitation.family_id == family.id,
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+    )
+
+
 def resend_invitation(invitation: Invitation, by: User) -> tuple[Invitation, str]:
     """A fresh link for the same carer; the old one is cancelled if it was still open.
 
     Only a hash of each secret is stored, so "sending again" always means a new link.
     """
     if invitation.used_at is None:
-        revoke_invitation(invitation, by)
+        _revoke(invitation, by)  # committed together with the new link
     carer_id = invitation.carer_id or invitation.used_by_id
     carer = db.session().get(User, carer_id) if carer_id is not None else None
     return invite_carer(invitation.family, by, invitation.carer_name, carer)
@@ -232,12 +253,14 @@ def redeem_invitation(
     consents: Iterable[ConsentKind],
     display_name: str = "",
     device_label: str = "",
+    replaces_session: str | None = None,
 ) -> User:
     """Use the link: record consent, sign the carer in on this device, make the family active.
 
     Single use holds even when two tabs submit at once: the link is claimed with one
-    conditional UPDATE, which the database lets only one transaction win. The caller commits
-    (and, on InvitationRefused, nothing has changed). `user.session_token` is the new
+    conditional UPDATE, which the database lets only one transaction win (on InvitationRefused
+    nothing has changed). `replaces_session` is the session secret of another parent account
+    signed in on this phone: that device session ends. `user.session_token` is the new
     device's session secret, for Flask-Login.
     """
     s = db.session()
@@ -291,10 +314,13 @@ def redeem_invitation(
         .execution_options(synchronize_session=False)
     )
     s.refresh(family)
+    if replaces_session:
+        auth_service.end_session(replaces_session)
     auth_service.start_session(carer, device_label)
     audit.record(
         "invitation_redeemed", actor=carer, family=family, detail=f"invitation {invitation.id}"
     )
+    s.commit()
     return carer
 
 

@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user, login_user
 from markupsafe import Markup
 
-from vigparent import assets, db
+from vigparent import assets
 from vigparent.auth import mfa, passkeys, totp
 from vigparent.mfa.forms import AppCodeForm, PasskeyForm, RecoveryCodeForm, RequirementForm
 from vigparent.models import LoginSession, Role, User
@@ -177,10 +177,8 @@ def verify_app() -> Any:
         flash(TOO_MANY, "error")
         return _verify_page(429, app_form=form)
     except mfa.WrongCode:
-        db.session().commit()
         flash(WRONG_CODE, "error")
         return _verify_page(400, app_form=form)
-    db.session().commit()
     return _finish(user)
 
 
@@ -201,10 +199,8 @@ def verify_recovery() -> Any:
         flash(TOO_MANY, "error")
         return _verify_page(429, recovery_form=form)
     except mfa.WrongCode:
-        db.session().commit()
         flash("That recovery code didn't work. Each code works only once.", "error")
         return _verify_page(400, recovery_form=form)
-    db.session().commit()
     left = mfa.factors_of(user).recovery_codes_left
     return _finish(
         user,
@@ -221,7 +217,6 @@ def verify_passkey_options() -> Any:
     if pending is None:
         abort(401)
     options = mfa.passkey_options(pending[0])
-    db.session().commit()
     return Response(options, mimetype="application/json")
 
 
@@ -239,10 +234,8 @@ def verify_passkey() -> Any:
     try:
         user = mfa.pass_with_passkey(*pending, form.credential.data or "")
     except passkeys.PasskeyFailed:
-        db.session().commit()
         flash(PASSKEY_FAILED, "error")
         return _verify_page(400)
-    db.session().commit()
     return _finish(user)
 
 
@@ -252,7 +245,6 @@ def cancel() -> Any:
     pending = _pending()
     if pending is not None:
         mfa.cancel(pending[0])
-        db.session().commit()
     session.pop(_PENDING, None)
     flash("Sign-in cancelled.", "info")
     return redirect(url_for("auth.login"))
@@ -296,7 +288,6 @@ def start_app() -> Any:
     except totp.AppAlreadySetUp:
         flash("Your authenticator app is already set up.", "info")
         return redirect(url_for("mfa.security"))
-    db.session().commit()
     return redirect(url_for("mfa.app"))
 
 
@@ -338,14 +329,12 @@ def confirm_app() -> Any:
         flash(TOO_MANY, "error")
         return _app_page(form, 429)
     except mfa.WrongCode:
-        db.session().commit()
         flash(
             "That code didn't match. Check the time on your phone is right, then type the "
             "code your app shows now.",
             "error",
         )
         return _app_page(form, 400)
-    db.session().commit()
     return _factor_added(login.user, codes, was_pending, "Your authenticator app is set up.")
 
 
@@ -354,7 +343,6 @@ def confirm_app() -> Any:
 def passkey_registration_options() -> Any:
     login, _token = _changer()
     options = mfa.passkey_registration_options(login)
-    db.session().commit()
     return Response(options, mimetype="application/json")
 
 
@@ -370,10 +358,8 @@ def add_passkey() -> Any:
             raise passkeys.PasskeyFailed
         codes = mfa.add_passkey(login, token, form.credential.data or "", form.name.data or "")
     except passkeys.PasskeyFailed:
-        db.session().commit()
         flash("We couldn't add that passkey. Please try again.", "error")
         return redirect(url_for("mfa.security"))
-    db.session().commit()
     return _factor_added(login.user, codes, was_pending, "Your passkey is added.")
 
 
@@ -405,7 +391,6 @@ def remove_passkey(passkey_id: int) -> Any:
         return redirect(url_for("mfa.security"))
     if not removed:
         abort(404)
-    db.session().commit()
     flash("That passkey is removed. It can't be used to sign in any more.", "success")
     return redirect(url_for("mfa.security"))
 
@@ -418,7 +403,6 @@ def remove_app() -> Any:
     except mfa.FactorsLocked:
         flash(FACTORS_LOCKED, "error")
         return redirect(url_for("mfa.security"))
-    db.session().commit()
     flash("Your authenticator app is removed.", "success")
     return redirect(url_for("mfa.security"))
 
@@ -431,7 +415,6 @@ def recovery_codes() -> Any:
     except mfa.FactorsLocked:
         flash("Set up a passkey or an authenticator app first.", "error")
         return redirect(url_for("mfa.security"))
-    db.session().commit()
     return render_template(
         "mfa/recovery_codes.html",
         codes=codes,
@@ -480,7 +463,6 @@ def set_requirement() -> Any:
             "error",
         )
         return redirect(url_for("mfa.admin"))
-    db.session().commit()
     flash(
         "Staff now need a second factor to sign in. Anyone without one sets it up next time."
         if form.required.data
@@ -497,7 +479,6 @@ def reset(staff_id: int) -> Any:
         person = mfa.reset_factors(admin, staff_id)
     except mfa.NotInOrganisation:
         abort(404)
-    db.session().commit()
     name = person.display_name or person.email
     flash(
         f"{name}'s passkeys, app and recovery codes are cleared and they are signed out. "

@@ -133,7 +133,6 @@ def create_family() -> Any:
     except service.InvalidFamilyLabel as e:
         flash(str(e), "error")
         return redirect(url_for("practitioner.caseload"))
-    db.session().commit()
     _remember_link(family, invitation, token)
     flash(f"Added {family.label}. Now send them their link.", "success")
     return _back(family, "share")
@@ -188,7 +187,6 @@ def _issue(family: Family, make: Callable[[], tuple[Invitation, str]]) -> Any:
     except invitation_service.FamilyNotOpen as e:
         flash(str(e), "error")
         return _back(family)
-    db.session().commit()
     _remember_link(family, invitation, token)
     flash("A new link is ready. Send it now: it is only shown once.", "success")
     return _back(family, "share")
@@ -210,7 +208,6 @@ def revoke(family_id: int, invitation_id: int) -> Any:
     except invitation_service.InvitationAlreadyUsed as e:
         flash(str(e), "error")
         return _back(family, "invitations")
-    db.session().commit()
     flash("That link is cancelled. It won't work any more.", "success")
     return _back(family, "invitations")
 
@@ -237,7 +234,6 @@ def sign_out_carer(family_id: int, carer_id: int) -> Any:
     carer = service.carer_of(family, carer_id) or abort(404)
     device = safe_input.parse_id(request.form.get("device_id"))
     ended = service.sign_out_carer(family, carer, current_user, device)
-    db.session().commit()
     name = carer.display_name or "This carer"
     if ended and device is not None:
         flash(f"{name} is signed out on that device. Send a new link for a new phone.", "success")
@@ -301,7 +297,6 @@ def plan(family_id: int) -> Any:
         service.plan_cycle(family, current_user, _plan_from(form))
     except (service.InvalidPlan, service.FamilyNotOpen) as e:
         return _plan_page(family, form, None, str(e))
-    db.session().commit()
     flash("Filming plan saved. The family can see it on their home screen.", "success")
     return _back(family, "plans")
 
@@ -332,6 +327,5 @@ def edit_plan(family_id: int, cycle_id: int) -> Any:
         service.update_cycle(cycle, current_user, _plan_from(form))
     except (service.InvalidPlan, service.FamilyNotOpen) as e:
         return _plan_page(family, form, cycle, str(e))
-    db.session().commit()
     flash("Filming plan changed. The family can see it on their home screen.", "success")
     return _back(family, "plans")

@@ -1,6 +1,7 @@
 """The tus 1.0.0 upload endpoint for recordings, and the phone's status check.
 
-Views only translate HTTP ⇄ service calls; the rules are in ``uploads.service``, the tus
+Views only translate HTTP ⇄ service calls; the rules are in ``uploads.service`` (its refusals,
+with their status codes and words, in ``uploads.refusals``), the tus
 header formats in ``uploads.tus`` and how a body is read off the connection, within its
 deadlines, in ``uploads.body``. The exact contract with the phone is in docs/upload-contract.md.
 
@@ -23,7 +24,7 @@ from vigparent.models import Role
 from vigparent.recordings import service as recordings
 from vigparent.recordings.service import RecordingRefused
 from vigparent.security import limiter, public, require_role, signed_in_device
-from vigparent.uploads import service, tus
+from vigparent.uploads import refusals, service, tus
 from vigparent.uploads.body import Body
 
 bp = Blueprint("uploads", __name__, url_prefix="/api/uploads")
@@ -70,7 +71,7 @@ def _error(status: int, code: str, title: str, message: str, **extra: Any) -> Re
 def _refused(e: RecordingRefused) -> Response:
     extra = {"reason": e.reason} if e.reason else {}
     response = _error(e.status, e.code, e.title, e.message, **extra)
-    if isinstance(e, service.OffsetMismatch):
+    if isinstance(e, refusals.OffsetMismatch):
         response.headers["Upload-Offset"] = str(e.offset)
     return response
 
@@ -114,12 +115,12 @@ def _body() -> Body | None:
     """The request body as an upload chunk, or None when there is none."""
     if not tus.is_offset_stream(request.headers.get("Content-Type")):
         if request.content_length:
-            raise service.WrongContentType()
+            raise refusals.WrongContentType()
         return None
     try:
         checksum = tus.parse_checksum(request.headers.get("Upload-Checksum"))
     except tus.TusHeaderError:
-        raise service.BadUploadRequest() from None
+        raise refusals.BadUploadRequest() from None
     length = request.content_length
     if length is None:
         return Body(request.stream, None, checksum)  # chunked: werkzeug de-chunks
@@ -143,11 +144,11 @@ def _upload_limit() -> str:
 @limiter.limit(_upload_limit, key_func=signed_in_device)
 def create() -> Response:
     if "Upload-Defer-Length" in request.headers:
-        raise service.BadUploadRequest()  # creation-defer-length is not offered
+        raise refusals.BadUploadRequest()  # creation-defer-length is not offered
     try:
         length = tus.parse_nonnegative_int(request.headers.get("Upload-Length"), "Upload-Length")
     except tus.TusHeaderError:
-        raise service.BadUploadRequest() from None
+        raise refusals.BadUploadRequest() from None
     state, _created = service.create_upload(
         current_user,
         length=length,
@@ -172,11 +173,11 @@ def head(upload_id: str) -> Response:
 @bp.route("/<upload_id>", methods=["PATCH"], provide_automatic_options=False)
 def patch(upload_id: str) -> Response:
     if not tus.is_offset_stream(request.headers.get("Content-Type")):
-        raise service.WrongContentType()
+        raise refusals.WrongContentType()
     try:
         offset = tus.parse_nonnegative_int(request.headers.get("Upload-Offset"), "Upload-Offset")
     except tus.TusHeaderError:
-        raise service.BadUploadRequest() from None
+        raise refusals.BadUploadRequest() from None
     body = _body()
     assert body is not None  # the content type was checked above
     state = service.write_chunk(current_user, upload_id, offset=offset, body=body)
@@ -213,8 +214,8 @@ def status() -> Response:
     try:
         client_id = str(uuid.UUID(client_id))
     except ValueError:
-        raise service.UploadNotFound() from None
+        raise refusals.UploadNotFound() from None
     recording = recordings.find_by_client_id(family, client_id)
     if recording is None:
-        raise service.UploadNotFound()
+        raise refusals.UploadNotFound()
     return jsonify(recordings.status_json(recording))

@@ -6,14 +6,8 @@ database's ``received_size`` is a cache of that, written at most once a second; 
 re-read the truth from the file (``MediaStore.recover``, which also drops a torn last chunk
 after a crash).
 
-Concurrency: one PATCH at a time per upload, across threads *and* processes (gunicorn workers,
-several servers on one data dir). Each upload has a lock file, ``<data_dir>/upload-locks/
-<upload_id>.lock``, taken with a non-blocking ``flock`` for the whole of a PATCH (offset check,
-append, checksum check or rollback, database update). A second PATCH finds it held and gets
-423 Locked at once instead of interleaving bytes. The kernel drops the lock if the process dies
-(SIGKILL included), so a crash never leaves an upload stuck. Lock files are removed when the
-upload finishes or ends; the inode check after locking makes that removal race-free. This needs
-a local (or flock-honouring) filesystem for the data dir, as the media store does already.
+Concurrency: one PATCH at a time per upload, across threads and processes, under the
+upload's lock file (``uploads.locks``); a second PATCH gets 423 Locked at once.
 
 Partial bodies: when the connection drops mid-PATCH, the bytes that did arrive are kept (the
 store makes them durable) and the client resumes from there; tus asks servers to do this. If
@@ -24,18 +18,11 @@ rolled back instead.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
-import os
 import re
 import secrets
-import threading
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -63,6 +50,22 @@ from vigparent.storage import (
 )
 from vigparent.uploads import tus
 from vigparent.uploads.body import Body, BodyFailed, Deadlines, pieces
+from vigparent.uploads.checksums import running_hashes
+from vigparent.uploads.locks import drop_lock_file, upload_lock
+from vigparent.uploads.refusals import (
+    AlreadySent,
+    BadMetadata,
+    ChecksumMismatch,
+    ClientGone,
+    LengthMismatch,
+    NotAVideo,
+    OffsetMismatch,
+    UploadBusy,
+    UploadExpired,
+    UploadGone,
+    UploadNotFound,
+    UploadTooLarge,
+)
 
 # How often a running upload's row is updated at most (see _save_offset).
 OFFSET_SAVE_INTERVAL = timedelta(seconds=1)
@@ -72,107 +75,6 @@ _UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _FILETYPE_RE = re.compile(r"video/[A-Za-z0-9.+-]{1,60}(;.{0,200})?", re.DOTALL)
 # Metadata we act on; anything else (file names!) is dropped, never stored.
 _KNOWN_KEYS = ("client_id", "filetype", "recorded_at", "cycle_id")
-
-
-# -- refusals (each becomes one JSON error; codes are in docs/upload-contract.md) ---------
-
-
-class UploadRefused(RecordingRefused):
-    status = 400
-    code = "bad_request"
-    title = "Something went wrong with sending"
-    message = "Something went wrong while sending your video. It is still on your phone."
-
-
-class BadUploadRequest(UploadRefused):
-    pass
-
-
-class BadMetadata(UploadRefused):
-    code = "bad_metadata"
-
-
-class UploadNotFound(UploadRefused):
-    status = 404
-    code = "not_found"
-    title = "We can't find that upload"
-    message = "We can't find that upload. We will start sending your video again."
-
-
-class OffsetMismatch(UploadRefused):
-    status = 409
-    code = "offset_mismatch"
-    title = "Part of this video was already sent"
-    message = "We already have part of this video. We will carry on from where we got to."
-
-    def __init__(self, offset: int) -> None:
-        super().__init__()
-        self.offset = offset
-
-
-class LengthMismatch(UploadRefused):
-    status = 409
-    code = "length_mismatch"
-    message = "This video does not match the one we started to receive. It is still on your phone."
-
-
-class AlreadySent(UploadRefused):
-    status = 409
-    code = "already_sent"
-    title = "This video has already been sent"
-    message = "This video has already been sent, so it can't be stopped now."
-
-
-class UploadExpired(UploadRefused):
-    status = 410
-    code = "expired"
-    title = "This upload took too long"
-    message = "This upload was left for too long, so we will send your video again from the start."
-
-
-class UploadGone(UploadRefused):
-    status = 410
-    code = "rejected"
-    title = "We could not use this video"
-
-
-class UploadTooLarge(UploadRefused):
-    status = 413
-    code = "too_large"
-    title = "This video is too big"
-    message = "This video is too big to send. Please record a shorter one (10 minutes at most)."
-
-
-class WrongContentType(UploadRefused):
-    status = 415
-    code = "wrong_content_type"
-
-
-class NotAVideo(UploadRefused):
-    status = 415
-    code = "not_a_video"
-    title = "We can't use this file"
-    message = NOT_A_VIDEO
-
-
-class UploadBusy(UploadRefused):
-    status = 423
-    code = "busy"
-    title = "This video is already being sent"
-    message = "This video is already being sent. We will try again in a moment."
-
-
-class ChecksumMismatch(UploadRefused):
-    status = 460
-    code = "checksum_mismatch"
-    title = "Part of this video was damaged on the way"
-    message = "Part of your video was damaged on the way. We will send that part again."
-
-
-class ClientGone(UploadRefused):
-    """The connection dropped mid-body; what arrived is kept (unless checksummed)."""
-
-    code = "interrupted"
 
 
 # -- values --------------------------------------------------------------------------------
@@ -264,7 +166,7 @@ def parse_upload_metadata(header: str | None, family: Family) -> UploadMetadata:
     return UploadMetadata(client_id, filetype, recorded_at, cycle_id, raw)
 
 
-# -- loading and locking -------------------------------------------------------------------
+# -- loading -----------------------------------------------------------------------------
 
 
 def parent_family(user: User) -> Family:
@@ -334,9 +236,7 @@ def _refresh(rec: Recording) -> None:
     except (ObjectDeletedError, InvalidRequestError):
         s.rollback()
         family = s.get(Family, family_id)
-        if family is not None:
-            check_may_record(family)  # reads the family's state from the database itself
-        raise UploadNotFound() from None
+        raise (UploadNotFound() if family is None else _gone(family)) from None
 
 
 def _check_not_gone(rec: Recording) -> None:
@@ -348,70 +248,6 @@ def _check_not_gone(rec: Recording) -> None:
         and rec.upload_expires_at <= clock.now()
     ):
         raise UploadExpired()
-
-
-def _lock_path(upload_id: str) -> Path:
-    return Path(_settings().data_dir) / "upload-locks" / f"{upload_id}.lock"
-
-
-@contextlib.contextmanager
-def upload_lock(upload_id: str) -> Iterator[None]:
-    """Hold the upload's cross-process lock or raise UploadBusy at once (see module doc)."""
-    path = _lock_path(upload_id)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            # The file may have been unlinked (upload finished) between our open and flock;
-            # a lock on an unlinked inode excludes nobody, so count it as busy.
-            if os.fstat(fd).st_ino != os.stat(path).st_ino:
-                raise BlockingIOError
-        except (BlockingIOError, FileNotFoundError):
-            raise UploadBusy() from None
-        yield
-    finally:
-        os.close(fd)
-
-
-def drop_lock_file(upload_id: str) -> None:
-    """Remove the lock file while holding its lock (upload finished, rejected or ended)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(_lock_path(upload_id))
-
-
-class _RunningHashes:
-    """The sha256 of each unfinished upload's stored bytes so far, between its PATCHes.
-
-    Hashing as the bytes stream in saves reading the whole file back (decrypt + hash) when
-    the last PATCH arrives, which for a 1 GB upload is seconds. An entry is used only when
-    its offset equals the upload's durable offset at the start of the next PATCH; any other
-    case (a restart, another worker process, a dropped connection, a rollback) simply falls
-    back to hashing the stored file, so a stale entry can cost time but never correctness.
-    Accessed only under the upload's lock.
-    """
-
-    _MAX = 256
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[str, tuple[int, Any]] = OrderedDict()
-        self._guard = threading.Lock()
-
-    def take(self, upload_id: str, offset: int) -> Any | None:
-        with self._guard:
-            entry = self._entries.pop(upload_id, None)
-        if entry is not None and entry[0] == offset:
-            return entry[1]
-        return hashlib.sha256() if offset == 0 else None
-
-    def put(self, upload_id: str, offset: int, running: Any) -> None:
-        with self._guard:
-            self._entries[upload_id] = (offset, running)
-            while len(self._entries) > self._MAX:
-                self._entries.popitem(last=False)
-
-
-_running = _RunningHashes()
 
 
 def _durable_offset(rec: Recording) -> int:
@@ -621,7 +457,7 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
                 head = f.read(start)
     sniffer = _Sniffer(head, start, rec.declared_size)
     digest = body.checksum.new_hash() if body.checksum else None
-    running = _running.take(rec.upload_id, start)
+    running = running_hashes.take(rec.upload_id, start)
     hashes = [h for h in (digest, running) if h is not None]
     seen = 0
 
@@ -672,7 +508,7 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
         _finish(rec, sniffer.container, running.hexdigest() if running is not None else None)
         return _state(rec)
     if running is not None:
-        _running.put(rec.upload_id, new_offset, running)
+        running_hashes.put(rec.upload_id, new_offset, running)
     return _save_offset(rec, new_offset)
 
 
@@ -687,7 +523,7 @@ def _keep_partial(rec: Recording, start: int, seen: int, body: Body, running: An
     except MediaNotFound:
         raise _gone(rec.family) from None
     if running is not None and body.checksum is None and kept == start + seen:
-        _running.put(rec.upload_id, kept, running)
+        running_hashes.put(rec.upload_id, kept, running)
     try:
         _save_offset(rec, kept)
     except StaleDataError:

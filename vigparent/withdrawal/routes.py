@@ -24,6 +24,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from vigparent import access, assets, db
+from vigparent.families import service as families
 from vigparent.families.service import say_when
 from vigparent.models import (
     Clip,
@@ -35,7 +36,7 @@ from vigparent.models import (
     Role,
 )
 from vigparent.security import require_role
-from vigparent.withdrawal import service
+from vigparent.withdrawal import service, words
 
 bp = Blueprint("withdrawal", __name__, url_prefix="/withdrawal")
 bp.before_request(require_role(Role.PARENT, Role.PRACTITIONER, Role.ADMIN))
@@ -82,15 +83,15 @@ def withdrawal_summary(family: Family) -> dict[str, Any]:
 
 
 # Plain words for templates (receipts, lists of videos).
-bp.add_app_template_global(service.reason_words, "reason_words")
-bp.add_app_template_global(service.size_words, "size_words")
-bp.add_app_template_global(service.duration_words, "duration_words")
+bp.add_app_template_global(words.reason_words, "reason_words")
+bp.add_app_template_global(words.size_words, "size_words")
+bp.add_app_template_global(words.duration_words, "duration_words")
 
 
 @bp.app_template_global()
 def withdrawal_status(family: Family) -> str | None:
     """'Consent withdrawn, media deleted (25 November at 14:02).' for staff pages, or None."""
-    return service.family_status_words(family)
+    return words.family_status_words(family)
 
 
 @bp.before_app_request
@@ -137,7 +138,7 @@ def withdraw() -> Any:
     if _wants_json():
         return jsonify(
             receipt_url=url,
-            message=service.receipt_sentence(receipt),
+            message=words.receipt_sentence(receipt),
             complete=receipt.completed_at is not None,
         )
     return redirect(url, code=303)
@@ -166,10 +167,10 @@ def receipt() -> Any:
         "withdrawal/receipt.html",
         family=family,
         receipt=whole,
-        sentence=service.receipt_sentence(whole) if whole else None,
+        sentence=words.receipt_sentence(whole) if whole else None,
         others=[r for r in receipts if r is not whole],
-        sentence_of=service.receipt_sentence,
-        reference=service.receipt_reference(whole) if whole else None,
+        sentence_of=words.receipt_sentence,
+        reference=words.receipt_reference(whole) if whole else None,
     )
     headers = {}
     if family.status is FamilyStatus.WITHDRAWN:
@@ -235,8 +236,8 @@ def close_case(family_id: int) -> Any:
     error = None
     if request.method == "POST":
         try:
-            due = service.close_case(family, current_user)
-        except service.CaseNotOpen as e:
+            due = families.close_case(family, current_user)
+        except families.CaseNotOpen as e:
             error = str(e)
         else:
             flash(
@@ -267,7 +268,7 @@ def erase(family_id: int) -> Any:
             ), 400
         label = family.label
         receipt = service.erase_family(family, current_user)
-        flash(f"{label} is erased. {service.receipt_sentence(receipt)}", "success")
+        flash(f"{label} is erased. {words.receipt_sentence(receipt)}", "success")
         return redirect(url_for("withdrawal.admin_receipts"), code=303)
     return render_template(
         "withdrawal/erase.html", family=family, summary=withdrawal_summary(family)
@@ -281,11 +282,11 @@ def family_receipts(family_id: int) -> Any:
     return render_template(
         "withdrawal/family_receipts.html",
         family=family,
-        status_words=service.family_status_words(family),
+        status_words=words.family_status_words(family),
         receipts=service.receipts_for_family(family.id),
-        sentence_of=service.receipt_sentence,
+        sentence_of=words.receipt_sentence,
         summary=withdrawal_summary(family),
-        due=service.retention_due(family) if family.status is FamilyStatus.CLOSED else None,
+        due=families.retention_due(family) if family.status is FamilyStatus.CLOSED else None,
     )
 
 
@@ -302,5 +303,5 @@ def admin_receipts() -> Any:
         )
     )
     return render_template(
-        "withdrawal/admin_receipts.html", receipts=receipts, sentence_of=service.receipt_sentence
+        "withdrawal/admin_receipts.html", receipts=receipts, sentence_of=words.receipt_sentence
     )

@@ -33,9 +33,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from huey import crontab
@@ -43,7 +41,7 @@ from sqlalchemy import ColumnElement, Table, delete, func, or_, select, update
 
 from vigparent import audit, clock, db, jobs, media_store
 from vigparent.db import Base
-from vigparent.families.service import say_when
+from vigparent.invitations import service as invitation_service
 from vigparent.models import (
     Clip,
     ConsentKind,
@@ -51,7 +49,6 @@ from vigparent.models import (
     DeletionReceipt,
     Family,
     FamilyStatus,
-    Invitation,
     ProgressRating,
     Recording,
     Reflection,
@@ -59,10 +56,9 @@ from vigparent.models import (
     User,
 )
 from vigparent.storage import InvalidMediaName, MediaNotFound, ciphertext_size
+from vigparent.uploads.locks import drop_lock_file
 
 log = logging.getLogger(__name__)
-
-LOCAL_TZ = ZoneInfo("Europe/London")
 
 
 class Reason(enum.StrEnum):
@@ -88,10 +84,6 @@ _DONE_ACTION = {
 
 class WithdrawalError(Exception):
     """A request we turn down; the words are for the person who asked."""
-
-
-class CaseNotOpen(WithdrawalError):
-    """Only an open case can be closed."""
 
 
 # -- who may still hold media -------------------------------------------------------------------
@@ -177,15 +169,7 @@ def _open_and_complete(
             .values(withdrawn_at=now)
         )
     # An open link must not let anyone join a family whose media is gone.
-    s.execute(
-        update(Invitation)
-        .where(
-            Invitation.family_id == family.id,
-            Invitation.used_at.is_(None),
-            Invitation.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
+    invitation_service.revoke_open_invitations(family, now)
     receipt = _new_receipt(family, reason)
     audit.record(action, actor=by, family=family, detail=f"receipt={receipt.id}")
     s.commit()
@@ -457,10 +441,8 @@ def _complete_recording_deletion(receipt: DeletionReceipt) -> DeletionReceipt:
 def _drop_upload_locks(upload_ids: Iterable[str]) -> None:
     """Remove the uploads feature's per-upload lock files: an upload cut short by a withdrawal
     never reaches the code that normally removes them."""
-    from vigparent.uploads import service as uploads
-
     for upload_id in upload_ids:
-        uploads.drop_lock_file(upload_id)
+        drop_lock_file(upload_id)
 
 
 def _names_of_recording(recording: Recording) -> list[str]:
@@ -557,7 +539,7 @@ def _job_target(task: Any) -> tuple[str, int] | None:
     return (kind, args[0]) if kind else None
 
 
-# -- filming only, and closing a case -----------------------------------------------------------
+# -- filming only --------------------------------------------------------------------------------
 
 
 def withdraw_filming_only(family: Family, by: User) -> bool:
@@ -594,40 +576,6 @@ def filming_withdrawn(family: Family) -> bool:
     return bool(rows) and all(r[0] is not None for r in rows)
 
 
-def close_case(family: Family, by: User) -> datetime:
-    """Close the case; its media is deleted after the organisation's retention period.
-
-    Returns when that deletion is due.
-    """
-    if family.status is FamilyStatus.CLOSED or family.closed_at is not None:
-        raise CaseNotOpen("This case is already closed.")
-    s = db.session()
-    now = clock.now()
-    # A withdrawn family stays "withdrawn" (its media is already gone); closing only ends the
-    # work, so the caseload stops asking for it.
-    if family.status is not FamilyStatus.WITHDRAWN:
-        family.status = FamilyStatus.CLOSED
-    family.closed_at = now
-    s.execute(
-        update(Invitation)
-        .where(
-            Invitation.family_id == family.id,
-            Invitation.used_at.is_(None),
-            Invitation.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
-    audit.record("case_closed", actor=by, family=family)
-    s.commit()
-    return retention_due(family)
-
-
-def retention_due(family: Family) -> datetime:
-    """When a closed case's media falls due for deletion."""
-    closed = family.closed_at or clock.now()
-    return closed + timedelta(days=family.organisation.retention_days_after_close)
-
-
 # -- what people read -----------------------------------------------------------------------------
 
 
@@ -644,84 +592,6 @@ def receipts_for_family(family_id: int) -> list[DeletionReceipt]:
 def latest_family_receipt(family_id: int) -> DeletionReceipt | None:
     """The receipt of the withdrawal (or erasure/retention) of the whole family, if any."""
     return _latest_family_receipt(family_id, (Reason.WITHDRAWN, Reason.ERASED, Reason.RETENTION))
-
-
-def receipt_reference(receipt: DeletionReceipt) -> str:
-    """The number a parent quotes to their practitioner or the organisation: 'VIG-00042'."""
-    return f"VIG-{receipt.id:05d}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def what_was_deleted(receipt: DeletionReceipt) -> str:
-    """'3 videos and 5 clips'."""
-    return f"{_plural(receipt.recordings, 'video')} and {_plural(receipt.clips, 'clip')}"
-
-
-def receipt_sentence(receipt: DeletionReceipt) -> str:
-    """The receipt in plain words: 'We deleted 3 videos and 5 clips on Wednesday 25 November
-    at 2:02pm.'"""
-    if receipt.completed_at is None:
-        return (
-            f"We are deleting {what_was_deleted(receipt)}. This will be finished in a few minutes."
-        )
-    when = say_when(receipt.completed_at)
-    if receipt.recordings == 0 and receipt.clips == 0:
-        return f"We had no videos or clips of yours to delete. We checked on {when}."
-    return f"We deleted {what_was_deleted(receipt)} on {when}."
-
-
-_REASON_WORDS = {
-    Reason.WITHDRAWN: "Consent withdrawn",
-    Reason.ERASED: "Erased by an admin",
-    Reason.RETENTION: "Case closed, kept for the retention period",
-    Reason.RECORDING: "One video deleted",
-}
-
-
-def reason_words(receipt: DeletionReceipt) -> str:
-    try:
-        return _REASON_WORDS[Reason(receipt.reason)]
-    except ValueError:
-        return receipt.reason.replace("_", " ").capitalize()
-
-
-def size_words(n: int) -> str:
-    """'1.2 GB', '35.0 MB', '900 KB'."""
-    if n >= 1_000_000_000:
-        return f"{n / 1e9:.1f} GB"
-    if n >= 1_000_000:
-        return f"{n / 1e6:.1f} MB"
-    return f"{max(1, round(n / 1000))} KB" if n else "0 KB"
-
-
-def duration_words(seconds: float) -> str:
-    """'2 seconds', '1 minute', '5 minutes 3 seconds'."""
-    total = max(0, round(seconds))
-    minutes, secs = divmod(total, 60)
-    parts = []
-    if minutes:
-        parts.append(_plural(minutes, "minute"))
-    if secs or not minutes:
-        parts.append(_plural(secs, "second"))
-    return " ".join(parts)
-
-
-def family_status_words(family: Family) -> str | None:
-    """What the practitioner's caseload says about a withdrawn or closed family, or None."""
-    if family.status is FamilyStatus.WITHDRAWN:
-        if family.media_deleted_at is not None:
-            return f"Consent withdrawn, media deleted ({say_when(family.media_deleted_at)})."
-        return "Consent withdrawn. Deleting media now."
-    if family.status is FamilyStatus.CLOSED:
-        if family.media_deleted_at is not None:
-            return f"Case closed, media deleted ({say_when(family.media_deleted_at)})."
-        return f"Case closed. Media will be deleted on {say_when(retention_due(family))}."
-    if filming_withdrawn(family):
-        return "Filming consent withdrawn: no new recordings. Existing media kept."
-    return None
 
 
 def _count(model: Any, condition: ColumnElement[bool]) -> int:

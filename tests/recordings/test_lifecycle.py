@@ -16,7 +16,7 @@ from vigparent import db, media_store
 from vigparent.models import ConsentKind, ConsentRecord, FamilyStatus, Recording, RecordingStatus
 from vigparent.recordings import jobs
 from vigparent.recordings import service as recordings
-from vigparent.uploads import service as uploads
+from vigparent.uploads.checksums import running_hashes
 from vigparent.video_sandbox import CRASHED, TOO_BIG, VideoLimits
 
 
@@ -89,7 +89,7 @@ def test_sha256_is_right_when_the_upload_finishes_in_another_process(tus: Tus, b
     client_id = new_client_id()
     url = tus.create(len(big_webm), client_id=client_id).headers["Location"]
     tus.patch(url, 0, big_webm[:100_000])
-    uploads._running._entries.clear()  # as if another process had taken the first chunk
+    running_hashes._entries.clear()  # as if another process had taken the first chunk
     tus.patch(url, 100_000, big_webm[100_000:])
     assert tus.status(client_id).json["sha256"] == hashlib.sha256(big_webm).hexdigest()
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from tests.browser.conftest import wait_until
 from vigparent import db
 from vigparent.auth import service as auth_service
 from vigparent.models import Recording, User
@@ -22,6 +23,26 @@ def sign_in_parent(app: Flask, page: Any, user: User, base_url: str) -> None:
         serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
         value = serializer.dumps({"_user_id": token, "_fresh": True, "_permanent": True})
     page.context.add_cookies([{"name": "vig_session", "value": value, "url": base_url}])
+
+
+def wait_until_filmed(page: Any, seconds: float) -> None:
+    """Until the phone's own filming clock ("0:04") has counted ``seconds``."""
+    page.wait_for_function(
+        """(s) => {
+          const [m, sec] = document.getElementById("rec-clock").textContent.split(":");
+          return Number(m) * 60 + Number(sec) >= s;
+        }""",
+        arg=seconds,
+    )
+
+
+def wait_until_chunks_saved(page: Any, count: int) -> None:
+    """Until the recording being filmed has ``count`` pieces saved on the phone."""
+    wait_until(
+        page,
+        "async (n) => (await vig.localRecordings.list()).some((r) => r.chunkSizes.length >= n)",
+        count,
+    )
 
 
 def recordings_of(app: Flask, family_id: int) -> list[Recording]:

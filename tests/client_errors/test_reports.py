@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.conftest import Factory, page_text
+from tests.support.parent_session import SignedIn, sign_in
 from vigparent import db
 from vigparent.client_errors import service
 from vigparent.models import ClientError, Role, User
-from vigparent.testing.parent_session import SignedIn, sign_in
 
 URL = "/api/client-errors"
 UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Safari/604.1"
