@@ -8,13 +8,14 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from vigparent import audit, db
+from vigparent import audit, db, retention
 from vigparent.assets import precompress_all
 from vigparent.auth import mfa
 from vigparent.auth import service as auth_service
 from vigparent.families import service as family_service
 from vigparent.invitations import service as invitation_service
 from vigparent.models import Family, Organisation, Role, User
+from vigparent.withdrawal import master_key
 
 vig = click.Group("vig", help="vigparent operations.")
 
@@ -103,8 +104,6 @@ def reset_second_factor(email: str) -> None:
 @vig.command("sweep")
 def sweep() -> None:
     """Apply retention rules now; prints what was deleted."""
-    from vigparent import retention
-
     click.echo(str(retention.sweep()))
     db.session().commit()
 
@@ -118,8 +117,6 @@ def sweep() -> None:
 )
 def rotate_master_key(yes: bool, resume_from_stdin: bool) -> None:
     """Re-wrap every family's data key under a new master key (media is not touched)."""
-    from vigparent.withdrawal import master_key
-
     if not yes:
         click.confirm(
             "Stop the web app and the job worker first: they hold the old master key. Continue?",

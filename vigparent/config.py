@@ -12,10 +12,13 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigparent.keyring import load_or_create_master_key, master_key_from_b64
 from vigparent.video_sandbox import VideoLimits
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 _WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "password", "test"}
 MIN_SECRET_LENGTH = 32
@@ -86,6 +89,12 @@ class Settings:
 
     def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **overrides)
+
+
+def settings_of(app: Flask) -> Settings:
+    """The settings an app was built with."""
+    s: Settings = app.extensions["vig_settings"]
+    return s
 
 
 def _secret_file(path: Path, nbytes: int) -> str:

@@ -59,6 +59,7 @@ from vigparent.models import (
     User,
 )
 from vigparent.storage import InvalidMediaName, MediaNotFound, ciphertext_size
+from vigparent.uploads import service as uploads
 
 log = logging.getLogger(__name__)
 
@@ -457,8 +458,6 @@ def _complete_recording_deletion(receipt: DeletionReceipt) -> DeletionReceipt:
 def _drop_upload_locks(upload_ids: Iterable[str]) -> None:
     """Remove the uploads feature's per-upload lock files: an upload cut short by a withdrawal
     never reaches the code that normally removes them."""
-    from vigparent.uploads import service as uploads
-
     for upload_id in upload_ids:
         uploads.drop_lock_file(upload_id)
 
@@ -523,7 +522,7 @@ def cancel_jobs(family_id: int, recording_ids: set[int], clip_ids: set[int]) -> 
     Best effort: a job already running is not stopped, which is why jobs check
     ``media_allowed`` themselves and why a late writer cannot get a key.
     """
-    huey = jobs.huey_instance()
+    huey = jobs.current_huey()
     wanted = {"family_id": {family_id}, "recording_id": recording_ids, "clip_id": clip_ids}
     revoked = 0
     try:
