@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export VIGPARENT_DATA_DIR ?= $(CURDIR)/instance
 
-.PHONY: run test lint install worker serve clean-data
+.PHONY: run test lint install worker clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ lint: install
 	$(BIN)/mypy
 
 worker: install
-	$(BIN)/huey_consumer vigparent.jobs.huey
+	$(BIN)/huey_consumer vigparent.worker.huey
 
 clean-data:
 	rm -rf instance

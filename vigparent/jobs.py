@@ -122,4 +122,4 @@ def current_huey() -> Huey:
 
 def job_app() -> Flask:
     """The app a job runs in: jobs always run inside their app's context."""
-    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    return current_app._get_current_object()  # type: ignore[attr-defined]

@@ -18,7 +18,6 @@ from sqlalchemy import and_, bindparam, func, not_, select, update
 
 from vigparent import audit, clock, db, media_store
 from vigparent.families.service import current_cycle
-from vigparent.recordings import jobs
 from vigparent.models import (
     ConsentKind,
     ConsentRecord,
@@ -28,6 +27,7 @@ from vigparent.models import (
     RecordingStatus,
     User,
 )
+from vigparent.recordings import jobs
 from vigparent.storage import MediaKeyDestroyed, MediaNotFound
 
 REQUIRED_CONSENTS = (ConsentKind.FILMING, ConsentKind.STORAGE)
