@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export VIGPARENT_DATA_DIR ?= $(CURDIR)/instance
 
-.PHONY: run test lint install worker clean-data
+.PHONY: run test lint install secrets worker clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
-run: install
+# The one step that writes secrets: reading settings never does (vigparent/config.py).
+secrets: install
+	$(BIN)/vig-init-secrets
+
+run: install secrets
 	$(BIN)/alembic upgrade head
 	$(BIN)/flask --app vigparent vig demo
 	$(BIN)/python -m vigparent.serve
@@ -36,7 +40,7 @@ lint: install
 	$(BIN)/ruff check vigparent tests bench
 	$(BIN)/mypy
 
-worker: install
+worker: install secrets
 	$(BIN)/huey_consumer vigparent.worker.huey
 
 clean-data:
