@@ -103,7 +103,7 @@ def settings_of(app: Flask) -> Settings:
     return s
 
 
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 MASTER_KEY_FILE = "master.key"
 INIT_SECRETS = "vig-init-secrets"
 
