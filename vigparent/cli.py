@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from vigparent import audit, db, retention
-from vigparent.assets import precompress_all
+from vigparent.assets import build_all
 from vigparent.auth import mfa
 from vigparent.auth import service as auth_service
 from vigparent.families import service as family_service
@@ -129,13 +129,8 @@ def rotate_master_key(yes: bool, resume_from_stdin: bool) -> None:
 @vig.command("assets")
 def build_assets() -> None:
     """Build the fingerprinted asset bundles."""
-    from flask import current_app
-
-    env = current_app.extensions["vig_assets"]
-    for bundle in env:
-        bundle.build()
     assert current_app.static_folder is not None
-    count = precompress_all(current_app.static_folder)
+    count = build_all(current_app.extensions["vig_assets"], current_app.static_folder)
     click.echo(f"Built assets ({count} gzipped).")
 
 
