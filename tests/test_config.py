@@ -102,10 +102,12 @@ def test_production_names_a_missing_master_key_file(tmp_path):
         "SECRET_KEY": secrets.token_urlsafe(48),
         "VIGPARENT_BASE_URL": "https://vig.test",
     }
-    with pytest.raises(ConfigError, match="master key") as missing:
+    with pytest.raises(ConfigError, match="vig-init-secrets") as missing:
         load_settings(env)
-    assert str(tmp_path / "mk") in str(missing.value)
+    assert f"no master key at {tmp_path / 'mk'}" in str(missing.value)
     assert not (tmp_path / "mk").exists()
+    assert init_secrets(env) == [tmp_path / "mk"]
+    assert len(load_settings(env).master_key) == 32
 
 
 def test_the_init_secrets_command_is_installed_and_makes_the_secrets(tmp_path):

@@ -108,7 +108,12 @@ MASTER_KEY_FILE = "master.key"
 INIT_SECRETS = "vig-init-secrets"
 
 
-def _missing_secret(what: str, path: Path) -> ConfigError:
+def _missing_secret(what: str, path: Path, production: bool) -> ConfigError:
+    if production:
+        return ConfigError(
+            f"There is no {what} at {path} (VIGPARENT_MASTER_KEY_FILE). Create it once with "
+            f"`{INIT_SECRETS}` in this environment, or set VIGPARENT_MASTER_KEY instead."
+        )
     return ConfigError(
         f"There is no {what} at {path} yet. Create the development secrets once with "
         f"`{INIT_SECRETS}` (`make run` does this), or set SECRET_KEY and VIGPARENT_MASTER_KEY."
@@ -216,7 +221,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         try:
             secret_key = secret_file.read_text().strip()
         except FileNotFoundError:
-            raise _missing_secret("secret key", secret_file) from None
+            raise _missing_secret("secret key", secret_file, production) from None
 
     if env.get("VIGPARENT_MASTER_KEY"):
         master_key = master_key_from_b64(env["VIGPARENT_MASTER_KEY"])
@@ -226,7 +231,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         try:
             master_key = read_master_key(key_file)
         except FileNotFoundError:
-            raise _missing_secret("master key", key_file) from None
+            raise _missing_secret("master key", key_file, production) from None
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
     return Settings(
