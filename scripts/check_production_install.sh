@@ -10,7 +10,11 @@ trap 'rm -rf "$work"' EXIT
 pip=(--quiet --disable-pip-version-check)
 
 .venv/bin/python -m vigparent.build_assets
-.venv/bin/pip wheel "${pip[@]}" --no-deps -w "$work/wheels" .
+# Built from a copy, so the build leaves nothing (build/) in the checkout.
+mkdir "$work/src"
+cp -r vigparent pyproject.toml "$work/src/"
+find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
+.venv/bin/pip wheel "${pip[@]}" --no-deps -w "$work/wheels" "$work/src"
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install "${pip[@]}" -r requirements.lock
 "$work/venv/bin/pip" install "${pip[@]}" --no-deps "$work"/wheels/vigparent-*.whl
