@@ -59,17 +59,17 @@ def test_production_lock_has_no_dev_tools_and_holds_all_it_needs() -> None:
     # Closed: every requirement of every pinned package is pinned too, at a version it accepts.
     todo = [Requirement(r) for r in _project()["dependencies"]]
     assert all(canonicalize_name(r.name) != "vigparent" for r in todo)
-    seen: set[str] = set()
+    seen: set[tuple[str, tuple[str, ...]]] = set()
     while todo:
         req = todo.pop()
         name = canonicalize_name(req.name)
         assert name in prod, f"{req} is needed in production but not in requirements.lock"
         assert req.specifier.contains(prod[name], prereleases=True), (req, prod[name])
-        if (name, *sorted(req.extras)) not in seen:
-            seen.add((name, *sorted(req.extras)))  # type: ignore[arg-type]
+        if (name, tuple(sorted(req.extras))) not in seen:
+            seen.add((name, tuple(sorted(req.extras))))
             todo += _requires(req.name, set(req.extras))
     # ...and nothing more.
-    assert {n for n, *_ in seen} == set(prod)
+    assert {name for name, _extras in seen} == set(prod)
 
 
 def test_dev_lock_is_production_plus_the_tools() -> None:
