@@ -4,23 +4,40 @@ VENV := .venv
 BIN := $(VENV)/bin
 export VIGPARENT_DATA_DIR ?= $(CURDIR)/instance
 
-.PHONY: run test lint install worker serve clean-data
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+
+.PHONY: run test lint install install-run assets secrets worker clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python requirements.lock pyproject.toml
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+# What running needs (requirements.lock); the tools for tests and lint come on top.
+$(VENV)/.installed-run: $(BIN)/python requirements.lock pyproject.toml
+	$(PIP) -r requirements.lock
+	$(PIP) --no-deps -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-run requirements-dev.lock
+	$(PIP) -r requirements-dev.lock
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+install-run: $(VENV)/.installed-run node_modules/.installed
+
 install: $(VENV)/.installed node_modules/.installed
 
-run: install
+# The page bundles, built into vigparent/static/gen (a wheel built after this carries them).
+assets: install-run
+	$(BIN)/python -m vigparent.build_assets
+
+# The one step that writes secrets: reading settings never does (vigparent/config.py).
+secrets: install-run
+	$(BIN)/vig-init-secrets
+
+run: install-run assets secrets
 	$(BIN)/alembic upgrade head
 	$(BIN)/flask --app vigparent vig demo
 	$(BIN)/python -m vigparent.serve
@@ -36,8 +53,8 @@ lint: install
 	$(BIN)/ruff check vigparent tests bench
 	$(BIN)/mypy
 
-worker: install
-	$(BIN)/huey_consumer vigparent.jobs.huey
+worker: install-run secrets
+	$(BIN)/huey_consumer vigparent.worker.huey
 
 clean-data:
 	rm -rf instance

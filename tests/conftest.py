@@ -44,6 +44,10 @@ def make_test_settings(data_dir: Path, **overrides: Any) -> Settings:
         master_key=os.urandom(32),
         testing=True,
         jobs_immediate=True,
+        # The cheapest Argon2 cost: tests hash many passwords and prove no strength.
+        argon2_time_cost=1,
+        argon2_memory_kib=8,
+        argon2_parallelism=1,
     )
     return base.with_overrides(**overrides)
 

@@ -1,16 +1,24 @@
-"""Configuration refuses to start unsafely and generates its own secrets in development."""
+"""Configuration refuses to start unsafely; reading it writes nothing, and one explicit step
+(`vig-init-secrets`) makes the development secrets."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from vigparent.config import (
     MIN_SECRET_BITS,
     ConfigError,
+    Settings,
     estimated_entropy_bits,
+    init_secrets,
     load_settings,
 )
 
@@ -21,6 +29,7 @@ def test_production_refuses_missing_or_weak_secret(tmp_path):
         "VIGPARENT_DATA_DIR": str(tmp_path),
         "VIGPARENT_MASTER_KEY_FILE": str(tmp_path / "mk"),
     }
+    assert init_secrets(base) == [tmp_path / "mk"]  # production: the key file only
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_settings(base)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
@@ -43,15 +52,90 @@ def test_production_requires_a_master_key(tmp_path):
         load_settings(env)
 
 
-def test_development_generates_secrets_with_mode_0600(tmp_path):
-    settings = load_settings({"VIGPARENT_DATA_DIR": str(tmp_path)})
+def test_init_secrets_makes_development_secrets_with_mode_0600(tmp_path):
+    data_dir = tmp_path / "data"
+    env = {"VIGPARENT_DATA_DIR": str(data_dir)}
+    assert init_secrets(env) == [data_dir / "secret_key", data_dir / "master.key"]
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     for name in ("secret_key", "master.key"):
-        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+        mode = stat.S_IMODE((data_dir / name).stat().st_mode)
         assert mode == 0o600, (name, oct(mode))
-    again = load_settings({"VIGPARENT_DATA_DIR": str(tmp_path)})
+    settings = load_settings(env)
+    assert init_secrets(env) == []  # kept, not replaced
+    again = load_settings(env)
     assert again.secret_key == settings.secret_key and again.master_key == settings.master_key
-    assert settings.database_url == f"sqlite:///{tmp_path / 'vigparent.sqlite3'}"
+    assert settings.database_url == f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
     assert len(settings.master_key) == 32
+    assert settings.master_key_file == data_dir / "master.key"
+
+
+def test_reading_settings_writes_nothing_and_names_the_step_that_makes_secrets(tmp_path):
+    data_dir = tmp_path / "data"
+    env = {"VIGPARENT_DATA_DIR": str(data_dir)}
+    with pytest.raises(ConfigError, match="vig-init-secrets") as missing:
+        load_settings(env)
+    assert str(data_dir / "secret_key") in str(missing.value)
+    assert list(tmp_path.iterdir()) == []
+    # A secret key in the environment: the master key file is still missing, and named.
+    with pytest.raises(ConfigError, match="vig-init-secrets") as missing:
+        load_settings({**env, "SECRET_KEY": secrets.token_urlsafe(48)})
+    assert str(data_dir / "master.key") in str(missing.value)
+    assert list(tmp_path.iterdir()) == []
+    # Both in the environment: nothing to make, nothing read from files.
+    settings = load_settings(
+        {
+            **env,
+            "SECRET_KEY": "s" + secrets.token_urlsafe(48),
+            "VIGPARENT_MASTER_KEY": "A" * 43 + "=",
+        }
+    )
+    assert settings.master_key_file is None
+    assert init_secrets({**env, "SECRET_KEY": "x", "VIGPARENT_MASTER_KEY": "A" * 43 + "="}) == []
+    assert list(tmp_path.iterdir()) == [data_dir]
+
+
+def test_production_names_a_missing_master_key_file(tmp_path):
+    env = {
+        "VIGPARENT_ENV": "production",
+        "VIGPARENT_DATA_DIR": str(tmp_path),
+        "VIGPARENT_MASTER_KEY_FILE": str(tmp_path / "mk"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "VIGPARENT_BASE_URL": "https://vig.test",
+    }
+    with pytest.raises(ConfigError, match="vig-init-secrets") as missing:
+        load_settings(env)
+    assert f"no master key at {tmp_path / 'mk'}" in str(missing.value)
+    assert not (tmp_path / "mk").exists()
+    assert init_secrets(env) == [tmp_path / "mk"]
+    assert len(load_settings(env).master_key) == 32
+
+
+def test_the_init_secrets_command_is_installed_and_makes_the_secrets(tmp_path):
+    command = Path(sys.executable).parent / "vig-init-secrets"
+    env = {**os.environ, "VIGPARENT_DATA_DIR": str(tmp_path / "data")}
+    for name in (
+        "SECRET_KEY",
+        "VIGPARENT_MASTER_KEY",
+        "VIGPARENT_MASTER_KEY_FILE",
+        "VIGPARENT_ENV",
+    ):
+        env.pop(name, None)
+    out = subprocess.run([command], env=env, capture_output=True, text=True, check=True).stdout
+    assert f"Created {tmp_path / 'data' / 'master.key'}" in out
+    env_only = {k: v for k, v in env.items() if k == "VIGPARENT_DATA_DIR"}
+    assert len(load_settings(env_only).master_key) == 32
+    again = subprocess.run([command], env=env, capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == "The secrets are already there."
+
+
+def test_production_cost_of_password_hashing_is_argon2_cffis_default():
+    settings = Settings(Path("/nonexistent"), "sqlite://", "k", b"\0" * 32)
+    default = PasswordHasher()
+    assert (settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism) == (
+        default.time_cost,
+        default.memory_cost,
+        default.parallelism,
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,6 +150,7 @@ def test_production_refuses_a_low_entropy_secret(tmp_path, weak: str):
         "VIGPARENT_BASE_URL": "https://vig.test",
         "SECRET_KEY": weak,
     }
+    init_secrets(env)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_settings(env)
 
@@ -84,6 +169,7 @@ def test_production_refuses_an_http_base_url(tmp_path):
         "VIGPARENT_MASTER_KEY_FILE": str(tmp_path / "mk"),
         "SECRET_KEY": secrets.token_urlsafe(48),
     }
+    init_secrets(env)
     for url in ("http://vig.example.org", "", "vig.example.org"):
         with pytest.raises(ConfigError, match="https://"):
             load_settings({**env, "VIGPARENT_BASE_URL": url} if url else env)
@@ -92,6 +178,7 @@ def test_production_refuses_an_http_base_url(tmp_path):
 
 def test_trusted_proxies_is_a_whole_number(tmp_path):
     env = {"VIGPARENT_DATA_DIR": str(tmp_path)}
+    init_secrets(env)
     assert load_settings(env).trusted_proxies == 0
     assert load_settings({**env, "TRUSTED_PROXIES": "1"}).trusted_proxies == 1
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):

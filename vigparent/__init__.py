@@ -8,7 +8,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vigparent.config import Settings, load_settings
+from vigparent.config import Settings, load_settings, settings_of
+
+__all__ = ["FEATURES", "create_app", "settings_of"]
 
 # One blueprint per feature, each in vigparent/<feature>/routes.py as `bp`.
 FEATURES = (
@@ -38,6 +40,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or load_settings()
     if overrides:
         settings = settings.with_overrides(**overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
 
     app = Flask(__name__)
     app.extensions["vig_settings"] = settings
@@ -67,6 +71,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
     )
 
+    # Imported here, not at the top: the key-free video worker imports this package too, and
+    # must not load the web app (Flask extensions, SQLAlchemy, every feature) to decode video.
     from vigparent import (
         assets,
         cli,
@@ -77,6 +83,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         media_store,
         safe_input,
         security,
+        tasks,
     )
 
     logging_policy.init_app(app)
@@ -85,7 +92,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     security.init_app(app)
     safe_input.init_app(app)
     errors.init_app(app)
-    jobs.init_app(app)
+    jobs.init_app(app, tasks.ALL)
     cli.init_app(app)
 
     import importlib
@@ -96,8 +103,3 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     assets.init_app(app)
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
     return app
-
-
-def settings_of(app: Flask) -> Settings:
-    s: Settings = app.extensions["vig_settings"]
-    return s

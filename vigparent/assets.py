@@ -1,4 +1,10 @@
-"""webassets bundles with fingerprinted URLs. No inline script anywhere (strict CSP)."""
+"""webassets bundles with fingerprinted URLs. No inline script anywhere (strict CSP).
+
+Bundles are built from static/ and node_modules/ into static/gen/ by `make assets` (which runs
+`python -m vigparent.build_assets`) before a wheel is built, so an installed app serves them
+without node_modules. Only a source checkout with node_modules rebuilds them as files change
+(development).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,14 @@ from pathlib import Path
 from flask import Flask, Response, current_app, request, send_from_directory
 from markupsafe import Markup, escape
 from webassets import Bundle, Environment
+from webassets.exceptions import BundleError
+
+from vigparent.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
+STATIC = Path(__file__).resolve().parent / "static"
+BUILD_COMMAND = "make assets"
 
 # Each page loads one stylesheet and at most one script bundle. Our own scripts are small
 # classic scripts that share one `window.vig` namespace, so plain concatenation is enough.
@@ -71,6 +82,30 @@ def bundle_url(name: str) -> str:
     return urls[0]
 
 
+def build_all(env: Environment, static_folder: str) -> int:
+    """Build every bundle, and its gzipped copy; return how many files were gzipped."""
+    for bundle in env:
+        bundle.build()
+    return precompress_all(static_folder)
+
+
+def check_built(env: Environment, static_folder: str) -> None:
+    """Refuse to start without every bundle built: a page would fail on its first view."""
+    static = Path(static_folder)
+    for name in BUNDLES:
+        try:
+            urls: list[str] = env[name].urls()
+        except BundleError:
+            urls = []
+        built = [static / u.removeprefix("/static/") for u in urls]
+        if not built or not all(p.is_file() for p in built):
+            raise ConfigError(
+                f"The page bundles are not built (no {name} bundle in {static / 'gen'}). "
+                f"Run `{BUILD_COMMAND}` in the source checkout (it needs node_modules from "
+                "`npm ci`) before building the wheel or starting the app."
+            )
+
+
 def build_environment(static_folder: str, auto_build: bool = True) -> Environment:
     env = Environment(directory=static_folder, url="/static")
     env.versions = "hash"
@@ -89,9 +124,11 @@ def build_environment(static_folder: str, auto_build: bool = True) -> Environmen
 
 def init_app(app: Flask) -> None:
     assert app.static_folder is not None
-    env = build_environment(
-        app.static_folder, auto_build=not app.extensions["vig_settings"].production
-    )
+    # Development rebuilds bundles as their files change, where their sources are all here.
+    auto_build = not app.extensions["vig_settings"].production and NODE_MODULES.is_dir()
+    env = build_environment(app.static_folder, auto_build=auto_build)
+    if not auto_build:
+        check_built(env, app.static_folder)
     app.extensions["vig_assets"] = env
 
     def asset_urls(name: str) -> list[str]:

@@ -9,8 +9,8 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from vigparent import audit, db, keyring, media_store
-from vigparent.assets import precompress_all
+from vigparent import audit, db, keyring, media_store, retention
+from vigparent.assets import build_all
 from vigparent.auth import mfa
 from vigparent.auth import service as auth_service
 from vigparent.config import Settings
@@ -105,8 +105,6 @@ def reset_second_factor(email: str) -> None:
 @vig.command("sweep")
 def sweep() -> None:
     """Apply retention rules now; prints what was deleted."""
-    from vigparent import retention
-
     click.echo(str(retention.sweep()))
     db.session().commit()
 
@@ -134,11 +132,8 @@ def rotate_master_key(yes: bool, resume_from_stdin: bool) -> None:
 @vig.command("assets")
 def build_assets() -> None:
     """Build the fingerprinted asset bundles."""
-    env = current_app.extensions["vig_assets"]
-    for bundle in env:
-        bundle.build()
     assert current_app.static_folder is not None
-    count = precompress_all(current_app.static_folder)
+    count = build_all(current_app.extensions["vig_assets"], current_app.static_folder)
     click.echo(f"Built assets ({count} gzipped).")
 
 

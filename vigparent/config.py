@@ -1,7 +1,8 @@
 """Settings from the environment, with embedded defaults under the data directory.
 
 This is the only module that reads the environment. `Settings` is frozen: nothing changes
-configuration after start-up.
+configuration after start-up. Reading settings writes nothing: the development secrets are
+made once by an explicit step, `vig-init-secrets` (`make run` runs it).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vigparent.keyring import load_or_create_master_key, master_key_from_b64
+from vigparent.keyring import load_or_create_master_key, master_key_from_b64, read_master_key
 from vigparent.video_sandbox import VideoLimits
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 _WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "password", "test"}
 MIN_SECRET_LENGTH = 32
@@ -65,6 +69,11 @@ class Settings:
     trusted_proxies: int = 0
     # CPU, memory and wall time for each video worker (decoding runs away from the keys).
     video_limits: VideoLimits = field(default_factory=VideoLimits)
+    # Argon2id cost of each staff password hash: argon2-cffi's recommended defaults (about
+    # 50 ms and 64 MiB a hash). Tests use the cheapest cost; never lower it in production.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 64 * 1024
+    argon2_parallelism: int = 4
 
     @property
     def media_dir(self) -> Path:
@@ -88,14 +97,74 @@ class Settings:
         return replace(self, **overrides)
 
 
-def _secret_file(path: Path, nbytes: int) -> str:
-    """Read a generated secret, creating it with mode 0600 on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(nbytes))
-    return path.read_text().strip()
+def settings_of(app: Flask) -> Settings:
+    """The settings an app was built with."""
+    s: Settings = app.extensions["vig_settings"]
+    return s
+
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+MASTER_KEY_FILE = "master.key"
+INIT_SECRETS = "vig-init-secrets"
+
+
+def _missing_secret(what: str, path: Path, production: bool) -> ConfigError:
+    if production:
+        return ConfigError(
+            f"There is no {what} at {path} (VIGPARENT_MASTER_KEY_FILE). Create it once with "
+            f"`{INIT_SECRETS}` in this environment, or set VIGPARENT_MASTER_KEY instead."
+        )
+    return ConfigError(
+        f"There is no {what} at {path} yet. Create the development secrets once with "
+        f"`{INIT_SECRETS}` (`make run` does this), or set SECRET_KEY and VIGPARENT_MASTER_KEY."
+    )
+
+
+def _paths(env: dict[str, str]) -> tuple[bool, Path, Path | None, Path | None]:
+    """Production?, the data dir, and the secret-key and master-key files the env leaves to
+    files (None where the environment holds the secret itself)."""
+    production = env.get("VIGPARENT_ENV", "development") == "production"
+    data_dir = Path(env.get("VIGPARENT_DATA_DIR") or Path.cwd() / "instance").resolve()
+    secret_file = None if production or env.get("SECRET_KEY") else data_dir / SECRET_KEY_FILE
+    key_file: Path | None = None
+    if not env.get("VIGPARENT_MASTER_KEY") and not (
+        production and not env.get("VIGPARENT_MASTER_KEY_FILE")
+    ):
+        key_file = Path(env.get("VIGPARENT_MASTER_KEY_FILE") or data_dir / MASTER_KEY_FILE)
+    return production, data_dir, secret_file, key_file
+
+
+def init_secrets(env: dict[str, str] | None = None) -> list[Path]:
+    """Create the data dir (0700) and the secrets the environment leaves to files (0600);
+    return the files made. Existing secrets are kept, so running it again changes nothing.
+
+    Production makes no secret key (it must come from SECRET_KEY), and a master key only
+    where VIGPARENT_MASTER_KEY_FILE names its file.
+    """
+    env = dict(os.environ if env is None else env)
+    _production, data_dir, secret_file, key_file = _paths(env)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(data_dir, 0o700)
+    made = []
+    if secret_file is not None and not secret_file.exists():
+        try:
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # made meanwhile (make run and make worker started together)
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            made.append(secret_file)
+    if key_file is not None and not key_file.exists():
+        load_or_create_master_key(key_file)
+        made.append(key_file)
+    return made
+
+
+def init_secrets_main() -> None:
+    """`vig-init-secrets`: create the development secrets (the explicit step before start)."""
+    made = init_secrets()
+    print("\n".join(f"Created {p}" for p in made) or "The secrets are already there.")
 
 
 def estimated_entropy_bits(secret: str) -> float:
@@ -121,12 +190,13 @@ def _int_setting(env: dict[str, str], name: str, default: int) -> int:
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Build settings from environment variables; refuse unsafe production settings."""
+    """Build settings from environment variables; refuse unsafe production settings.
+
+    Only reads: a secret left to a file that is not there yet is a ConfigError naming
+    `vig-init-secrets`.
+    """
     env = dict(os.environ if env is None else env)
-    production = env.get("VIGPARENT_ENV", "development") == "production"
-    data_dir = Path(env.get("VIGPARENT_DATA_DIR") or Path.cwd() / "instance").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
+    production, data_dir, secret_file, key_file = _paths(env)
 
     secret_key = env.get("SECRET_KEY", "")
     base_url = env.get("VIGPARENT_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
@@ -147,17 +217,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                 "VIGPARENT_BASE_URL must start with https:// in production "
                 "(put nginx with TLS in front; see deploy/)."
             )
-    elif not secret_key:
-        secret_key = _secret_file(data_dir / "secret_key", 48)
+    elif secret_file is not None:
+        try:
+            secret_key = secret_file.read_text().strip()
+        except FileNotFoundError:
+            raise _missing_secret("secret key", secret_file, production) from None
 
-    key_file: Path | None = None
     if env.get("VIGPARENT_MASTER_KEY"):
         master_key = master_key_from_b64(env["VIGPARENT_MASTER_KEY"])
-    elif production and not env.get("VIGPARENT_MASTER_KEY_FILE"):
+    elif key_file is None:
         raise ConfigError("Set VIGPARENT_MASTER_KEY or VIGPARENT_MASTER_KEY_FILE in production.")
     else:
-        key_file = Path(env.get("VIGPARENT_MASTER_KEY_FILE") or data_dir / "master.key")
-        master_key = load_or_create_master_key(key_file)
+        try:
+            master_key = read_master_key(key_file)
+        except FileNotFoundError:
+            raise _missing_secret("master key", key_file, production) from None
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
     return Settings(

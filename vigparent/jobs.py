@@ -1,130 +1,125 @@
 """Background jobs on Huey: SQLite storage by default, Redis when scaled out.
 
-Run the consumer with `huey_consumer vigparent.jobs.huey` (make run starts one beside the web
-server). Tasks create their own app context, so a job never borrows a request's session.
+Each app has its own queue, built from the settings it was given (`create_app(settings)`),
+with every job of `vigparent.tasks.ALL` registered on it. Run the consumer with
+`huey_consumer vigparent.worker.huey` (`make worker`). A job runs inside its app's context,
+so it never borrows a request's session and never reads settings of its own.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from huey import MemoryHuey, RedisHuey, SqliteHuey
-from huey.api import Huey
+from huey.api import Huey, TaskWrapper
 
 from vigparent import serving
-from vigparent.config import load_settings
+from vigparent.config import Settings
 
 
-def _make_huey() -> Huey:
-    settings = load_settings()
+class Job:
+    """A background job: a function and its Huey options, queued on the current app's queue."""
+
+    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.fn = fn
+        self.options = options
+        self.name = fn.__name__
+
+    def __call__(self, *a: Any, **kw: Any) -> Any:
+        task = queue_of(current_app).task(self)
+        # Queuing commits (and fsyncs) the queue's database: under the gevent server, let
+        # the other requests run meanwhile.
+        return serving.offload(functools.partial(task, *a, **kw))
+
+    def call_local(self, *a: Any, **kw: Any) -> Any:
+        """Run now, in this thread and app context, without the queue."""
+        return self.fn(*a, **kw)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.fn.__module__}.{self.name}>"
+
+
+def task(**options: Any) -> Callable[[Callable[..., Any]], Job]:
+    """Declare a job; `periodic=crontab(...)` makes it a periodic one.
+
+    Declaring does not register it anywhere: `vigparent.tasks.ALL` lists every job, and each
+    app's queue registers that list.
+    """
+
+    def declare(fn: Callable[..., Any]) -> Job:
+        return Job(fn, options)
+
+    return declare
+
+
+def make_huey(settings: Settings) -> Huey:
+    """The Huey the settings name: inline in tests, Redis when set, else SQLite in the data dir."""
+    if settings.jobs_immediate:
+        return MemoryHuey("vigparent-tests", immediate=True)
     if settings.redis_url:
         return RedisHuey("vigparent", url=settings.redis_url)
     return SqliteHuey("vigparent", filename=str(settings.jobs_db))
 
 
-class _LazyHuey:
-    """Creates the real Huey on first use, so importing this module reads no settings."""
+class JobQueue:
+    """One app's Huey with the given jobs registered; each runs inside that app's context."""
 
-    _lock = threading.Lock()
-    _huey: Huey | None = None
+    def __init__(self, app: Flask, huey: Huey, jobs: Iterable[Job]) -> None:
+        self.app = app
+        self.huey = huey
+        self._tasks: dict[Job, TaskWrapper] = {}
+        for job in jobs:
+            self._tasks[job] = self._register(job)
 
-    def get(self) -> Huey:
-        with self._lock:
-            if self._huey is None:
-                self._huey = _make_huey()
-            return self._huey
+    def _register(self, job: Job) -> TaskWrapper:
+        app, fn = self.app, job.fn
 
-    def use_immediate(self) -> None:
-        with self._lock:
-            self._huey = MemoryHuey("vigparent-tests", immediate=True)
-
-
-_lazy = _LazyHuey()
-_app_for_jobs: Flask | None = None
-
-
-def init_app(app: Flask) -> None:
-    global _app_for_jobs
-    if app.extensions["vig_settings"].jobs_immediate:
-        _lazy.use_immediate()
-    else:
-        # Open the queue (creating its database) now, not inside the first request that
-        # queues a job: under the gevent server that would hold up every request for a while.
-        _lazy.get()
-    _app_for_jobs = app
-
-
-def job_app() -> Flask:
-    """The app a job runs in: the current one, the registered one, or a new one."""
-    global _app_for_jobs
-    if has_app_context():
-        return current_app._get_current_object()  # type: ignore[attr-defined]
-    if _app_for_jobs is None:
-        from vigparent import create_app
-
-        _app_for_jobs = create_app()
-    return _app_for_jobs
-
-
-def task(**kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
-    """Register a Huey task that runs inside an app context."""
-
-    def decorate(fn: Callable[..., Any]) -> Any:
         def run_in_app(*a: Any, **kw: Any) -> Any:
-            app = job_app()
-            if has_app_context():
+            if has_app_context():  # inline (immediate) jobs run in the caller's context
                 return fn(*a, **kw)
             with app.app_context():
                 return fn(*a, **kw)
 
-        run_in_app.__name__ = fn.__name__
-        run_in_app.__qualname__ = fn.__qualname__
-        run_in_app.__module__ = fn.__module__
-        return _DeferredTask(run_in_app, kwargs)
+        functools.update_wrapper(run_in_app, fn)
+        options = dict(job.options)
+        periodic = options.pop("periodic", None)
+        if periodic is not None:
+            wrapper: TaskWrapper = self.huey.periodic_task(periodic, **options)(run_in_app)
+        else:
+            wrapper = self.huey.task(**options)(run_in_app)
+        return wrapper
 
-    return decorate
+    def task(self, job: Job) -> TaskWrapper:
+        try:
+            return self._tasks[job]
+        except KeyError:
+            raise LookupError(f"{job!r} is not listed in vigparent.tasks.ALL") from None
 
-
-_TASKS: list[_DeferredTask] = []
-
-
-class _DeferredTask:
-    """Binds to Huey on first use, after the app chose immediate or queued mode."""
-
-    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
-        self.fn = fn
-        self.options = options
-        self._bound: dict[int, Any] = {}
-        _TASKS.append(self)
-
-    def _task(self) -> Any:
-        h = _lazy.get()
-        if id(h) not in self._bound:
-            options = dict(self.options)
-            periodic = options.pop("periodic", None)
-            if periodic is not None:
-                self._bound[id(h)] = h.periodic_task(periodic, **options)(self.fn)
-            else:
-                self._bound[id(h)] = h.task(**options)(self.fn)
-        return self._bound[id(h)]
-
-    def __call__(self, *a: Any, **kw: Any) -> Any:
-        # Queuing commits (and fsyncs) the queue's database: under the gevent server, let
-        # the other requests run meanwhile.
-        return serving.offload(functools.partial(self._task(), *a, **kw))
-
-    def call_local(self, *a: Any, **kw: Any) -> Any:
-        return self.fn(*a, **kw)
+    def jobs(self) -> list[Job]:
+        return list(self._tasks)
 
 
-def huey_instance() -> Huey:
-    """The Huey with every task registered, for the consumer process."""
-    import vigparent.tasks  # noqa: F401 - importing registers every feature's tasks
+def init_app(app: Flask, jobs: Iterable[Job], huey: Huey | None = None) -> JobQueue:
+    """Give the app its queue (opened now, not inside the first request that queues a job:
+    under the gevent server that would hold up every request for a while)."""
+    queue = JobQueue(app, huey or make_huey(app.extensions["vig_settings"]), jobs)
+    app.extensions["vig_jobs"] = queue
+    return queue
 
-    for t in _TASKS:
-        t._task()
-    return _lazy.get()
+
+def queue_of(app: Flask) -> JobQueue:
+    q: JobQueue = app.extensions["vig_jobs"]
+    return q
+
+
+def current_huey() -> Huey:
+    """The current app's Huey (to list or revoke queued jobs)."""
+    return queue_of(current_app).huey
+
+
+def job_app() -> Flask:
+    """The app a job runs in: jobs always run inside their app's context."""
+    return current_app._get_current_object()  # type: ignore[attr-defined]

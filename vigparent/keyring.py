@@ -48,6 +48,7 @@ __all__ = [
     "KeyringError",
     "MasterKeyError",
     "load_or_create_master_key",
+    "read_master_key",
     "master_key_from_b64",
     "pending_master_key_path",
     "rotate_master_key",
@@ -332,21 +333,13 @@ class Keyring:
         return sorted(ids)
 
 
-def load_or_create_master_key(path: Path) -> bytes:
-    """Read the 32-byte master key at ``path``, creating it (mode 0600) if it does not exist.
+def read_master_key(path: Path) -> bytes:
+    """Read the 32-byte master key at ``path``; FileNotFoundError when there is none.
 
     Refuses a file of the wrong length or one that group/others can access: a leaked master
     key undoes the point of wrapping. Symlinks are followed so a mounted secret can be used.
     """
-    path = Path(path)
-    try:
-        data, st = _read_small(path, follow_symlinks=True)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = os.urandom(KEY_LEN)
-        if _write_atomic(path, key, replace=False):
-            return key
-        data, st = _read_small(path, follow_symlinks=True)
+    data, st = _read_small(Path(path), follow_symlinks=True)
     if st.st_mode & 0o077:
         raise MasterKeyError(
             f"master key file {path} is accessible by group or others "
@@ -358,6 +351,20 @@ def load_or_create_master_key(path: Path) -> bytes:
             f"{'' if len(data) < KEY_LEN else ' (it is longer)'}"
         )
     return data
+
+
+def load_or_create_master_key(path: Path) -> bytes:
+    """Read the master key at ``path`` (as ``read_master_key``), creating it (mode 0600) if it
+    does not exist."""
+    path = Path(path)
+    try:
+        return read_master_key(path)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = os.urandom(KEY_LEN)
+        if _write_atomic(path, key, replace=False):
+            return key
+        return read_master_key(path)
 
 
 def master_key_from_b64(s: str) -> bytes:

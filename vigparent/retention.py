@@ -33,6 +33,7 @@ from vigparent.models import (
     Recording,
 )
 from vigparent.storage import MediaNotFound
+from vigparent.uploads import service as uploads
 from vigparent.withdrawal import service as withdrawal
 from vigparent.withdrawal import words
 
@@ -115,8 +116,6 @@ def _expired_uploads(report: SweepReport) -> None:
     The uploads feature owns the rule (its rows stay, so the phone's next POST with the same
     client id starts the same recording again from 0) and the per-upload lock it needs.
     """
-    from vigparent.uploads import service as uploads
-
     count = uploads.expire_abandoned_uploads()
     if count:
         audit.record("expired_uploads_deleted", detail=f"uploads={count}")

@@ -1,6 +1,17 @@
-"""Imports every module that defines background jobs, so the consumer knows them all."""
+"""Every background job, listed once: each app's queue registers exactly these."""
 
-from vigparent import retention  # noqa: F401
-from vigparent.clips import service as clip_jobs  # noqa: F401
-from vigparent.recordings import jobs as recording_jobs  # noqa: F401
-from vigparent.withdrawal import service as withdrawal_service  # noqa: F401
+from __future__ import annotations
+
+from vigparent import retention
+from vigparent.clips import service as clips
+from vigparent.jobs import Job
+from vigparent.recordings import jobs as recordings
+from vigparent.withdrawal import service as withdrawal
+
+ALL: tuple[Job, ...] = (
+    recordings.process_recording,
+    recordings.requeue_stalled_recordings,
+    clips.cut_clip_task,
+    withdrawal.resume_deletions_job,
+    retention.daily_sweep,
+)

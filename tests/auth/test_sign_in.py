@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, Factory, csrf_token
-from vigparent import db
+from tests.conftest import PASSWORD, Factory, csrf_token, make_test_settings
+from vigparent import create_app, db
+from vigparent.auth import service as auth_service
 from vigparent.models import LoginSession
 
 
@@ -115,3 +118,12 @@ def test_passwords_are_hashed_with_argon2(make: Factory):
     p = make.practitioner()
     assert p.password_hash and p.password_hash.startswith("$argon2")
     assert PASSWORD not in p.password_hash
+    # At the cost the test settings name: the cheapest, so tests stay fast.
+    assert p.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+
+
+def test_the_argon2_cost_follows_the_apps_settings(tmp_path: Path):
+    app = create_app(make_test_settings(tmp_path, argon2_time_cost=2, argon2_memory_kib=1024))
+    with app.app_context():
+        stored = auth_service.hash_password(PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=1024,t=2,p=1$")

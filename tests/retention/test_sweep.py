@@ -17,7 +17,7 @@ from tests.withdrawal.conftest import (
     tus_for,
     video_bytes,
 )
-from vigparent import clock, db, media_store, retention
+from vigparent import clock, db, jobs, media_store, retention
 from vigparent.families import service as families
 from vigparent.models import (
     AuditEvent,
@@ -192,9 +192,7 @@ def test_vig_sweep_prints_what_it_deleted(app: Flask, make: Factory, with_media,
     assert result.output.strip() == "Nothing to delete."
 
 
-def test_the_daily_job_is_registered_with_the_consumer() -> None:
-    from vigparent.jobs import _TASKS
-
-    names = {t.fn.__name__: t.options for t in _TASKS}
+def test_the_daily_job_is_registered_with_the_consumer(app: Flask) -> None:
+    names = {t.name: t.options for t in jobs.queue_of(app).jobs()}
     assert "daily_sweep" in names and "periodic" in names["daily_sweep"]
     assert "resume_deletions_job" in names and "periodic" in names["resume_deletions_job"]

@@ -27,7 +27,7 @@ from tests.withdrawal.conftest import (
     tus_for,
     video_bytes,
 )
-from vigparent import db, jobs, media_store
+from vigparent import db, jobs, media_store, tasks
 from vigparent.clips import service as clip_service
 from vigparent.models import (
     Clip,
@@ -138,16 +138,15 @@ def test_withdrawal_while_a_patch_is_streaming_keeps_none_of_it(
 
 
 @pytest.fixture
-def queued_jobs() -> Iterator[MemoryHuey]:
+def queued_jobs(app: Flask) -> Iterator[MemoryHuey]:
     """Jobs wait in a queue (as with a real consumer) instead of running inline."""
-    lazy = jobs._lazy
-    saved = lazy._huey
+    saved = jobs.queue_of(app)
     huey = MemoryHuey("vig-withdrawal-tests", immediate=False)
-    lazy._huey = huey
+    jobs.init_app(app, tasks.ALL, huey)
     try:
         yield huey
     finally:
-        lazy._huey = saved
+        app.extensions["vig_jobs"] = saved
 
 
 def _run_queue(huey: MemoryHuey) -> int:

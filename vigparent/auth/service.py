@@ -18,9 +18,9 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from vigparent import audit, db
+from vigparent.config import settings_of
 from vigparent.models import LoginSession, Role, User, utcnow
 
-_hasher = PasswordHasher()
 # Asked on every signed-in request: built once, and the user comes in the same query.
 _LIVE_SESSION = (
     select(LoginSession)
@@ -35,13 +35,24 @@ _LIVE_SESSION = (
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def _hasher_costing(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+def _hasher() -> PasswordHasher:
+    """The current app's password hasher, at the Argon2 cost its settings name."""
+    s = settings_of(current_app)
+    return _hasher_costing(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism)
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
     """A hash to verify unknown emails against, so timing does not reveal who has an account.
 
     Made on first use, not at import: argon2 takes 64 MiB for each hash, and a web worker that
     only ever receives uploads should not pay that at start-up.
     """
-    return _hasher.hash(secrets.token_urlsafe(16))
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 _LAST_SEEN_GRANULARITY = timedelta(minutes=5)
@@ -59,7 +70,7 @@ class WeakPassword(ValueError):
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def token_hash(token: str) -> str:
@@ -69,15 +80,16 @@ def token_hash(token: str) -> str:
 def authenticate(email: str, password: str) -> User:
     """Return the active staff user with these credentials or raise InvalidCredentials."""
     user = db.session().scalar(select(User).where(User.email == email.strip().lower()))
-    stored = user.password_hash if user and user.password_hash else _dummy_hash()
+    hasher = _hasher()
+    stored = user.password_hash if user and user.password_hash else _dummy_hash(hasher)
     try:
-        _hasher.verify(stored, password)
+        hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         raise InvalidCredentials from None
     if user is None or not user.is_staff or user.disabled_at is not None:
         raise InvalidCredentials
-    if _hasher.check_needs_rehash(stored):
-        user.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(stored):
+        user.password_hash = hasher.hash(password)
     return user
 
 

@@ -27,6 +27,7 @@ from vigparent.models import (
     RecordingStatus,
     User,
 )
+from vigparent.recordings import jobs
 from vigparent.storage import MediaKeyDestroyed, MediaNotFound
 
 REQUIRED_CONSENTS = (ConsentKind.FILMING, ConsentKind.STORAGE)
@@ -261,9 +262,6 @@ def mark_received(recording: Recording, sha256: str, container: str | None) -> N
     recording.upload_expires_at = None
     audit.record("recording_received", family=recording.family, detail=f"id={recording.id}")
     db.session().commit()
-    # Imported here: jobs import this module.
-    from vigparent.recordings import jobs
-
     # After the commit, so the job (maybe another process) finds the row as we left it.
     jobs.process_recording(recording.id)
 

@@ -31,8 +31,8 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
-from vigparent import access, audit, clock, db, media_store, settings_of
-from vigparent.config import Settings
+from vigparent import access, audit, clock, db, media_store
+from vigparent.config import Settings, settings_of
 from vigparent.containers import NOT_A_VIDEO, sniff_container
 from vigparent.models import Cycle, Family, Recording, RecordingStatus, Role, User
 from vigparent.recordings import service as recordings

@@ -505,7 +505,7 @@ def cancel_jobs(family_id: int, recording_ids: set[int], clip_ids: set[int]) -> 
     Best effort: a job already running is not stopped, which is why jobs check
     ``media_allowed`` themselves and why a late writer cannot get a key.
     """
-    huey = jobs.huey_instance()
+    huey = jobs.current_huey()
     wanted = {"family_id": {family_id}, "recording_id": recording_ids, "clip_id": clip_ids}
     revoked = 0
     try:
