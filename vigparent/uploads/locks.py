@@ -20,7 +20,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from vigparent import settings_of
+from vigparent.config import settings_of
 from vigparent.uploads.refusals import UploadBusy
 
 
