@@ -27,6 +27,9 @@ FEATURES = (
     "review",
     "withdrawal",
     "client_errors",
+    "supervision",
+    "handover",
+    "reports",
 )
 
 
