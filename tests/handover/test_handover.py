@@ -31,7 +31,7 @@ def test_admin_hands_a_family_over_and_access_follows(supervised: Supervised, ma
     org = s.family.organisation
     admin = make.practitioner(organisation=org, role=Role.ADMIN)
     newcomer = make.practitioner(organisation=org)
-    goal = goal_service.propose_goal(s.family, s.practitioner, "Calmer bath time", "What helps?")
+    goal_service.propose_goal(s.family, s.practitioner, "Calmer bath time", "What helps?")
     db.session().commit()
     old, new = as_user(s.practitioner), as_user(newcomer)
     for path in _family_paths(s):
@@ -55,9 +55,7 @@ def test_admin_hands_a_family_over_and_access_follows(supervised: Supervised, ma
     assert "Calmer bath time" in page_text(new.get(f"/goals/family/{s.family.id}"))
     assert old.get(f"/goals/family/{s.family.id}").status_code == 404
 
-    event = db.session().scalar(
-        select(AuditEvent).where(AuditEvent.action == "family_handed_over")
-    )
+    event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "family_handed_over"))
     assert event is not None and event.actor_id == admin.id and event.family_id == s.family.id
     assert f"from={s.practitioner.id} to={newcomer.id}" in event.detail
 
@@ -93,7 +91,9 @@ def test_only_an_admin_of_the_organisation_can_hand_over(supervised: Supervised,
     assert db.session().get(Family, s.family.id).practitioner_id == s.practitioner.id
 
 
-def test_handover_ends_the_old_practitioners_supervision_shares(supervised: Supervised, make, as_user):
+def test_handover_ends_the_old_practitioners_supervision_shares(
+    supervised: Supervised, make, as_user
+):
     s = supervised
     agree(as_user(s.parent))
     share(as_user(s.practitioner), s)

@@ -20,7 +20,6 @@ from vigparent.models import (
     Family,
     FamilyStatus,
     Principle,
-    ProgressRating,
     Recording,
     RecordingStatus,
     Role,
@@ -153,7 +152,9 @@ def test_a_median_needs_five_behind_it():
     assert service.shown_median([1, 2, 3, 4, 30], "days") == "3 days"
 
 
-def test_the_page_and_csv_show_only_controlled_figures(make: Factory, frozen_clock, login_as, client):
+def test_the_page_and_csv_show_only_controlled_figures(
+    make: Factory, frozen_clock, login_as, client
+):
     built = _build(make, frozen_clock)
     admin = make.practitioner(organisation=built["org"], role=Role.ADMIN)  # type: ignore[arg-type]
     login_as(admin)

@@ -77,11 +77,15 @@ def test_supervisor_watches_and_comments_on_shared_clips_only(supervised: Superv
     assert said in mine and "Sue Supervisor" in mine
     # Audit says who and what, never the comment itself.
     details = " ".join(db.session().scalars(select(AuditEvent.detail)))
-    assert "supervision_comment_added" in {a for a in db.session().scalars(select(AuditEvent.action))}
+    assert "supervision_comment_added" in {
+        a for a in db.session().scalars(select(AuditEvent.action))
+    }
     assert "Lovely" not in details
 
 
-def test_the_parent_sees_who_has_their_clips_and_until_when(supervised: Supervised, as_user, frozen_clock):
+def test_the_parent_sees_who_has_their_clips_and_until_when(
+    supervised: Supervised, as_user, frozen_clock
+):
     s = supervised
     parent = as_user(s.parent)
     agree(parent)
@@ -129,7 +133,9 @@ def test_taking_back_the_consent_ends_every_share_at_once(supervised: Supervised
 
 def _shared_and_commented(s: Supervised, as_user) -> None:
     agree(as_user(s.parent))
-    share_id = share_id_from(share(as_user(s.practitioner), s, clips=[s.shared_clip.id, s.other_clip.id]))
+    share_id = share_id_from(
+        share(as_user(s.practitioner), s, clips=[s.shared_clip.id, s.other_clip.id])
+    )
     supervisor = as_user(s.supervisor)
     for clip in (s.shared_clip, s.other_clip):
         path = f"/supervision/shares/{share_id}/clips/{clip.id}/comments"
@@ -141,7 +147,11 @@ def test_full_withdrawal_deletes_shares_and_comments(supervised: Supervised, as_
     s = supervised
     _shared_and_commented(s, as_user)
     withdrawal.withdraw_consent(s.family, s.parent)
-    assert (_count(SupervisionShare), _count(SupervisionShareClip), _count(SupervisionComment)) == (0, 0, 0)
+    assert (_count(SupervisionShare), _count(SupervisionShareClip), _count(SupervisionComment)) == (
+        0,
+        0,
+        0,
+    )
     assert as_user(s.supervisor).get(f"/media/clips/{s.shared_clip.id}").status_code == 404
 
 
@@ -149,7 +159,11 @@ def test_retention_deletes_shares_and_comments(supervised: Supervised, as_user):
     s = supervised
     _shared_and_commented(s, as_user)
     withdrawal.delete_family_media(s.family, None, withdrawal.Reason.RETENTION)
-    assert (_count(SupervisionShare), _count(SupervisionShareClip), _count(SupervisionComment)) == (0, 0, 0)
+    assert (_count(SupervisionShare), _count(SupervisionShareClip), _count(SupervisionComment)) == (
+        0,
+        0,
+        0,
+    )
 
 
 def test_deleting_one_recording_deletes_its_clips_comments(supervised: Supervised, as_user):
