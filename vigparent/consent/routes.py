@@ -49,9 +49,7 @@ def give_supervision() -> Any:
     except supervision.SupervisionProblem as e:
         flash(e.message, "error")
     else:
-        flash(
-            "Thank you. Your practitioner may now show some clips to their supervisor.", "success"
-        )
+        flash("Thank you. Your practitioner may now show some clips to their teacher.", "success")
     return redirect(url_for(".privacy", _anchor="supervision"), code=303)
 
 
@@ -60,5 +58,5 @@ def take_back_supervision() -> Any:
     """Take it back: every share of the family's clips ends at once."""
     family = _own_family()
     supervision.take_back_consent(family, current_user)
-    flash("Done. No supervisor can see your clips now.", "success")
+    flash("Done. Your clips are not shown to anyone else now.", "success")
     return redirect(url_for(".privacy", _anchor="supervision"), code=303)

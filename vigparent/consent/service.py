@@ -35,8 +35,8 @@ CONSENT_STATEMENTS: dict[ConsentKind, str] = {
         "(You can say no to this and still take part.)"
     ),
     ConsentKind.SUPERVISION: (
-        "My practitioner may show some of my clips to their supervisor, who helps them "
-        "learn to do VIG well. Only for a short time, and only to watch."
+        "My practitioner may show some of my clips to the person who teaches them VIG. "
+        "They only watch, and only for a short time."
     ),
 }
 
