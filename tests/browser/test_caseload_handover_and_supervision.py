@@ -3,6 +3,7 @@ share is made, watched, commented on, and then runs out (the app's clock moves o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -43,6 +44,7 @@ def test_admin_hands_a_family_over_on_a_phone(
     )
     try:
         lead.goto(f"/practice/families/{family.id}")
+        screenshot(lead, "handover-admin-family-phone")
         lead.get_by_role("link", name="Hand over to another practitioner").click()
         expect(lead.get_by_role("heading", name="Hand over Sam and Alex")).to_be_visible()
         lead.get_by_role("button", name="Hand over").click()
@@ -77,7 +79,7 @@ def test_a_supervision_share_is_watched_then_expires(
 ) -> None:
     org = make.organisation()
     pat = make.practitioner(organisation=org)
-    sue = supervision.create_supervisor(org.id, "sue@example.org", PASSWORD, "Sue Supervisor")
+    supervision.create_supervisor(org.id, "sue@example.org", PASSWORD, "Sue Supervisor")
     db.session().commit()
     family = make.family(pat, label="Sam and Alex")
     parent = make.parent_of(family)
@@ -151,3 +153,33 @@ def test_a_supervision_share_is_watched_then_expires(
     finally:
         for page in (phone, practice, sup):
             page.context.close()
+
+
+def test_the_lead_reads_the_service_report_and_downloads_it(
+    browser: Any, make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    org = make.organisation("Riverside health visiting")
+    pat = make.practitioner(organisation=org)
+    for i in range(6):  # 6 families: shown rounded to the nearest 5
+        make.family(pat, label=f"Family {i}")
+    supervision.create_supervisor(org.id, "sue@example.org", PASSWORD, "Sue Supervisor")
+    admin = make.practitioner(organisation=org, role=Role.ADMIN)
+    lead = _page_as(browser, app, live_server, admin)
+    try:
+        lead.goto("/practice/")
+        lead.get_by_role("link", name="Supervisors").click()
+        expect(lead.get_by_role("cell", name="Sue Supervisor")).to_be_visible()
+        screenshot(lead, "supervision-admin-list-phone")
+        lead.goto("/practice/")
+        lead.get_by_role("link", name="Service report").click()
+        expect(lead.get_by_role("row", name="Families invited 5")).to_be_visible()
+        expect(lead.get_by_text("Family 0")).to_have_count(0)
+        screenshot(lead, "report-phone")
+        with lead.expect_download() as info:
+            lead.get_by_role("link", name="Download as CSV").click()
+        download = info.value
+        assert download.suggested_filename.startswith("vig-service-report-")
+        text = Path(download.path()).read_text(encoding="utf-8")
+        assert "Families invited,5" in text and "Family 0" not in text
+    finally:
+        lead.context.close()

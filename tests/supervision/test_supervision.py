@@ -9,7 +9,14 @@ from tests.conftest import csrf_token, page_text
 from tests.supervision.conftest import Supervised, agree, post, share, share_id_from
 from tests.test_plain_words import assert_plain, page_words
 from vigparent import db
-from vigparent.models import AuditEvent, SupervisionComment, SupervisionShare, SupervisionShareClip
+from vigparent.models import (
+    AuditEvent,
+    Role,
+    SupervisionComment,
+    SupervisionShare,
+    SupervisionShareClip,
+    User,
+)
 from vigparent.withdrawal import service as withdrawal
 
 
@@ -223,3 +230,22 @@ def test_what_the_parent_reads_about_supervision_is_plain(supervised: Supervised
     texts += page_words(page_text(taken))
     assert any("Your clips are shared with Sue Lee until" in t for t in texts)
     assert_plain(texts)
+
+
+def test_an_operator_creates_a_supervisor_who_cannot_hold_a_caseload(app, app_ctx):
+    def vig(*args: str):
+        return app.test_cli_runner().invoke(args=["vig", *args])
+
+    made = vig(
+        "create-supervisor", "Sue@Example.org", "--password", "long enough pw", "--name", "Sue"
+    )
+    assert made.exit_code == 0, made.output
+    assert "Created supervisor sue@example.org" in made.output
+    again = vig("create-supervisor", "sue@example.org", "--password", "long enough pw")
+    assert again.exit_code != 0 and "already has an account" in again.output
+    weak = vig("create-supervisor", "x@example.org", "--password", "short")
+    assert weak.exit_code != 0
+    family = vig("create-family", "--practitioner", "sue@example.org", "Sam")
+    assert family.exit_code != 0 and "No practitioner" in family.output
+    user = db.session().scalar(select(User).where(User.email == "sue@example.org"))
+    assert user is not None and user.role is Role.SUPERVISOR

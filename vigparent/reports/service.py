@@ -256,7 +256,10 @@ def published_report(figures: Figures) -> Report:
         ),
         Section(
             "Cycles per family (families who joined)",
-            [(f"{k} cycles", shown_count(v)) for k, v in figures.cycles_per_family.items()],
+            [
+                (f"{k} cycle{'' if k == '1' else 's'}", shown_count(v))
+                for k, v in figures.cycles_per_family.items()
+            ],
         ),
         Section(
             "Days from filming to shared review (cycles)",
