@@ -249,3 +249,16 @@ def test_an_operator_creates_a_supervisor_who_cannot_hold_a_caseload(app, app_ct
     assert family.exit_code != 0 and "No practitioner" in family.output
     user = db.session().scalar(select(User).where(User.email == "sue@example.org"))
     assert user is not None and user.role is Role.SUPERVISOR
+
+
+def test_erasing_the_family_erases_its_shares_and_comments(supervised: Supervised, make, as_user):
+    s = supervised
+    _shared_and_commented(s, as_user)
+    admin = make.practitioner(organisation=s.family.organisation, role=Role.ADMIN)
+    withdrawal.erase_family(s.family, admin)
+    assert (_count(SupervisionShare), _count(SupervisionShareClip), _count(SupervisionComment)) == (
+        0,
+        0,
+        0,
+    )
+    assert db.session().get(User, s.supervisor.id) is not None  # the supervisor's account stays
