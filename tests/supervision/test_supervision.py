@@ -9,6 +9,7 @@ from tests.conftest import csrf_token, page_text
 from tests.supervision.conftest import Supervised, agree, post, share, share_id_from
 from tests.test_plain_words import assert_plain, page_words
 from vigparent import db
+from vigparent.clips import service as clip_service
 from vigparent.models import (
     AuditEvent,
     Role,
@@ -262,3 +263,13 @@ def test_erasing_the_family_erases_its_shares_and_comments(supervised: Supervise
         0,
     )
     assert db.session().get(User, s.supervisor.id) is not None  # the supervisor's account stays
+
+
+def test_deleting_a_shared_clip_deletes_it_from_the_share(supervised: Supervised, as_user):
+    s = supervised
+    _shared_and_commented(s, as_user)
+    clip_service.delete_clip(s.shared_clip, s.practitioner)
+    assert (_count(SupervisionShareClip), _count(SupervisionComment)) == (1, 1)
+    share_id = db.session().scalar(select(SupervisionShare.id))
+    page = page_text(as_user(s.supervisor).get(f"/supervision/shares/{share_id}"))
+    assert ">Kept back</h2>" in page and ">You waited</h2>" not in page
