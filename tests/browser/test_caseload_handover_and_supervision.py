@@ -91,6 +91,8 @@ def test_a_supervision_share_is_watched_then_expires(
     try:
         # The parent agrees on their privacy page.
         phone.goto("/consent/privacy")
+        phone.locator("#supervision").scroll_into_view_if_needed()
+        screenshot(phone, "supervision-parent-privacy-asked-phone")
         phone.get_by_role("button", name="Yes, they may show my clips").click()
         expect(phone.get_by_text("You said yes to this.")).to_be_visible()
 
