@@ -273,3 +273,17 @@ def test_deleting_a_shared_clip_deletes_it_from_the_share(supervised: Supervised
     share_id = db.session().scalar(select(SupervisionShare.id))
     page = page_text(as_user(s.supervisor).get(f"/supervision/shares/{share_id}"))
     assert ">Kept back</h2>" in page and ">You waited</h2>" not in page
+
+
+def test_after_the_case_closes_the_parent_can_still_take_it_back(supervised: Supervised, as_user):
+    s = supervised
+    parent = as_user(s.parent)
+    agree(parent)
+    share(as_user(s.practitioner), s)
+    withdrawal.close_case(s.family, s.practitioner)
+    page = page_text(parent.get("/consent/privacy"))
+    assert "Stop showing my clips" in page
+    assert post(parent, "/consent/supervision/withdraw", page="/consent/privacy").status_code == 303
+    assert as_user(s.supervisor).get(f"/media/clips/{s.shared_clip.id}").status_code == 404
+    # A closed case is not asked again.
+    assert "Yes, they may show my clips" not in page_text(parent.get("/consent/privacy"))
