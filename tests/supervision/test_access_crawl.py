@@ -30,6 +30,15 @@ ROLES = (
 # path template -> the statuses a GET gets, per role (302 = to the sign-in page or a home).
 GET_EXPECTED = {
     "/supervision/": {"supervisor": 200, "other_supervisor": 200},
+    # A supervisor's sign-in ends on the caseload like other staff, and is sent on from there.
+    "/practice/": {
+        "admin": 200,
+        "practitioner": 200,
+        "other_admin": 200,
+        "other_practitioner": 200,
+        "supervisor": 302,
+        "other_supervisor": 302,
+    },
     "/supervision/shares/{share}": {"supervisor": 200},
     "/practice/families/{family}/supervision": {"practitioner": 200},
     "/admin/supervisors": {"admin": 200, "other_admin": 200},

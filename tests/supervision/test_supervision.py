@@ -287,3 +287,9 @@ def test_after_the_case_closes_the_parent_can_still_take_it_back(supervised: Sup
     assert as_user(s.supervisor).get(f"/media/clips/{s.shared_clip.id}").status_code == 404
     # A closed case is not asked again.
     assert "Yes, they may show my clips" not in page_text(parent.get("/consent/privacy"))
+
+
+def test_a_supervisor_can_look_after_their_own_sign_in_security(supervised: Supervised, as_user):
+    supervisor = as_user(supervised.supervisor)
+    assert supervisor.get("/account/security").status_code == 200
+    assert supervisor.get("/practice/").headers["Location"].endswith("/supervision/")
