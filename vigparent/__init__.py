@@ -29,6 +29,9 @@ FEATURES = (
     "review",
     "withdrawal",
     "client_errors",
+    "supervision",
+    "handover",
+    "reports",
 )
 
 

@@ -10,10 +10,22 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from flask import abort
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, select
+from sqlalchemy.orm import aliased
 
-from vigparent import db
-from vigparent.models import Clip, Family, Role, User
+from vigparent import clock, db
+from vigparent.models import (
+    Clip,
+    ClipStatus,
+    ConsentKind,
+    ConsentRecord,
+    Family,
+    FamilyStatus,
+    Role,
+    SupervisionShare,
+    SupervisionShareClip,
+    User,
+)
 
 T = TypeVar("T")
 
@@ -26,6 +38,7 @@ def family_scope(user: User) -> ColumnElement[bool]:
         return Family.organisation_id == user.organisation_id
     if user.role is Role.PARENT and user.family_id is not None:
         return Family.id == user.family_id
+    # Supervisors never see a family: only the clips shared with them (load_shared_clip).
     return false()
 
 
@@ -57,3 +70,69 @@ def load_owned(user: User, model: type[T], object_id: int) -> T:
     if obj is None:
         abort(404)
     return obj
+
+
+# -- supervision: the one rule for what a supervisor may watch ---------------------------------
+
+
+def supervision_consent_stands() -> ColumnElement[bool]:
+    """A SQL condition on Family: it has carers, and every one of them has agreed (and not
+    taken back) that its clips may be shown to the practitioner's supervisor."""
+    carer = aliased(User)
+    standing = exists().where(
+        ConsentRecord.family_id == Family.id,
+        ConsentRecord.user_id == carer.id,
+        ConsentRecord.kind == ConsentKind.SUPERVISION,
+        ConsentRecord.withdrawn_at.is_(None),
+    )
+    carers = select(carer.id).where(carer.family_id == Family.id, carer.role == Role.PARENT)
+    return and_(carers.exists(), ~carers.where(~standing).exists())
+
+
+def share_is_active() -> ColumnElement[bool]:
+    """A SQL condition on SupervisionShare (joined to its Family): it may be watched now."""
+    return and_(
+        SupervisionShare.ended_at.is_(None),
+        SupervisionShare.expires_at > clock.now(),
+        SupervisionShare.practitioner_id == Family.practitioner_id,
+        Family.status != FamilyStatus.WITHDRAWN,
+        supervision_consent_stands(),
+    )
+
+
+def active_shares(user: User) -> Select[SupervisionShare]:
+    """The shares `user` (a supervisor) may open now; nothing for anyone else."""
+    if user.role is not Role.SUPERVISOR:
+        return select(SupervisionShare).where(false())
+    return (
+        select(SupervisionShare)
+        .join(Family, Family.id == SupervisionShare.family_id)
+        .where(SupervisionShare.supervisor_id == user.id, share_is_active())
+    )
+
+
+def load_share(user: User, share_id: int) -> SupervisionShare:
+    share = db.session().scalar(active_shares(user).where(SupervisionShare.id == share_id))
+    if share is None:
+        abort(404)
+    return share
+
+
+def load_shared_clip(user: User, clip_id: int, share_id: int | None = None) -> Clip:
+    """A finished clip in a share `user` may open now (optionally that one share), or 404."""
+    shares = active_shares(user).with_only_columns(SupervisionShare.id)
+    if share_id is not None:
+        shares = shares.where(SupervisionShare.id == share_id)
+    clip = db.session().scalar(
+        select(Clip).where(
+            Clip.id == clip_id,
+            Clip.status == ClipStatus.READY,
+            exists().where(
+                SupervisionShareClip.clip_id == Clip.id,
+                SupervisionShareClip.share_id.in_(shares),
+            ),
+        )
+    )
+    if clip is None:
+        abort(404)
+    return clip

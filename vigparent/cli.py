@@ -17,6 +17,7 @@ from vigparent.config import Settings
 from vigparent.families import service as family_service
 from vigparent.invitations import service as invitation_service
 from vigparent.models import Family, Organisation, Role, User
+from vigparent.supervision import service as supervision_service
 
 vig = click.Group("vig", help="vigparent operations.")
 
@@ -37,7 +38,7 @@ def _organisation(name: str) -> Organisation:
 
 def _practitioner(email: str) -> User:
     user = db.session().scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.is_staff:
+    if user is None or user.role not in (Role.PRACTITIONER, Role.ADMIN):
         raise click.ClickException(f"No practitioner with email {email}.")
     return user
 
@@ -63,6 +64,25 @@ def create_practitioner(
         raise click.ClickException(str(e)) from None
     db.session().commit()
     click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")
+
+
+@vig.command("create-supervisor")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--name", default="", help="Name shown to practitioners and families.")
+@click.option("--organisation", default=DEMO_ORGANISATION, show_default=True)
+def create_supervisor(email: str, password: str, name: str, organisation: str) -> None:
+    """Create a VIG supervisor: watches and comments on clips shared with them, nothing else."""
+    if db.session().scalar(select(User).where(User.email == email.strip().lower())):
+        raise click.ClickException(f"{email} already has an account.")
+    org = _organisation(organisation)
+    try:
+        user = supervision_service.create_supervisor(org.id, email, password, name or email)
+    except auth_service.WeakPassword as e:
+        raise click.ClickException(str(e)) from None
+    audit.record("supervisor_created", organisation_id=org.id, detail=f"user={user.id}")
+    db.session().commit()
+    click.echo(f"Created supervisor {user.email} (id {user.id}).")
 
 
 @vig.command("create-family")

@@ -50,6 +50,8 @@ class Role(enum.StrEnum):
     PRACTITIONER = "practitioner"
     ADMIN = "admin"
     PARENT = "parent"
+    # An AVIGuk supervisor: watches and comments on clips a practitioner shares, nothing else.
+    SUPERVISOR = "supervisor"
 
 
 class FamilyStatus(enum.StrEnum):
@@ -63,6 +65,8 @@ class ConsentKind(enum.StrEnum):
     FILMING = "filming"
     STORAGE = "storage"
     KEEP_COPY = "keep_copy"
+    # "My clips may be shown to the practitioner's supervisor" (supervision/service.py).
+    SUPERVISION = "supervision"
 
 
 class GoalStatus(enum.StrEnum):
@@ -170,7 +174,8 @@ class User(UserMixin, Base):
 
     @property
     def is_staff(self) -> bool:
-        return self.role in (Role.PRACTITIONER, Role.ADMIN)
+        """Signs in with email and password (and a second factor where required)."""
+        return self.role in (Role.PRACTITIONER, Role.ADMIN, Role.SUPERVISOR)
 
 
 class LoginSession(Base):
@@ -436,6 +441,58 @@ class ProgressRating(Base):
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     score: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SupervisionShare(Base):
+    """Clips a practitioner shows a named supervisor for a limited time.
+
+    Active while `ended_at` is NULL and `expires_at` is in the future (access.py decides).
+    """
+
+    __tablename__ = "supervision_share"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    # What the practitioner would like to talk about; shown to the supervisor.
+    question: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Why it ended early: "practitioner", "consent_withdrawn", "handover".
+    end_reason: Mapped[str] = mapped_column(String(32), default="")
+
+    supervisor: Mapped[User] = relationship(foreign_keys=[supervisor_id])
+    practitioner: Mapped[User] = relationship(foreign_keys=[practitioner_id])
+
+
+class SupervisionShareClip(Base):
+    """One clip in a share. Deleted with the clip (withdrawal, retention, one recording)."""
+
+    __tablename__ = "supervision_share_clip"
+    __table_args__ = (UniqueConstraint("share_id", "clip_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    share_id: Mapped[int] = mapped_column(
+        ForeignKey("supervision_share.id", ondelete="CASCADE"), index=True
+    )
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"), index=True)
+
+
+class SupervisionComment(Base):
+    """A supervisor's words on one shared clip; deleted with the clip or the share."""
+
+    __tablename__ = "supervision_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    share_id: Mapped[int] = mapped_column(
+        ForeignKey("supervision_share.id", ondelete="CASCADE"), index=True
+    )
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

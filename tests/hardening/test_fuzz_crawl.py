@@ -45,9 +45,18 @@ from vigparent.models import (
     User,
 )
 from vigparent.security import limiter
+from vigparent.supervision import service as supervision
 
 PG_URL = os.environ.get("VIGPARENT_TEST_POSTGRES_URL", "")
-ROLES = ("parent", "other_parent", "practitioner", "admin", "signed_out")
+ROLES = (
+    "parent",
+    "other_parent",
+    "practitioner",
+    "admin",
+    "supervisor",
+    "other_organisation",
+    "signed_out",
+)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE")
 EXAMPLES = 400  # per database: 5–15 s on one core
 
@@ -148,6 +157,23 @@ def _seed(app: Flask) -> World:
         admin = auth_service.create_staff_user(
             org.id, f"a{secrets.token_hex(3)}@example.org", "fuzz password 123", "Ann", Role.ADMIN
         )
+        supervisor = auth_service.create_staff_user(
+            org.id,
+            f"s{secrets.token_hex(3)}@example.org",
+            "fuzz password 123",
+            "Sue",
+            Role.SUPERVISOR,
+        )
+        other_org = Organisation(name="Other fuzz team")
+        s.add(other_org)
+        s.flush()
+        outsider = auth_service.create_staff_user(
+            other_org.id,
+            f"o{secrets.token_hex(3)}@example.org",
+            "fuzz password 123",
+            "Out",
+            Role.ADMIN,
+        )
         s.flush()
         families, parents = [], []
         for label in ("Sam", "Kit"):
@@ -164,7 +190,7 @@ def _seed(app: Flask) -> World:
             )
             s.add(parent)
             s.flush()
-            for kind in (ConsentKind.FILMING, ConsentKind.STORAGE):
+            for kind in (ConsentKind.FILMING, ConsentKind.STORAGE, ConsentKind.SUPERVISION):
                 s.add(
                     ConsentRecord(
                         family_id=family.id, user_id=parent.id, kind=kind, wording_version="fuzz"
@@ -181,6 +207,7 @@ def _seed(app: Flask) -> World:
         invitation, token = invitation_service.invite_carer(family, practitioner, "Jo")
         s.add(Reflection(family_id=family.id, clip_id=clip.id, author_id=parent.id, text="x"))
         s.commit()
+        shared = supervision.share_clips(family, practitioner, supervisor.id, [clip.id], 14)
         world.ids = {
             "family_id": [f.id for f in families],
             "carer_id": [p.id for p in parents],
@@ -190,6 +217,7 @@ def _seed(app: Flask) -> World:
             "goal_id": [goal.id],
             "invitation_id": [invitation.id],
             "device_id": [1],
+            "share_id": [shared.id],
         }
         world.upload_ids = [recording.upload_id]
         world.tokens = [token, token[:-2], "x" * 40]
@@ -198,6 +226,8 @@ def _seed(app: Flask) -> World:
             "other_parent": parents[1].id,
             "practitioner": practitioner.id,
             "admin": admin.id,
+            "supervisor": supervisor.id,
+            "other_organisation": outsider.id,
         }
         world.family_id = family.id
     return world
@@ -206,6 +236,7 @@ def _seed(app: Flask) -> World:
 def _form_field_names() -> list[str]:
     names: set[str] = {"csrf_token", "device_id", "score", "text", "confirm_label", "next"}
     names |= {"return_to", "set", "clip", "client_id"}
+    names |= {"supervisor", "days", "question", "practitioner"}
     pending = list(FlaskForm.__subclasses__())
     while pending:
         form = pending.pop()

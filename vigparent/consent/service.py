@@ -34,6 +34,10 @@ CONSENT_STATEMENTS: dict[ConsentKind, str] = {
         "I would like to keep a copy of my clips on my phone when our work ends. "
         "(You can say no to this and still take part.)"
     ),
+    ConsentKind.SUPERVISION: (
+        "My practitioner may show some of my clips to the person who teaches them VIG. "
+        "They only watch, and only for a short time."
+    ),
 }
 
 # Short names for lists ("You agreed to: filming, keeping videos safely here").
@@ -41,6 +45,7 @@ CONSENT_NAMES: dict[ConsentKind, str] = {
     ConsentKind.FILMING: "Filming",
     ConsentKind.STORAGE: "Keeping your videos safely here",
     ConsentKind.KEEP_COPY: "Keeping a copy of your clips",
+    ConsentKind.SUPERVISION: "Showing clips to the practitioner's supervisor",
 }
 
 REQUIRED_KINDS: tuple[ConsentKind, ...] = (ConsentKind.FILMING, ConsentKind.STORAGE)

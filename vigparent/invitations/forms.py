@@ -16,5 +16,7 @@ class ConsentForm(FlaskForm):
     keep_copy = BooleanField()
 
     def granted(self) -> set[ConsentKind]:
-        """The kinds the parent ticked."""
-        return {kind for kind in ConsentKind if getattr(self, kind.value).data}
+        """The kinds the parent ticked (supervision is asked later, on the privacy page)."""
+        return {
+            kind for kind in ConsentKind if (box := getattr(self, kind.value, None)) and box.data
+        }

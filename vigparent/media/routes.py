@@ -14,7 +14,8 @@ from vigparent.security import require_role
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 # Admins oversee an organisation but never watch its families' videos (service.py).
-bp.before_request(require_role(Role.PRACTITIONER, Role.ADMIN, Role.PARENT))
+# Supervisors watch shared clips only (service.load_media_owner).
+bp.before_request(require_role(Role.PRACTITIONER, Role.ADMIN, Role.PARENT, Role.SUPERVISOR))
 
 
 def _send(blob: Blob | None, family: Family, disposition: str = "inline") -> Any:

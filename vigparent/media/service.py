@@ -26,6 +26,7 @@ from vigparent.models import (
     Family,
     Recording,
     RecordingStatus,
+    Role,
     User,
 )
 from vigparent.storage import MediaNotFound, MediaRange
@@ -49,7 +50,12 @@ def load_media_owner(user: User, model: type[T], object_id: int) -> T:
     """Load a Recording or Clip whose media `user` may fetch, or 404.
 
     The family's carers and the family's own practitioner only: not an admin, not a colleague.
+    A supervisor may fetch a finished clip while it is in a share they may open, nothing more.
     """
+    if user.role is Role.SUPERVISOR:
+        if model is not Clip:
+            abort(404)
+        return access.load_shared_clip(user, object_id)  # type: ignore[return-value]
     obj = access.load_owned(user, model, object_id)
     family = db.session().get(Family, obj.family_id)
     if family is None or (user.is_staff and family.practitioner_id != user.id):

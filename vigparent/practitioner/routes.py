@@ -23,6 +23,17 @@ from vigparent.recordings import service as recordings_service
 from vigparent.security import require_role
 
 bp = Blueprint("practitioner", __name__, url_prefix="/practice")
+
+
+@bp.before_request
+def _supervisors_home() -> Any:
+    """Staff sign-in ends on the caseload; a supervisor has none, only what is shared."""
+    supervisor = current_user.is_authenticated and current_user.role is Role.SUPERVISOR
+    if supervisor and request.endpoint == "practitioner.caseload":
+        return redirect(url_for("supervision.home"))
+    return None
+
+
 bp.before_request(require_role(Role.PRACTITIONER, Role.ADMIN))
 
 # A new link is shown once, on the next page, then forgotten: only its hash is stored.

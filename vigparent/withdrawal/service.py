@@ -56,6 +56,7 @@ from vigparent.models import (
     User,
 )
 from vigparent.storage import InvalidMediaName, MediaNotFound, ciphertext_size
+from vigparent.supervision import service as supervision
 from vigparent.uploads.locks import drop_lock_file
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,7 @@ def complete_deletion(receipt: DeletionReceipt) -> DeletionReceipt:
         _erase_family_rows(family_id)
     else:
         delete_media_rows_of_family(family_id)
+        supervision.delete_family_shares(family_id)
         s.execute(delete(Reflection).where(Reflection.family_id == family_id))
         s.execute(delete(ProgressRating).where(ProgressRating.family_id == family_id))
         s.execute(
