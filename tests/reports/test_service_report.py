@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import Factory, page_text
 from vigparent import audit, clock, db
 from vigparent.clips import service as clip_service
+from vigparent.families import service as families
 from vigparent.models import (
     Clip,
     ClipStatus,
@@ -108,7 +109,7 @@ def _build(make: Factory, frozen_clock) -> dict[str, Family]:
 
     four = make.family(pat, label="Family Four")
     _cycle(four, 1)
-    withdrawal.close_case(four, pat)
+    families.close_case(four, pat)
 
     five = make.family(pat, label="Family Five")
     e1 = _cycle(five, 1)

@@ -10,6 +10,7 @@ from tests.supervision.conftest import Supervised, agree, post, share, share_id_
 from tests.test_plain_words import assert_plain, page_words
 from vigparent import db
 from vigparent.clips import service as clip_service
+from vigparent.families import service as families
 from vigparent.models import (
     AuditEvent,
     Role,
@@ -280,7 +281,7 @@ def test_after_the_case_closes_the_parent_can_still_take_it_back(supervised: Sup
     parent = as_user(s.parent)
     agree(parent)
     share(as_user(s.practitioner), s)
-    withdrawal.close_case(s.family, s.practitioner)
+    families.close_case(s.family, s.practitioner)
     page = page_text(parent.get("/consent/privacy"))
     assert "Stop showing my clips" in page
     assert post(parent, "/consent/supervision/withdraw", page="/consent/privacy").status_code == 303
