@@ -52,7 +52,7 @@
           update(card, result.body);
           return;
         }
-      } catch (e) {
+      } catch {
         // Offline for a moment: just ask again later.
       }
       window.setTimeout(tick, POLL_MS);

@@ -12,8 +12,8 @@
     const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
     opts.headers = Object.assign({ "X-CSRFToken": vig.csrfToken(), Accept: "application/json" }, opts.headers);
     const response = await fetch(url, opts);
-    let body = null;
-    try { body = await response.json(); } catch (e) { body = null; }
+    let body;
+    try { body = await response.json(); } catch { body = null; }
     return { ok: response.ok, status: response.status, body: body };
   };
 
@@ -38,7 +38,7 @@
           page: location.pathname.slice(0, 120), app_version: meta.dataset.version || "",
         }),
       }).catch(() => {});
-    } catch (e) { /* reporting must never break the page */ }
+    } catch { /* reporting must never break the page */ }
     return null;
   };
   window.addEventListener("error", (event) => vig.reportError("script_error", event.error || {

@@ -7,10 +7,10 @@
   const words = box.querySelector("[data-sending-words]");
 
   async function refresh() {
-    let waiting = [];
+    let waiting;
     try {
       waiting = (await vig.store.all()).filter((r) => ["queued", "uploading", "verifying"].includes(r.state));
-    } catch (e) { waiting = []; }
+    } catch { waiting = []; }
     box.hidden = waiting.length === 0;
     if (!waiting.length) return;
     const first = waiting[0];

@@ -15,8 +15,8 @@
 
   const standalone = window.matchMedia("(display-mode: standalone)").matches ||
     window.navigator.standalone === true;
-  let dismissedAt = 0;
-  try { dismissedAt = Number(localStorage.getItem(KEY)) || 0; } catch (e) { dismissedAt = 0; }
+  let dismissedAt;
+  try { dismissedAt = Number(localStorage.getItem(KEY)) || 0; } catch { dismissedAt = 0; }
   if (standalone || Date.now() - dismissedAt < AGAIN_AFTER_MS) return;
 
   const ua = navigator.userAgent;
@@ -32,7 +32,7 @@
   try {
     if (details && localStorage.getItem(SEEN)) details.open = false;
     localStorage.setItem(SEEN, "1");
-  } catch (e) { /* private mode: stays open */ }
+  } catch { /* private mode: stays open */ }
   card.hidden = false;
 
   // Chrome on Android can install with one tap once it offers to.
@@ -50,7 +50,7 @@
   });
   window.addEventListener("appinstalled", () => { card.hidden = true; });
   document.getElementById("install-dismiss").addEventListener("click", () => {
-    try { localStorage.setItem(KEY, String(Date.now())); } catch (e) { /* private mode */ }
+    try { localStorage.setItem(KEY, String(Date.now())); } catch { /* private mode */ }
     card.hidden = true;
   });
 })();

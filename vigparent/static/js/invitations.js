@@ -15,13 +15,13 @@
       await navigator.clipboard.writeText(input.value);
       say(panel, "Link copied. Paste it into a message to the family.");
       return;
-    } catch (e) {
+    } catch {
       // Older browsers, or no clipboard permission: fall back to selecting the text.
     }
     input.focus();
     input.select();
-    let copied = false;
-    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    let copied;
+    try { copied = document.execCommand("copy"); } catch { copied = false; }
     say(panel, copied
       ? "Link copied. Paste it into a message to the family."
       : "The link is selected. Copy it with your keyboard or a long press.");

@@ -249,7 +249,7 @@
       const body = await response.json();
       serverRecordings = Array.isArray(body.recordings) ? body.recordings : [];
       render();
-    } catch (e) { /* offline: the phone's own list is enough */ }
+    } catch { /* offline: the phone's own list is enough */ }
   }
 
   list.addEventListener("click", async (event) => {

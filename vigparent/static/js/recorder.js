@@ -258,7 +258,7 @@
     try {
       if (s.recorder.state !== "inactive") s.recorder.stop();
       else finishFilming(s);
-    } catch (err) {
+    } catch {
       finishFilming(s);
     }
   }

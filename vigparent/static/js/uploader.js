@@ -161,7 +161,7 @@
     const status = res ? res.getStatus() : (err && err.status) || 0;
     let body = (err && err.body) || {};
     if (res) {
-      try { body = JSON.parse(res.getBody() || "{}") || {}; } catch (e) { body = {}; }
+      try { body = JSON.parse(res.getBody() || "{}") || {}; } catch { body = {}; }
     }
     return { status: status, code: body.code || "", message: body.reason || body.message || "" };
   }
@@ -177,7 +177,7 @@
     try {
       pct = Math.max(pct, Number(sessionStorage.getItem(key)) || 0);
       sessionStorage.setItem(key, String(pct));
-    } catch (e) { /* no storage: this page's own figure */ }
+    } catch { /* no storage: this page's own figure */ }
     return pct;
   }
 
@@ -266,8 +266,8 @@
     const response = await fetch(url, {
       credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" },
     });
-    let body = {};
-    try { body = await response.json(); } catch (e) { body = {}; }
+    let body;
+    try { body = await response.json(); } catch { body = {}; }
     if (!response.ok) {
       const err = new Error("status " + response.status);
       err.status = response.status;
@@ -395,7 +395,7 @@
     if (rec.state !== "verifying") {
       try {
         await loadTus();
-      } catch (e) {
+      } catch {
         // No signal after all, or the signal is only just back (a service worker can lag
         // behind the page): it waits, and is tried again soon, then every minute.
         await vig.store.update(id, { state: "queued", error: null });
@@ -460,7 +460,7 @@
       try {
         const state = await navigator.locks.query();
         held = new Set([].concat(state.held || [], state.pending || []).map((l) => l.name));
-      } catch (e) { held = null; }
+      } catch { held = null; }
     }
     const orphaned = (rec) => (held
       ? !held.has("vig-recording-" + rec.id)
@@ -470,7 +470,7 @@
         // The page closed while filming: what reached the phone is kept for the parent to
         // check, cut back to its last whole piece (container.js).
         let whole = rec;
-        try { whole = (await vig.makeWhole(rec.id)) || rec; } catch (e) { vig.reportError("storage_failed", e); whole = rec; }
+        try { whole = (await vig.makeWhole(rec.id)) || rec; } catch (e) { vig.reportError("storage_failed", e); }
         await vig.store.update(rec.id, whole.size
           ? { state: "review", interrupted: true, durationMs: whole.chunkSizes.length * 1000 } // ~1 chunk a second
           : { state: "broken" });

@@ -95,7 +95,7 @@
       await tx.done;
       return result;
     } catch (err) {
-      try { tx.abort(); } catch (e) { /* already finished */ }
+      try { tx.abort(); } catch { /* already finished */ }
       await tx.done.catch(() => {});
       if (isQuotaError(err, tx)) throw new StorageFullError();
       throw err;
@@ -274,7 +274,7 @@
         const e = await navigator.storage.estimate();
         if (!e.quota) return null;
         return Math.max(0, e.quota - (e.usage || 0));
-      } catch (err) {
+      } catch {
         return null;
       }
     },
@@ -284,7 +284,7 @@
       if (!navigator.storage || !navigator.storage.persisted) return false;
       try {
         return await navigator.storage.persisted();
-      } catch (err) {
+      } catch {
         return false;
       }
     },
@@ -294,7 +294,7 @@
       try {
         if (await navigator.storage.persisted()) return true;
         return await navigator.storage.persist();
-      } catch (err) {
+      } catch {
         return false;
       }
     },
@@ -316,7 +316,7 @@
           sentinel = await navigator.wakeLock.request("screen");
           sentinel.addEventListener("release", () => { sentinel = null; });
           if (!holders.size) { sentinel.release(); sentinel = null; }
-        } catch (err) {
+        } catch {
           sentinel = null; // low battery mode etc.: carry on without it
         } finally {
           requesting = null;
