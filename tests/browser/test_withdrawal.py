@@ -178,7 +178,7 @@ def test_one_tap_online_double_tap_harmless_and_a_single_video_deleted_first(
     screenshot(phone, "withdraw-4-one-video-list")
     phone.get_by_role("button", name="Delete this video").first.click()
     expect(phone.get_by_text(re.compile(r"We deleted that video and the 1 clip"))).to_be_visible()
-    phone.wait_for_function("async () => (await vig.localRecordings.list()).length === 0")
+    phone.wait_for_function("async () => (await vig.store.all()).length === 0")
     screenshot(phone, "withdraw-5-one-video-deleted")
 
     phone.goto("/consent/privacy")

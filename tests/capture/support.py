@@ -34,5 +34,5 @@ def recordings_of(app: Flask, family_id: int) -> list[Recording]:
 
 def local_records(page: Any) -> list[dict[str, Any]]:
     """The phone's IndexedDB recording records (without the bytes)."""
-    result: list[dict[str, Any]] = page.evaluate("() => vig.localRecordings.list()")
+    result: list[dict[str, Any]] = page.evaluate("() => vig.store.all()")
     return result

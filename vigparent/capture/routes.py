@@ -28,6 +28,7 @@ assets.register(
     "js/vig-store.js",
     "js/sha256.js",
     "js/container.js",
+    "js/upload-rules.js",
     "js/uploader.js",
     "js/sw-register.js",
     "js/pending.js",

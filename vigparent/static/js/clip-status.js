@@ -60,9 +60,7 @@
     window.setTimeout(tick, POLL_MS);
   }
 
-  vig.watchClipStatus = function (root) {
-    (root || document).querySelectorAll("[data-clip-poll]").forEach(watch);
-  };
-
-  document.addEventListener("DOMContentLoaded", function () { vig.watchClipStatus(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-clip-poll]").forEach(watch);
+  });
 })();

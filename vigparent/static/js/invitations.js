@@ -1,7 +1,6 @@
 /* The practitioner's share panel: copy the invitation link, or open the phone's share sheet. */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
 
   function say(panel, text) {
     const status = panel.querySelector("[data-share-status]");
@@ -41,7 +40,7 @@
     }
   }
 
-  vig.initSharePanels = function () {
+  function initSharePanels() {
     document.querySelectorAll("[data-share-panel]").forEach(function (panel) {
       const copy = panel.querySelector("[data-copy-link]");
       const share = panel.querySelector("[data-share-link]");
@@ -51,7 +50,7 @@
         share.addEventListener("click", function () { shareLink(panel, share); });
       }
     });
-  };
+  }
 
-  document.addEventListener("DOMContentLoaded", vig.initSharePanels);
+  document.addEventListener("DOMContentLoaded", initSharePanels);
 })();

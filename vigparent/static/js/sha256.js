@@ -100,9 +100,6 @@
     return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  vig.Sha256 = Sha256;
-  vig.hexOf = toHex;
-
   /* sha256 (hex) of the bytes stored for recording `rec`. */
   vig.hashRecording = async function (rec) {
     const count = rec.chunkSizes.length;

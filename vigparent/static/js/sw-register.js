@@ -18,11 +18,11 @@
     registration.waiting.postMessage({ type: "SKIP_WAITING" });
   }
 
-  vig.sw = { activateWaiting: activateWaiting, ready: null };
+  vig.sw = { activateWaiting: activateWaiting };
 
   if (!("serviceWorker" in navigator) || !vig.config.swUrl) return;
 
-  vig.sw.ready = navigator.serviceWorker.register(vig.config.swUrl, { scope: "/" }).then((reg) => {
+  navigator.serviceWorker.register(vig.config.swUrl, { scope: "/" }).then((reg) => {
     registration = reg;
     activateWaiting();
     reg.addEventListener("updatefound", () => {
@@ -32,7 +32,6 @@
         if (worker.state === "installed") activateWaiting();
       });
     });
-    return reg;
   }).catch((e) => vig.reportError("caught", e));
 
   // Background Sync arrives in the worker, which asks open pages to send (sw.js).

@@ -389,6 +389,5 @@
       }
       return Object.assign(counts, { caches: cacheCount });
     },
-    list() { return store.all(); },
   };
 })();

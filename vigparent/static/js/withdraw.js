@@ -236,8 +236,6 @@
     }
   }
 
-  vig.withdrawal = { wipeLocal: wipeLocal, pending: () => readPending() !== null };
-
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {
