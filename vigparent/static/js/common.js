@@ -1,7 +1,8 @@
+// @ts-check
 /* Shared helpers for every page: the CSRF token for fetch, and service worker registration. */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
 
   vig.csrfToken = function () {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -24,7 +25,7 @@
   let reportsLeft = 5;
   vig.reportError = function (kind, error) {
     try {
-      const meta = document.querySelector('meta[name="vig-error-report"]');
+      const meta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="vig-error-report"]'));
       if (!meta || reportsLeft <= 0 || navigator.onLine === false) return null;
       reportsLeft -= 1;
       const err = error || {};
@@ -49,7 +50,7 @@
 
   // GOV.UK error pattern: a screen reader hears the error summary first.
   document.addEventListener("DOMContentLoaded", () => {
-    const summary = document.querySelector(".error-summary");
+    const summary = /** @type {HTMLElement | null} */ (document.querySelector(".error-summary"));
     if (summary) summary.focus();
   });
 

@@ -1,7 +1,8 @@
+// @ts-check
 /* Home: say when a video is sending (or waiting to send), with how far it has got. */
 (function () {
   "use strict";
-  const vig = window.vig;
+  const vig = /** @type {Vig} */ (window.vig);
   const box = document.getElementById("home-sending");
   if (!box || !vig || !vig.store || !vig.describeRecording) return;
   const words = box.querySelector("[data-sending-words]");

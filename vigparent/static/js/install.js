@@ -1,3 +1,4 @@
+// @ts-check
 /* "Put this app on your home screen" guidance on My videos. Shown only in a browser tab (not
  * when already opened from the home screen), until the parent taps "Not now".
  *
@@ -23,12 +24,12 @@
   const ios = /iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1);
   const android = /Android/.test(ua);
   const mine = ios ? "ios" : android ? "android" : "other";
-  card.querySelectorAll("[data-platform]").forEach((steps) => {
+  card.querySelectorAll("[data-platform]").forEach((/** @type {HTMLElement} */ steps) => {
     steps.hidden = steps.dataset.platform !== mine;
   });
   // Open the first time; folded away (one line) once the parent has read it.
   const SEEN = "vig-install-seen";
-  const details = document.getElementById("install-details");
+  const details = /** @type {HTMLDetailsElement | null} */ (document.getElementById("install-details"));
   try {
     if (details && localStorage.getItem(SEEN)) details.open = false;
     localStorage.setItem(SEEN, "1");

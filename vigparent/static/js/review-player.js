@@ -1,3 +1,4 @@
+// @ts-check
 /* The parent's clip player: big buttons a thumb can hit, and a seek bar as wide as the phone.
  * Without this script the browser's own controls are shown instead. */
 (function () {

@@ -1,3 +1,4 @@
+// @ts-check
 /* SHA-256 of a stored recording: the number the phone compares with the server's before it
  * deletes its own copy (docs/upload-contract.md "Status JSON").
  *
@@ -8,7 +9,7 @@
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   const NATIVE_LIMIT = 192 * 1024 * 1024;
 
   const K = new Uint32Array([

@@ -1,3 +1,4 @@
+// @ts-check
 /* Registers the service worker (parent pages only: this bundle is only on parent pages) and
  * decides when a new version may take over.
  *
@@ -9,7 +10,7 @@
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   let registration = null;
 
   function activateWaiting() {

@@ -7,7 +7,7 @@
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   // Worth retrying: a conflict or lock (another tab, a resumed PATCH), a damaged chunk (460).
   const RETRYABLE = new Set([409, 423, 460]);
   const SENDABLE = new Set(["queued", "uploading", "problem", "verifying"]);
@@ -104,7 +104,7 @@
     if (failure.code === "consent_withdrawn") return { wipe: true, notice: failure.message };
     // no_consent, quota_full, and anything that is our bug: keep the video, say so plainly,
     // and try again the next time the app is opened.
-    const keepIt = { state: /** @type {RecordingState} */ ("problem"), error: failure.message || WORDS.generic, blocked: true };
+    const keepIt = { state: /** @type {VideoState} */ ("problem"), error: failure.message || WORDS.generic, blocked: true };
     if (failure.code === "rejected") return { verifyFirst: true, patch: keepIt };
     if (failure.code === "too_large" || failure.code === "not_a_video") {
       return { patch: { state: "rejected", error: failure.message || WORDS.generic } };

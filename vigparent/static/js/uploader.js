@@ -1,3 +1,4 @@
+// @ts-check
 /* Sends recordings from IndexedDB to the server with tus-js-client (window.tus), following
  * docs/upload-contract.md.
  *
@@ -20,7 +21,7 @@
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   const cfg = vig.config;
   const rules = vig.uploadRules;
   const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 60000];
@@ -254,10 +255,7 @@
     let body;
     try { body = await response.json(); } catch { body = {}; }
     if (!response.ok) {
-      const err = new Error("status " + response.status);
-      err.status = response.status;
-      err.body = body;
-      throw err;
+      throw Object.assign(new Error("status " + response.status), { status: response.status, body: body });
     }
     return body;
   }

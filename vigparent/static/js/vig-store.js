@@ -1,3 +1,4 @@
+// @ts-check
 /* The phone's own copy of every recording, in IndexedDB (through idb's UMD build, window.idb).
  *
  * Two object stores:
@@ -13,10 +14,10 @@
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
 
   // ---- config from <meta name="vig-capture" data-...> (templates/capture/_parent_head.html)
-  const meta = document.querySelector('meta[name="vig-capture"]');
+  const meta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="vig-capture"]'));
   const data = meta ? meta.dataset : {};
   vig.config = {
     uploadEndpoint: data.uploadEndpoint || "/api/uploads",

@@ -3,7 +3,7 @@
  * them puts on the shared `window.vig` namespace (every member is optional, because each page
  * loads only the bundles it needs; see the @requires lines in each script's header). */
 
-type RecordingState =
+type VideoState =
   | "recording" | "copying" | "review" | "broken" | "queued" | "uploading" | "verifying"
   | "sent" | "problem" | "rejected";
 
@@ -16,7 +16,7 @@ interface LocalRecording {
   mimeType: string;
   size: number;
   chunkSizes: number[];
-  state: RecordingState;
+  state: VideoState;
   source?: "camera" | "file";
   clientId?: string;
   uploadUrl: string | null;
@@ -82,7 +82,7 @@ interface Vig {
   // common.js
   csrfToken?(): string;
   fetchJSON?(url: string, options?: RequestInit): Promise<{ ok: boolean; status: number; body: any }>;
-  reportError?(kind: string, error?: unknown): null;
+  reportError?(kind: string, error?: any): null;
   // vig-store.js
   config?: {
     uploadEndpoint: string; statusUrl: string; chunkBytes: number; maxBytes: number;
@@ -109,8 +109,24 @@ interface Vig {
   hashRecording?(rec: LocalRecording): Promise<string>;
   // container.js
   makeWhole?(id: string): Promise<LocalRecording | null | undefined>;
-  // upload-rules.js
-  uploadRules?: typeof import("./upload-rules.js");
+  // upload-rules.js (see its JSDoc for each rule)
+  uploadRules?: {
+    SENDABLE: Set<string>;
+    WORDS: Record<string, string>;
+    describe(err: unknown): UploadFailure;
+    shouldRetry(failure: UploadFailure, online: boolean): boolean;
+    recovery(failure: UploadFailure): "restart" | "refresh-csrf" | null;
+    verdict(status: ServerRecording, rec: { sha256: string | null }): "rejected" | "incomplete" | "sent" | "mismatch";
+    afterFailure(
+      failure: UploadFailure,
+      now: { localRead: boolean; online: boolean; state: string },
+    ): { patch?: Partial<LocalRecording>; sync?: boolean; wipe?: boolean; notice?: string; verifyFirst?: boolean };
+    isOrphaned(rec: LocalRecording, facts: { held: Set<string> | null; now: number; busy: boolean }): boolean;
+    tidy(rec: LocalRecording, facts: { orphaned: boolean; now: number }): "cut-back" | "broken" | "forget" | null;
+    afterCutBack(whole: LocalRecording): Partial<LocalRecording>;
+    shouldStart(rec: LocalRecording, why: string): boolean;
+    percent(rec: { size: number; sent?: number }, live: number | undefined, shown: number): number;
+  };
   // uploader.js
   uploader?: {
     start(id: string): Promise<unknown>;
@@ -138,4 +154,18 @@ interface Window {
 interface Navigator {
   /** iOS Safari: true when opened from the home screen. */
   standalone?: boolean;
+  /** Chromium only (User-Agent Client Hints). */
+  userAgentData?: unknown;
+}
+
+interface ServiceWorkerRegistration {
+  /** Background Sync (Chromium only). */
+  readonly sync?: { register(tag: string): Promise<void> };
+}
+
+/** The events the phone scripts send each other on `window`. */
+interface WindowEventMap {
+  "vig:recordings": CustomEvent<{ id: string | null }>;
+  "vig:upload-progress": CustomEvent<{ id: string }>;
+  "vig:notice": CustomEvent<{ message: string }>;
 }

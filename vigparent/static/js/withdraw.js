@@ -1,3 +1,4 @@
+// @ts-check
 /* Withdrawal on the phone (DESIGN.md §7), loaded on every parent page.
  *
  * - The one-tap "stop and delete" form: empties this phone at once (IndexedDB recordings and
@@ -13,7 +14,7 @@
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   const PENDING_KEY = "vig.withdrawal.pending";
   const WIPED_KEY = "vig.withdrawal.wiped"; // how many phone videos went, for the receipt
   const LOCAL_DB = "vig-local"; // vig-store.js's database
