@@ -14,19 +14,30 @@ from webassets import Bundle, Environment
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
 
-# Each page loads one stylesheet and at most one script bundle. Our own scripts are small
-# classic scripts that share one `window.vig` namespace, so plain concatenation is enough.
+# Each page loads one stylesheet and a few script bundles. Our own scripts are small classic
+# scripts that share one `window.vig` namespace, so order matters, and it is declared: a
+# bundle's files are concatenated in the order given, a bundle may use what the bundles in its
+# `after` define (templates/base.html loads common_js first, then on a parent's pages
+# capture_js, then the page's own), and each script's header names what it needs
+# (`@requires`). tests/test_script_order.py checks all three against each other.
 BUNDLES: dict[str, Bundle] = {
     # Each feature keeps its styles in static/css/features/<feature>.css.
     "css": Bundle("css/app.css", "css/features/*.css", output="gen/app.%(version)s.css"),
     "common_js": Bundle("js/common.js", output="gen/common.%(version)s.js"),
 }
+LOADED_AFTER: dict[str, tuple[str, ...]] = {"css": (), "common_js": ()}
 
 
-def register(name: str, *sources: str, filters: str | None = None) -> None:
-    """Add a bundle; sources are paths under static/ or node_modules/."""
+def register(
+    name: str, *sources: str, after: tuple[str, ...] = ("common_js",), filters: str | None = None
+) -> None:
+    """Add a bundle; sources are paths under static/ or node_modules/, in load order.
+
+    ``after``: the bundles every page that loads this one has loaded before it.
+    """
     ext = "css" if name.endswith("css") else "js"
     BUNDLES[name] = Bundle(*sources, output=f"gen/{name}.%(version)s.{ext}", filters=filters)
+    LOADED_AFTER[name] = after
 
 
 # Text bundles are also stored gzipped (level 9, once, at build time) and sent as such to every

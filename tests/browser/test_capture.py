@@ -30,7 +30,8 @@ SEND = "Send to my practitioner"
 HASH_STORED = """async (id) => {
   const blob = await vig.store.blob(id);
   const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
-  const native = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = (b) => b.toString(16).padStart(2, "0");
+  const native = Array.from(new Uint8Array(digest), hex).join("");
   return { native: native, size: blob.size };
 }"""
 CHUNK_COUNT = "async (id) => (await vig.store.readChunks(id)).length"

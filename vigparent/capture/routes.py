@@ -35,8 +35,8 @@ assets.register(
     "js/home-sending.js",
 )
 # Only the pages that use them: filming, and the install guidance on My videos.
-assets.register("record_js", "js/recorder.js")
-assets.register("install_js", "js/install.js")
+assets.register("record_js", "js/recorder.js", after=("common_js", "capture_js"))
+assets.register("install_js", "js/install.js", after=("common_js", "capture_js"))
 # Fetched by uploader.js when a video is to be sent (most page loads send nothing).
 assets.register("tus_js", "tus-js-client/dist/tus.min.js")
 

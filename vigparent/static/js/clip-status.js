@@ -1,4 +1,7 @@
-/* Clips being cut: ask the server now and then, and show each clip as soon as it is ready. */
+/* Clips being cut: ask the server now and then, and show each clip as soon as it is ready.
+ *
+ * @requires js/common.js
+ */
 (function () {
   "use strict";
   const vig = (window.vig = window.vig || {});

@@ -1,5 +1,6 @@
 // @ts-check
-/* Shared helpers for every page: the CSRF token for fetch, and service worker registration. */
+/* Shared helpers for every page (base.html loads this bundle first): the CSRF token for fetch,
+ * and reporting errors the page would otherwise swallow. */
 (function () {
   "use strict";
   const vig = /** @type {Vig} */ (window.vig = window.vig || {});

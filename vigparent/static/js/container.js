@@ -10,6 +10,8 @@
  * of a second, not the video.
  *
  * Only headers are read (element ids and sizes), through a small reader over the chunk store.
+ *
+ * @requires js/vig-store.js
  */
 (function () {
   "use strict";

@@ -1,5 +1,8 @@
 // @ts-check
-/* Home: say when a video is sending (or waiting to send), with how far it has got. */
+/* Home: say when a video is sending (or waiting to send), with how far it has got.
+ *
+ * @requires js/vig-store.js js/pending.js
+ */
 (function () {
   "use strict";
   const vig = /** @type {Vig} */ (window.vig);

@@ -2,6 +2,8 @@
 /* "My videos" (/film/videos): every video on this phone that is not yet safely with the
  * practitioner, in plain words, plus what the server says about ones already sent.
  * The words (vig.describeRecording) are shared with the recorder's "Sending" panel.
+ *
+ * @requires js/common.js js/vig-store.js js/uploader.js
  */
 (function () {
   "use strict";

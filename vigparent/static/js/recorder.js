@@ -4,6 +4,8 @@
  * choosing a video that is already on the phone.
  *
  * Switched on only when #vig-recorder is on the page.
+ *
+ * @requires js/common.js js/vig-store.js js/container.js js/uploader.js js/pending.js
  */
 (function () {
   "use strict";

@@ -5,7 +5,9 @@
  * WebCrypto's digest() is fast but wants the whole file in memory at once, which is fine up
  * to NATIVE_LIMIT. Bigger files (iPhones can ignore the bitrate we ask for and record
  * 1 GB+ in 10 minutes) go through the small incremental SHA-256 below, one stored chunk at a
- * time, so memory stays flat. Both paths are checked against each other in the browser tests.
+ * time, so memory stays flat. tests/js/sha256.test.mjs checks both against Node's crypto.
+ *
+ * @requires js/vig-store.js
  */
 (function () {
   "use strict";

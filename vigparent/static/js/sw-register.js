@@ -7,6 +7,8 @@
  * already open keeps the scripts it has; the next page it opens comes from the new version.
  * If it is filming, the hand-over happens when filming stops (recorder.js calls
  * vig.sw.activateWaiting()).
+ *
+ * @requires js/common.js js/vig-store.js
  */
 (function () {
   "use strict";

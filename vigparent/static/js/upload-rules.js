@@ -2,8 +2,6 @@
 /* The uploader's decisions (docs/upload-contract.md), as plain functions of what it knows:
  * no IndexedDB, no network, no clock of their own. uploader.js does what they say; the Node
  * unit tests (tests/js/upload-rules.test.mjs) check each rule.
- *
- * @requires nothing (loaded before uploader.js in the capture bundle)
  */
 (function () {
   "use strict";

@@ -17,7 +17,7 @@
  *   and every minute while a page is open.
  * Its decisions (what to retry, what a failure means, what to tidy) are upload-rules.js.
  *
- * @requires common.js vig-store.js sha256.js container.js upload-rules.js
+ * @requires js/common.js js/vig-store.js js/sha256.js js/container.js js/upload-rules.js
  */
 (function () {
   "use strict";

@@ -11,6 +11,8 @@
  * Also here, because every parent page needs them: the page config (vig.config), the shared
  * Screen Wake Lock (vig.wakeLock), small formatters (vig.fmt) and vig.localRecordings, the
  * API the withdrawal feature uses to empty the phone.
+ *
+ * @requires idb/build/umd.js
  */
 (function () {
   "use strict";

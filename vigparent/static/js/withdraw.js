@@ -11,6 +11,8 @@
  *   it, so the offline queue cannot send it again.
  *
  * The phone's store is the capture feature's: vig.localRecordings.wipeAll() (vig-store.js).
+ *
+ * @requires js/common.js
  */
 (function () {
   "use strict";
