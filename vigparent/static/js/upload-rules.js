@@ -22,12 +22,7 @@
     mismatch: "It did not arrive whole. Your video is still safe on this phone. Tap “Send again”.",
   };
 
-  /**
-   * Status, code and message of a failed request: a tus-js-client error (with the server's
-   * response) or our own status fetch's error (with .status and .body).
-   * @param {any} err
-   * @returns {UploadFailure}
-   */
+  /* Status (0: no answer), code and message of a failed request: a tus error or a status one. */
   function describe(err) {
     const res = err && err.originalResponse;
     const status = res ? res.getStatus() : (err && err.status) || 0;
@@ -38,35 +33,22 @@
     return { status: status, code: body.code || "", message: body.reason || body.message || "" };
   }
 
-  /**
-   * Whether tus should try the same request again by itself (its retryDelays).
-   * @param {UploadFailure} failure
-   * @param {boolean} online
-   */
+  /* Whether tus tries the same request again by itself (its retryDelays). */
   function shouldRetry(failure, online) {
     const status = failure.status;
     return online && (!status || status >= 500 || RETRYABLE.has(status));
   }
 
-  /**
-   * The contract's one-off recoveries before giving up on a send: "restart" (the server forgot
-   * or expired the upload: start again under the same client_id), "refresh-csrf", or null.
-   * @param {UploadFailure} failure
-   * @returns {"restart" | "refresh-csrf" | null}
-   */
+  /* The contract's one-off recoveries: "restart" (the server forgot or expired the upload:
+   * again under the same client_id), "refresh-csrf", or null (give up). */
   function recovery(failure) {
     if (failure.status === 404 || failure.code === "expired") return "restart";
     if (failure.code === "csrf") return "refresh-csrf";
     return null;
   }
 
-  /**
-   * What the server's status says about our copy: "rejected", "incomplete", "sent" (safe and
-   * the same sha256, so the phone may delete its copy) or "mismatch".
-   * @param {ServerRecording} status
-   * @param {{sha256: string | null}} rec
-   * @returns {"rejected" | "incomplete" | "sent" | "mismatch"}
-   */
+  /* What the server's status says of our copy: "rejected", "incomplete", "mismatch", or
+   * "sent" (whole, with our sha256: only then may the phone delete its copy). */
   function verdict(status, rec) {
     if (status.status === "rejected") return "rejected";
     if (!status.safe) return "incomplete";
@@ -74,25 +56,18 @@
     return "mismatch";
   }
 
-  /**
-   * What to do with a recording whose upload failed.
-   * - {patch, sync}: store the patch; sync: ask for Background Sync (it will be retried).
-   * - {wipe, notice}: consent was withdrawn: empty the phone (DESIGN.md §7), show the notice.
-   * - {verifyFirst, patch}: ask the server's status first; store the patch unless it rejected.
-   * @param {UploadFailure} failure
-   * @param {{localRead: boolean, online: boolean, state: string}} now
-   * @returns {{patch?: Partial<LocalRecording>, sync?: boolean, wipe?: boolean, notice?: string, verifyFirst?: boolean}}
-   */
+  /** What a failed upload does to its recording: {patch, sync} (store it; sync: retried later),
+   * {wipe, notice} (consent withdrawn: empty the phone, DESIGN.md §7), or {verifyFirst, patch}
+   * (ask the server's status; store the patch unless it rejected the video).
+   * @returns {FailureStep} */
   function afterFailure(failure, now) {
     if (now.localRead) return { patch: { state: "problem", blocked: true, error: WORDS.phone } };
     const status = failure.status;
     if (!status) {
       // No answer from the server: no signal, or it dropped.
       const keep = now.state === "verifying" ? "verifying" : null;
-      const patch = now.online
-        ? { state: keep || "problem", error: WORDS.dropped, blocked: false }
-        : { state: keep || "queued", error: null };
-      return { patch: /** @type {Partial<LocalRecording>} */ (patch), sync: true };
+      if (!now.online) return { patch: { state: keep || "queued", error: null }, sync: true };
+      return { patch: { state: keep || "problem", error: WORDS.dropped, blocked: false }, sync: true };
     }
     if (status >= 500 || RETRYABLE.has(status)) {
       const words = status >= 500 ? WORDS.server : WORDS.dropped;
@@ -102,38 +77,26 @@
     if (failure.code === "consent_withdrawn") return { wipe: true, notice: failure.message };
     // no_consent, quota_full, and anything that is our bug: keep the video, say so plainly,
     // and try again the next time the app is opened.
-    const keepIt = { state: /** @type {VideoState} */ ("problem"), error: failure.message || WORDS.generic, blocked: true };
-    if (failure.code === "rejected") return { verifyFirst: true, patch: keepIt };
+    const error = failure.message || WORDS.generic;
     if (failure.code === "too_large" || failure.code === "not_a_video") {
-      return { patch: { state: "rejected", error: failure.message || WORDS.generic } };
+      return { patch: { state: "rejected", error: error } };
     }
-    return { patch: keepIt };
+    /** @type {Partial<LocalRecording>} */
+    const problem = { state: "problem", error: error, blocked: true };
+    return failure.code === "rejected" ? { verifyFirst: true, patch: problem } : { patch: problem };
   }
 
-  /**
-   * Whether a record in "recording" or "copying" lost its page. `held`: names of the Web Locks
-   * held or wanted in any tab (null where the browser cannot say); `busy`: this page's own
-   * recorder is using it.
-   * @param {LocalRecording} rec
-   * @param {{held: Set<string> | null, now: number, busy: boolean}} facts
-   */
+  /* Whether a record being filmed or copied lost its page. The recorder holds a Web Lock per
+   * recording (any tab): `held` names those held or wanted (null: the browser cannot say, so
+   * no news for STALE_MS means lost; the recorder writes every second). */
   function isOrphaned(rec, facts) {
     if (facts.busy) return false;
-    // The recorder holds a Web Lock per recording while filming or copying (any tab), so a
-    // record in those states without its lock lost its page. Without Web Locks: no news for
-    // STALE_MS (the recorder writes every second).
     if (facts.held) return !facts.held.has("vig-recording-" + rec.id);
     return facts.now - (rec.updatedAt || rec.createdAt) > STALE_MS;
   }
 
-  /**
-   * Tidying on each pass of startAll: "cut-back" (filming ended with its page: keep what is
-   * whole, see afterCutBack), "broken" (a copy that never finished), "forget" (an old note of
-   * a sent video) or null.
-   * @param {LocalRecording} rec
-   * @param {{orphaned: boolean, now: number}} facts
-   * @returns {"cut-back" | "broken" | "forget" | null}
-   */
+  /* startAll's tidying: "cut-back" (filming ended with its page), "broken" (a copy that never
+   * finished), "forget" (an old note of a sent video) or null. */
   function tidy(rec, facts) {
     if (rec.state === "recording" && facts.orphaned) return "cut-back";
     if (rec.state === "copying" && facts.orphaned) return "broken";
@@ -141,37 +104,24 @@
     return null;
   }
 
-  /**
-   * A recording cut back after its page closed mid-filming: for the parent to check, or broken
-   * if nothing whole was left.
-   * @param {LocalRecording} whole
-   * @returns {Partial<LocalRecording>}
-   */
+  /** After the cut-back: for the parent to check, or broken if nothing whole was left.
+   * @returns {Partial<LocalRecording>} */
   function afterCutBack(whole) {
     return whole.size
       ? { state: "review", interrupted: true, durationMs: whole.chunkSizes.length * 1000 } // ~1 chunk a second
       : { state: "broken" };
   }
 
-  /**
-   * Whether startAll(why) starts this recording. "load" and "manual" also retry problems
-   * that need the parent (signed out, ...); a mismatch waits for "Send again".
-   * @param {LocalRecording} rec
-   * @param {string} why
-   */
+  /* Whether startAll(why) sends it: "load" and "manual" also retry problems that need the
+   * parent (signed out, ...); a mismatch waits for "Send again". */
   function shouldStart(rec, why) {
     if (!SENDABLE.has(rec.state) || rec.mismatch) return false;
     return !rec.blocked || why === "load" || why === "manual";
   }
 
-  /**
-   * The percent sent, as every screen shows it: never 100 before the server said it is safe,
-   * and never lower than `shown` (what this tab showed before: a page counts bytes handed to
-   * the network, the next one only the bytes the server took).
-   * @param {{size: number, sent?: number}} rec
-   * @param {number | undefined} live  fraction sent, live in this page
-   * @param {number} shown
-   */
+  /* The percent sent, as every screen shows it: never 100 before the server said it is safe,
+   * never below `shown` (what this tab showed: a page counts bytes handed to the network, the
+   * next one only the bytes the server took). */
   function percent(rec, live, shown) {
     const saved = rec.size ? (rec.sent || 0) / rec.size : 0;
     return Math.max(Math.min(99, Math.floor(100 * Math.max(live || 0, saved))), shown || 0);

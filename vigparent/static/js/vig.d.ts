@@ -60,6 +60,15 @@ interface UploadFailure {
   message: string;
 }
 
+/** What a failed upload does to its recording (upload-rules.js afterFailure). */
+interface FailureStep {
+  patch?: Partial<LocalRecording>;
+  sync?: boolean;
+  wipe?: boolean;
+  notice?: string;
+  verifyFirst?: boolean;
+}
+
 interface RecordingStore {
   create(record: Partial<LocalRecording> & { id: string }): Promise<LocalRecording>;
   get(id: string): Promise<LocalRecording | undefined>;
@@ -117,10 +126,7 @@ interface Vig {
     shouldRetry(failure: UploadFailure, online: boolean): boolean;
     recovery(failure: UploadFailure): "restart" | "refresh-csrf" | null;
     verdict(status: ServerRecording, rec: { sha256: string | null }): "rejected" | "incomplete" | "sent" | "mismatch";
-    afterFailure(
-      failure: UploadFailure,
-      now: { localRead: boolean; online: boolean; state: string },
-    ): { patch?: Partial<LocalRecording>; sync?: boolean; wipe?: boolean; notice?: string; verifyFirst?: boolean };
+    afterFailure(failure: UploadFailure, now: { localRead: boolean; online: boolean; state: string }): FailureStep;
     isOrphaned(rec: LocalRecording, facts: { held: Set<string> | null; now: number; busy: boolean }): boolean;
     tidy(rec: LocalRecording, facts: { orphaned: boolean; now: number }): "cut-back" | "broken" | "forget" | null;
     afterCutBack(whole: LocalRecording): Partial<LocalRecording>;
