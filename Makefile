@@ -52,6 +52,8 @@ lint: install
 	$(BIN)/ruff format --check vigparent tests bench
 	$(BIN)/ruff check vigparent tests bench
 	$(BIN)/mypy
+	node_modules/.bin/eslint --max-warnings 0 .
+	node_modules/.bin/tsc -p tsconfig.json
 
 worker: install-run secrets
 	$(BIN)/huey_consumer vigparent.worker.huey

@@ -12,32 +12,94 @@ import gzip
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, current_app, request, send_from_directory
 from markupsafe import Markup, escape
 from webassets import Bundle, Environment
 from webassets.exceptions import BundleError
+from webassets.filter import Filter
 
 from vigparent.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
 STATIC = Path(__file__).resolve().parent / "static"
+OUR_SCRIPTS = STATIC / "js"
 BUILD_COMMAND = "make assets"
 
-# Each page loads one stylesheet and at most one script bundle. Our own scripts are small
-# classic scripts that share one `window.vig` namespace, so plain concatenation is enough.
+
+def strip_comment_lines(source: str) -> str:
+    """Drop the lines of a script that are only comment; every line with code stays as it is.
+
+    Our scripts explain themselves at length (the why, for the next engineer) and a parent pays
+    for every byte, so the phone gets the code without them. Only whole lines go, so a string
+    or a regular expression that looks like a comment is never touched: no line of our scripts
+    starts inside a string (they have no multi-line strings; tests/test_assets_strip.py).
+    """
+    kept: list[str] = []
+    in_comment = False
+    for line in source.splitlines(keepends=True):
+        text = line.strip()
+        if in_comment:
+            if "*/" in text:
+                in_comment = False
+                rest = text.split("*/", 1)[1].strip()
+                if rest:
+                    kept.append(rest + "\n")
+            continue
+        if text.startswith("//"):
+            continue
+        if text.startswith("/*"):
+            end = text.find("*/", 2)
+            if end == -1:
+                in_comment = True
+                continue
+            if not text[end + 2 :].strip():
+                continue
+        kept.append(line)
+    return "".join(kept)
+
+
+class StripCommentLines(Filter):
+    """webassets filter: strip_comment_lines for our own scripts, never for node_modules."""
+
+    name = "vig_strip_comment_lines"  # type: ignore[assignment]  # webassets types it None
+
+    def input(self, _in: Any, out: Any, **kw: Any) -> None:
+        source = _in.read()
+        path = Path(kw.get("source_path") or "").resolve()
+        out.write(strip_comment_lines(source) if path.parent == OUR_SCRIPTS else source)
+
+
+# Each page loads one stylesheet and a few script bundles. Our own scripts are small classic
+# scripts that share one `window.vig` namespace, so order matters, and it is declared: a
+# bundle's files are concatenated in the order given, a bundle may use what the bundles in its
+# `after` define (templates/base.html loads common_js first, then on a parent's pages
+# capture_js, then the page's own), and each script's header names what it needs
+# (`@requires`). tests/test_script_order.py checks all three against each other.
 BUNDLES: dict[str, Bundle] = {
     # Each feature keeps its styles in static/css/features/<feature>.css.
     "css": Bundle("css/app.css", "css/features/*.css", output="gen/app.%(version)s.css"),
-    "common_js": Bundle("js/common.js", output="gen/common.%(version)s.js"),
+    "common_js": Bundle(
+        "js/common.js", output="gen/common.%(version)s.js", filters=StripCommentLines()
+    ),
 }
+LOADED_AFTER: dict[str, tuple[str, ...]] = {"css": (), "common_js": ()}
 
 
-def register(name: str, *sources: str, filters: str | None = None) -> None:
-    """Add a bundle; sources are paths under static/ or node_modules/."""
+def register(
+    name: str, *sources: str, after: tuple[str, ...] = ("common_js",), filters: str | None = None
+) -> None:
+    """Add a bundle; sources are paths under static/ or node_modules/, in load order.
+
+    ``after``: the bundles every page that loads this one has loaded before it.
+    """
     ext = "css" if name.endswith("css") else "js"
-    BUNDLES[name] = Bundle(*sources, output=f"gen/{name}.%(version)s.{ext}", filters=filters)
+    chain: list[Any] = [StripCommentLines()] if ext == "js" else []
+    chain += [filters] if filters else []
+    BUNDLES[name] = Bundle(*sources, output=f"gen/{name}.%(version)s.{ext}", filters=chain)
+    LOADED_AFTER[name] = after
 
 
 # Text bundles are also stored gzipped (level 9, once, at build time) and sent as such to every

@@ -55,7 +55,7 @@ FORGET_SITE = """async () => {
   return true;
 }"""
 CLOCK = "() => document.getElementById('rec-clock').textContent"
-RECORDS = "() => vig.localRecordings.list()"
+RECORDS = "() => vig.store.all()"
 VIDEO_PLAYING = """(selector) => {
   const v = document.querySelector(selector);
   return v && !v.paused && v.currentTime > 0.5 && v.videoWidth > 0

@@ -179,7 +179,7 @@ def test_one_tap_online_double_tap_harmless_and_a_single_video_deleted_first(
     # The video this phone holds a copy of (the list shows the newest first).
     phone.locator(f'form[data-client-id="{first_client_id}"]').get_by_role("button").click()
     expect(phone.get_by_text(re.compile(r"We deleted that video and the 1 clip"))).to_be_visible()
-    wait_until(phone, "async () => (await vig.localRecordings.list()).length === 0")
+    wait_until(phone, "async () => (await vig.store.all()).length === 0")
     screenshot(phone, "withdraw-5-one-video-deleted")
 
     phone.goto("/consent/privacy")

@@ -40,7 +40,7 @@ def wait_until_chunks_saved(page: Any, count: int) -> None:
     """Until the recording being filmed has ``count`` pieces saved on the phone."""
     wait_until(
         page,
-        "async (n) => (await vig.localRecordings.list()).some((r) => r.chunkSizes.length >= n)",
+        "async (n) => (await vig.store.all()).some((r) => r.chunkSizes.length >= n)",
         count,
     )
 
@@ -55,5 +55,5 @@ def recordings_of(app: Flask, family_id: int) -> list[Recording]:
 
 def local_records(page: Any) -> list[dict[str, Any]]:
     """The phone's IndexedDB recording records (without the bytes)."""
-    result: list[dict[str, Any]] = page.evaluate("() => vig.localRecordings.list()")
+    result: list[dict[str, Any]] = page.evaluate("() => vig.store.all()")
     return result

@@ -28,14 +28,15 @@ assets.register(
     "js/vig-store.js",
     "js/sha256.js",
     "js/container.js",
+    "js/upload-rules.js",
     "js/uploader.js",
     "js/sw-register.js",
     "js/pending.js",
     "js/home-sending.js",
 )
 # Only the pages that use them: filming, and the install guidance on My videos.
-assets.register("record_js", "js/recorder.js")
-assets.register("install_js", "js/install.js")
+assets.register("record_js", "js/recorder.js", after=("common_js", "capture_js"))
+assets.register("install_js", "js/install.js", after=("common_js", "capture_js"))
 # Fetched by uploader.js when a video is to be sent (most page loads send nothing).
 assets.register("tus_js", "tus-js-client/dist/tus.min.js")
 

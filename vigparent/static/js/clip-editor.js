@@ -7,7 +7,6 @@
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
 
   function clock(t) {
     if (t === null || !isFinite(t)) return "–";
@@ -38,7 +37,7 @@
     return false;
   }
 
-  vig.clipEditor = function (root) {
+  function clipEditor(root) {
     const video = root.querySelector("video");
     const fps = parseFloat(root.getAttribute("data-frame-rate")) || 30;
     const frame = 1 / fps;
@@ -261,11 +260,10 @@
       placeMarks();
     }
     render();
-    return { setIn: setIn, setOut: setOut, frameTime: frameTime };
-  };
+  }
 
   document.addEventListener("DOMContentLoaded", function () {
     const root = document.querySelector("[data-editor]");
-    if (root) vig.editor = vig.clipEditor(root);
+    if (root) clipEditor(root);
   });
 })();

@@ -1,4 +1,7 @@
-/* Clips being cut: ask the server now and then, and show each clip as soon as it is ready. */
+/* Clips being cut: ask the server now and then, and show each clip as soon as it is ready.
+ *
+ * @requires js/common.js
+ */
 (function () {
   "use strict";
   const vig = (window.vig = window.vig || {});
@@ -52,7 +55,7 @@
           update(card, result.body);
           return;
         }
-      } catch (e) {
+      } catch {
         // Offline for a moment: just ask again later.
       }
       window.setTimeout(tick, POLL_MS);
@@ -60,9 +63,7 @@
     window.setTimeout(tick, POLL_MS);
   }
 
-  vig.watchClipStatus = function (root) {
-    (root || document).querySelectorAll("[data-clip-poll]").forEach(watch);
-  };
-
-  document.addEventListener("DOMContentLoaded", function () { vig.watchClipStatus(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-clip-poll]").forEach(watch);
+  });
 })();

@@ -1,7 +1,9 @@
-/* Shared helpers for every page: the CSRF token for fetch, and service worker registration. */
+// @ts-check
+/* Shared helpers for every page (base.html loads this bundle first): the CSRF token for fetch,
+ * and reporting errors the page would otherwise swallow. */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
 
   vig.csrfToken = function () {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -12,8 +14,8 @@
     const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
     opts.headers = Object.assign({ "X-CSRFToken": vig.csrfToken(), Accept: "application/json" }, opts.headers);
     const response = await fetch(url, opts);
-    let body = null;
-    try { body = await response.json(); } catch (e) { body = null; }
+    let body;
+    try { body = await response.json(); } catch { body = null; }
     return { ok: response.ok, status: response.status, body: body };
   };
 
@@ -24,7 +26,7 @@
   let reportsLeft = 5;
   vig.reportError = function (kind, error) {
     try {
-      const meta = document.querySelector('meta[name="vig-error-report"]');
+      const meta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="vig-error-report"]'));
       if (!meta || reportsLeft <= 0 || navigator.onLine === false) return null;
       reportsLeft -= 1;
       const err = error || {};
@@ -38,7 +40,7 @@
           page: location.pathname.slice(0, 120), app_version: meta.dataset.version || "",
         }),
       }).catch(() => {});
-    } catch (e) { /* reporting must never break the page */ }
+    } catch { /* reporting must never break the page */ }
     return null;
   };
   window.addEventListener("error", (event) => vig.reportError("script_error", event.error || {
@@ -49,7 +51,7 @@
 
   // GOV.UK error pattern: a screen reader hears the error summary first.
   document.addEventListener("DOMContentLoaded", () => {
-    const summary = document.querySelector(".error-summary");
+    const summary = /** @type {HTMLElement | null} */ (document.querySelector(".error-summary"));
     if (summary) summary.focus();
   });
 

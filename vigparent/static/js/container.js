@@ -1,3 +1,4 @@
+// @ts-check
 /* Making a cut-short recording whole again.
  *
  * MediaRecorder hands over bytes every second without regard to the file's structure: a
@@ -9,10 +10,12 @@
  * of a second, not the video.
  *
  * Only headers are read (element ids and sizes), through a small reader over the chunk store.
+ *
+ * @requires js/vig-store.js
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   const EBML = 0x1a45dfa3;
   const SEGMENT = 0x18538067;
   const CLUSTER = 0x1f43b675;

@@ -1,16 +1,20 @@
-/* Home: say when a video is sending (or waiting to send), with how far it has got. */
+// @ts-check
+/* Home: say when a video is sending (or waiting to send), with how far it has got.
+ *
+ * @requires js/vig-store.js js/pending.js
+ */
 (function () {
   "use strict";
-  const vig = window.vig;
+  const vig = /** @type {Vig} */ (window.vig);
   const box = document.getElementById("home-sending");
   if (!box || !vig || !vig.store || !vig.describeRecording) return;
   const words = box.querySelector("[data-sending-words]");
 
   async function refresh() {
-    let waiting = [];
+    let waiting;
     try {
       waiting = (await vig.store.all()).filter((r) => ["queued", "uploading", "verifying"].includes(r.state));
-    } catch (e) { waiting = []; }
+    } catch { waiting = []; }
     box.hidden = waiting.length === 0;
     if (!waiting.length) return;
     const first = waiting[0];

@@ -1,3 +1,4 @@
+// @ts-check
 /* "Put this app on your home screen" guidance on My videos. Shown only in a browser tab (not
  * when already opened from the home screen), until the parent taps "Not now".
  *
@@ -15,24 +16,24 @@
 
   const standalone = window.matchMedia("(display-mode: standalone)").matches ||
     window.navigator.standalone === true;
-  let dismissedAt = 0;
-  try { dismissedAt = Number(localStorage.getItem(KEY)) || 0; } catch (e) { dismissedAt = 0; }
+  let dismissedAt;
+  try { dismissedAt = Number(localStorage.getItem(KEY)) || 0; } catch { dismissedAt = 0; }
   if (standalone || Date.now() - dismissedAt < AGAIN_AFTER_MS) return;
 
   const ua = navigator.userAgent;
   const ios = /iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1);
   const android = /Android/.test(ua);
   const mine = ios ? "ios" : android ? "android" : "other";
-  card.querySelectorAll("[data-platform]").forEach((steps) => {
+  card.querySelectorAll("[data-platform]").forEach((/** @type {HTMLElement} */ steps) => {
     steps.hidden = steps.dataset.platform !== mine;
   });
   // Open the first time; folded away (one line) once the parent has read it.
   const SEEN = "vig-install-seen";
-  const details = document.getElementById("install-details");
+  const details = /** @type {HTMLDetailsElement | null} */ (document.getElementById("install-details"));
   try {
     if (details && localStorage.getItem(SEEN)) details.open = false;
     localStorage.setItem(SEEN, "1");
-  } catch (e) { /* private mode: stays open */ }
+  } catch { /* private mode: stays open */ }
   card.hidden = false;
 
   // Chrome on Android can install with one tap once it offers to.
@@ -50,7 +51,7 @@
   });
   window.addEventListener("appinstalled", () => { card.hidden = true; });
   document.getElementById("install-dismiss").addEventListener("click", () => {
-    try { localStorage.setItem(KEY, String(Date.now())); } catch (e) { /* private mode */ }
+    try { localStorage.setItem(KEY, String(Date.now())); } catch { /* private mode */ }
     card.hidden = true;
   });
 })();

@@ -1,7 +1,6 @@
 /* The practitioner's share panel: copy the invitation link, or open the phone's share sheet. */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
 
   function say(panel, text) {
     const status = panel.querySelector("[data-share-status]");
@@ -15,13 +14,13 @@
       await navigator.clipboard.writeText(input.value);
       say(panel, "Link copied. Paste it into a message to the family.");
       return;
-    } catch (e) {
+    } catch {
       // Older browsers, or no clipboard permission: fall back to selecting the text.
     }
     input.focus();
     input.select();
-    let copied = false;
-    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    let copied;
+    try { copied = document.execCommand("copy"); } catch { copied = false; }
     say(panel, copied
       ? "Link copied. Paste it into a message to the family."
       : "The link is selected. Copy it with your keyboard or a long press.");
@@ -41,7 +40,7 @@
     }
   }
 
-  vig.initSharePanels = function () {
+  function initSharePanels() {
     document.querySelectorAll("[data-share-panel]").forEach(function (panel) {
       const copy = panel.querySelector("[data-copy-link]");
       const share = panel.querySelector("[data-share-link]");
@@ -51,7 +50,7 @@
         share.addEventListener("click", function () { shareLink(panel, share); });
       }
     });
-  };
+  }
 
-  document.addEventListener("DOMContentLoaded", vig.initSharePanels);
+  document.addEventListener("DOMContentLoaded", initSharePanels);
 })();

@@ -3,7 +3,10 @@
  * A form marked data-passkey="register" or "sign-in" has a button and a hidden `credential`
  * field. The button asks the server for options (POST to data-options-url), hands them to the
  * browser's WebAuthn API, puts the answer in the hidden field as JSON and submits the form, so
- * the server answers with an ordinary page. */
+ * the server answers with an ordinary page.
+ *
+ * @requires js/common.js
+ */
 (function () {
   "use strict";
   const vig = (window.vig = window.vig || {});

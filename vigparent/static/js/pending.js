@@ -1,10 +1,13 @@
+// @ts-check
 /* "My videos" (/film/videos): every video on this phone that is not yet safely with the
  * practitioner, in plain words, plus what the server says about ones already sent.
  * The words (vig.describeRecording) are shared with the recorder's "Sending" panel.
+ *
+ * @requires js/common.js js/vig-store.js js/uploader.js
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
 
   /* {text, icon, tone, done} for a local record and/or the server's status of it. */
   vig.describeRecording = function (rec, server) {
@@ -195,7 +198,7 @@
       const fresh = itemFor(entry);
       const key = fresh.dataset.key;
       seen.add(key);
-      let current = list.querySelector('[data-key="' + CSS.escape(key) + '"]');
+      let current = /** @type {HTMLElement | null} */ (list.querySelector('[data-key="' + CSS.escape(key) + '"]'));
       if (!current) {
         current = fresh;
       } else if (current.dataset.signature !== fresh.dataset.signature) {
@@ -204,7 +207,7 @@
         current.replaceWith(fresh);
         current = fresh;
         if (hadFocus) {
-          const target = current.querySelector("button, a");
+          const target = /** @type {HTMLElement | null} */ (current.querySelector("button, a"));
           if (target) target.focus();
         }
       }
@@ -212,7 +215,7 @@
       if (expected !== current) list.insertBefore(current, expected);
       previous = current;
     }
-    Array.from(list.children).forEach((child) => { if (!seen.has(child.dataset.key)) child.remove(); });
+    Array.from(list.children).forEach((/** @type {HTMLElement} */ child) => { if (!seen.has(child.dataset.key)) child.remove(); });
     if (summary) summary.textContent = entries.length ? summarise(local) : "";
     await warnIfStorageMayBeCleared(local);
     if (empty) empty.hidden = entries.length > 0;
@@ -249,11 +252,11 @@
       const body = await response.json();
       serverRecordings = Array.isArray(body.recordings) ? body.recordings : [];
       render();
-    } catch (e) { /* offline: the phone's own list is enough */ }
+    } catch { /* offline: the phone's own list is enough */ }
   }
 
   list.addEventListener("click", async (event) => {
-    const target = event.target.closest("button[data-action]");
+    const target = /** @type {HTMLButtonElement | null} */ (/** @type {Element} */ (event.target).closest("button[data-action]"));
     if (!target) return;
     const id = target.dataset.id;
     const action = target.dataset.action;
@@ -269,7 +272,7 @@
     } else if (action === "delete") {
       confirming.add(id);
       await render();
-      const no = list.querySelector('[data-action="delete-no"][data-id="' + CSS.escape(id) + '"]');
+      const no = /** @type {HTMLButtonElement | null} */ (list.querySelector('[data-action="delete-no"][data-id="' + CSS.escape(id) + '"]'));
       if (no) no.focus();
     } else if (action === "delete-no") {
       confirming.delete(id);

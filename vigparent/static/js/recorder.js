@@ -1,16 +1,22 @@
+// @ts-check
 /* The recorder page (/film/): camera preview, filming into IndexedDB as it happens, watching
  * it back, then keep-and-send or delete. Also the fallbacks: the phone's own camera app and
  * choosing a video that is already on the phone.
  *
  * Switched on only when #vig-recorder is on the page.
+ *
+ * @requires js/common.js js/vig-store.js js/container.js js/uploader.js js/pending.js
  */
 (function () {
   "use strict";
   const root = document.getElementById("vig-recorder");
-  const vig = window.vig;
+  const vig = /** @type {Vig} */ (window.vig);
   if (!root || !vig || !vig.store) return;
 
   const $ = (id) => document.getElementById(id);
+  const $button = (id) => /** @type {HTMLButtonElement} */ ($(id));
+  const $video = (id) => /** @type {HTMLVideoElement} */ ($(id));
+  const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
   const NUDGE_S = Number(root.dataset.nudgeSeconds) || 300;
   const MAX_S = Number(root.dataset.maxSeconds) || 600;
   const LOW_BYTES = Number(root.dataset.lowStorageBytes) || 200 * 1024 * 1024;
@@ -21,17 +27,17 @@
   const MP4 = ["video/mp4;codecs=avc1,mp4a.40.2", "video/mp4;codecs=avc1", "video/mp4"];
 
   const el = {
-    camera: $("rec-camera"), preview: $("rec-preview"), cameraMsg: $("rec-camera-msg"),
+    camera: $("rec-camera"), preview: $video("rec-preview"), cameraMsg: $("rec-camera-msg"),
     timer: $("rec-timer"), clock: $("rec-clock"), note: $("rec-note"), space: $("rec-space"),
     awake: $("rec-awake"),
-    start: $("rec-start"), stop: $("rec-stop"), switchCam: $("rec-switch"),
-    review: $("rec-review"), reviewHeading: $("review-heading"), playback: $("rec-playback"),
-    reviewMeta: $("rec-review-meta"), reviewNote: $("rec-review-note"), send: $("rec-send"),
-    discard: $("rec-discard"), discardConfirm: $("rec-discard-confirm"),
-    discardYes: $("rec-discard-yes"), discardNo: $("rec-discard-no"),
+    start: $button("rec-start"), stop: $button("rec-stop"), switchCam: $button("rec-switch"),
+    review: $("rec-review"), reviewHeading: $("review-heading"), playback: $video("rec-playback"),
+    reviewMeta: $("rec-review-meta"), reviewNote: $("rec-review-note"), send: $button("rec-send"),
+    discard: $button("rec-discard"), discardConfirm: $("rec-discard-confirm"),
+    discardYes: $button("rec-discard-yes"), discardNo: $button("rec-discard-no"),
     sending: $("rec-sending"), sendingHeading: $("sending-heading"),
-    sendingState: $("rec-sending-state"), sendingProgress: $("rec-sending-progress"),
-    fallback: $("rec-fallback"), fileCamera: $("rec-file-camera"), filePick: $("rec-file-pick"),
+    sendingState: $("rec-sending-state"), sendingProgress: /** @type {HTMLProgressElement} */ ($("rec-sending-progress")),
+    fallback: $("rec-fallback"), fileCamera: $input("rec-file-camera"), filePick: $input("rec-file-pick"),
     fileStatus: $("rec-file-status"),
   };
 
@@ -143,7 +149,7 @@
     else if (name === "NotReadableError") why = "Another app has the camera. Close that app first.";
     say(document.getElementById("rec-blocked-msg"), why + " You can still film with your phone's camera app, above.");
     show(problem.querySelector("[data-steps-for=blocked]"), blocked);
-    problem.querySelectorAll("[data-platform]").forEach((ol) => show(ol, ol.dataset.platform === platform()));
+    problem.querySelectorAll("[data-platform]").forEach((/** @type {HTMLElement} */ ol) => show(ol, ol.dataset.platform === platform()));
     show(problem, true);
     root.classList.add("camera-failed");
   }
@@ -198,6 +204,7 @@
       return;
     }
     const id = vig.newId();
+    /** @type {(value?: unknown) => void} */
     let release;
     const done = new Promise((resolve) => { release = resolve; });
     holdRecordingLock(id, done); // before the record exists, so no other page thinks it orphaned
@@ -258,7 +265,7 @@
     try {
       if (s.recorder.state !== "inactive") s.recorder.stop();
       else finishFilming(s);
-    } catch (err) {
+    } catch {
       finishFilming(s);
     }
   }
@@ -463,6 +470,7 @@
     vig.storageSpace.persist();
     const id = vig.newId();
     importing = id;
+    /** @type {(value?: unknown) => void} */
     let copied;
     holdRecordingLock(id, new Promise((resolve) => { copied = resolve; }));
     try {

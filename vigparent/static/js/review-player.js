@@ -1,8 +1,8 @@
+// @ts-check
 /* The parent's clip player: big buttons a thumb can hit, and a seek bar as wide as the phone.
  * Without this script the browser's own controls are shown instead. */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
 
   function clock(t, round) {
     if (!isFinite(t) || t < 0) t = 0;
@@ -12,7 +12,7 @@
 
   const players = [];
 
-  vig.reviewPlayer = function (figure) {
+  function reviewPlayer(figure) {
     const video = figure.querySelector("video");
     const controls = figure.querySelector("[data-controls]");
     const seek = figure.querySelector("[data-seek]");
@@ -83,9 +83,9 @@
     );
     video.addEventListener("ended", function () { bigPlay.hidden = false; });
     render();
-  };
+  }
 
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-review-player]").forEach(vig.reviewPlayer);
+    document.querySelectorAll("[data-review-player]").forEach(reviewPlayer);
   });
 })();

@@ -1,14 +1,17 @@
+// @ts-check
 /* SHA-256 of a stored recording: the number the phone compares with the server's before it
  * deletes its own copy (docs/upload-contract.md "Status JSON").
  *
  * WebCrypto's digest() is fast but wants the whole file in memory at once, which is fine up
  * to NATIVE_LIMIT. Bigger files (iPhones can ignore the bitrate we ask for and record
  * 1 GB+ in 10 minutes) go through the small incremental SHA-256 below, one stored chunk at a
- * time, so memory stays flat. Both paths are checked against each other in the browser tests.
+ * time, so memory stays flat. tests/js/sha256.test.mjs checks both against Node's crypto.
+ *
+ * @requires js/vig-store.js
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   const NATIVE_LIMIT = 192 * 1024 * 1024;
 
   const K = new Uint32Array([
@@ -99,9 +102,6 @@
   function toHex(buffer) {
     return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
   }
-
-  vig.Sha256 = Sha256;
-  vig.hexOf = toHex;
 
   /* sha256 (hex) of the bytes stored for recording `rec`. */
   vig.hashRecording = async function (rec) {

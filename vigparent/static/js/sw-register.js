@@ -1,3 +1,4 @@
+// @ts-check
 /* Registers the service worker (parent pages only: this bundle is only on parent pages) and
  * decides when a new version may take over.
  *
@@ -6,10 +7,12 @@
  * already open keeps the scripts it has; the next page it opens comes from the new version.
  * If it is filming, the hand-over happens when filming stops (recorder.js calls
  * vig.sw.activateWaiting()).
+ *
+ * @requires js/common.js js/vig-store.js
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   let registration = null;
 
   function activateWaiting() {
@@ -18,11 +21,11 @@
     registration.waiting.postMessage({ type: "SKIP_WAITING" });
   }
 
-  vig.sw = { activateWaiting: activateWaiting, ready: null };
+  vig.sw = { activateWaiting: activateWaiting };
 
   if (!("serviceWorker" in navigator) || !vig.config.swUrl) return;
 
-  vig.sw.ready = navigator.serviceWorker.register(vig.config.swUrl, { scope: "/" }).then((reg) => {
+  navigator.serviceWorker.register(vig.config.swUrl, { scope: "/" }).then((reg) => {
     registration = reg;
     activateWaiting();
     reg.addEventListener("updatefound", () => {
@@ -32,7 +35,6 @@
         if (worker.state === "installed") activateWaiting();
       });
     });
-    return reg;
   }).catch((e) => vig.reportError("caught", e));
 
   // Background Sync arrives in the worker, which asks open pages to send (sw.js).

@@ -18,7 +18,6 @@
  * cache holds pages and the bundles those pages name, so a page answered from a cache always
  * finds its scripts: an old page is never left pointing at deleted files.
  */
-/* global VIG_SW */
 (function () {
   "use strict";
   const CFG = self.VIG_SW;
@@ -42,7 +41,7 @@
       try {
         const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
         if (isCacheablePage(response)) await cache.put(url, response);
-      } catch (e) { /* offline while installing: keep going */ }
+      } catch { /* offline while installing: keep going */ }
     }));
   }
 
@@ -106,7 +105,7 @@
       // Slow signal: show the saved page rather than a blank screen; the network answer
       // still refreshes the cache when it comes.
       return await Promise.race([network, delay(SLOW_NETWORK_MS).then(() => cached)]);
-    } catch (e) {
+    } catch {
       if (cached) return cached;
       const offline = await cache.match(CFG.offline, { ignoreVary: true });
       return offline || new Response(

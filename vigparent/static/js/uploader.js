@@ -1,3 +1,4 @@
+// @ts-check
 /* Sends recordings from IndexedDB to the server with tus-js-client (window.tus), following
  * docs/upload-contract.md.
  *
@@ -14,18 +15,17 @@
  *   file ("safe") with the same sha256 as ours. Until then the video stays listed.
  * - Resumes on page load, on `online`, on the service worker's Background Sync message,
  *   and every minute while a page is open.
+ * Its decisions (what to retry, what a failure means, what to tidy) are upload-rules.js.
+ *
+ * @requires js/common.js js/vig-store.js js/sha256.js js/container.js js/upload-rules.js
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   const cfg = vig.config;
+  const rules = vig.uploadRules;
   const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 60000];
-  const RETRYABLE = new Set([409, 423, 460]);
-  const SENDABLE = new Set(["queued", "uploading", "problem", "verifying"]);
   const PERIODIC_MS = 60 * 1000;
-  const KEEP_SENT_NOTE_MS = 30 * 864e5;
-  // A record still "recording" or "copying" that has not changed for this long lost its page.
-  const STALE_MS = 15 * 1000;
 
   const running = new Map(); // recording id -> {promise, upload, stopped}
   const progress = new Map(); // recording id -> fraction sent, live in this page
@@ -156,28 +156,16 @@
     };
   }
 
-  function describe(err) {
-    const res = err && err.originalResponse;
-    const status = res ? res.getStatus() : (err && err.status) || 0;
-    let body = (err && err.body) || {};
-    if (res) {
-      try { body = JSON.parse(res.getBody() || "{}") || {}; } catch (e) { body = {}; }
-    }
-    return { status: status, code: body.code || "", message: body.reason || body.message || "" };
-  }
+  const describe = rules.describe;
 
-  /* The percent sent, as every screen shows it. Never lower than what this tab showed before:
-   * a page counts bytes handed to the network, the next one only the bytes the server took. */
+  /* The percent sent, as every screen shows it (rules.percent), remembered for this tab. */
   function percentSent(rec) {
     if (!rec) return 0;
-    const live = progress.get(rec.id);
-    const saved = rec.size ? (rec.sent || 0) / rec.size : 0;
-    let pct = Math.min(99, Math.floor(100 * Math.max(live || 0, saved)));
     const key = "vig.sent." + rec.id;
-    try {
-      pct = Math.max(pct, Number(sessionStorage.getItem(key)) || 0);
-      sessionStorage.setItem(key, String(pct));
-    } catch (e) { /* no storage: this page's own figure */ }
+    let shown = 0;
+    try { shown = Number(sessionStorage.getItem(key)) || 0; } catch { /* no storage */ }
+    const pct = rules.percent(rec, progress.get(rec.id), shown);
+    try { sessionStorage.setItem(key, String(pct)); } catch { /* this page's own figure */ }
     return pct;
   }
 
@@ -206,9 +194,7 @@
         },
         headers: { "X-CSRFToken": vig.csrfToken() },
         onShouldRetry(err) {
-          if (isLocalReadError(err)) return false;
-          const status = describe(err).status;
-          return navigator.onLine !== false && (!status || status >= 500 || RETRYABLE.has(status));
+          return !isLocalReadError(err) && rules.shouldRetry(describe(err), navigator.onLine !== false);
         },
         onProgress(sent, total) {
           progress.set(rec.id, total ? sent / total : 0);
@@ -248,11 +234,11 @@
       try {
         return await sendBytes(rec, entry);
       } catch (err) {
-        const d = describe(err);
         if (entry.stopped || attempt >= 2) throw err;
-        if (d.status === 404 || d.code === "expired") {
+        const step = rules.recovery(describe(err));
+        if (step === "restart") {
           await vig.store.update(id, { uploadUrl: null });
-        } else if (d.code === "csrf") {
+        } else if (step === "refresh-csrf") {
           await refreshCsrfToken();
         } else {
           throw err;
@@ -266,13 +252,10 @@
     const response = await fetch(url, {
       credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" },
     });
-    let body = {};
-    try { body = await response.json(); } catch (e) { body = {}; }
+    let body;
+    try { body = await response.json(); } catch { body = {}; }
     if (!response.ok) {
-      const err = new Error("status " + response.status);
-      err.status = response.status;
-      err.body = body;
-      throw err;
+      throw Object.assign(new Error("status " + response.status), { status: response.status, body: body });
     }
     return body;
   }
@@ -290,24 +273,22 @@
       }
       throw err;
     }
-    if (status.status === "rejected") {
+    const verdict = rules.verdict(status, rec);
+    if (verdict === "rejected") {
       await vig.store.update(rec.id, { state: "rejected", error: status.reason || status.message || "" });
-      return "rejected";
-    }
-    if (!status.safe) return "incomplete";
-    if (status.sha256 && status.sha256 === rec.sha256) {
+    } else if (verdict === "sent") {
       await vig.store.deleteChunks(rec.id);
       await vig.store.update(rec.id, {
         state: "sent", sentAt: Date.now(), serverStatus: status.status, chunkSizes: [],
         error: null, blocked: false, uploadUrl: null,
       });
-      return "sent";
+    } else if (verdict === "mismatch") {
+      await vig.store.update(rec.id, {
+        state: "problem", mismatch: true, blocked: true, serverSha256: status.sha256 || null,
+        error: rules.WORDS.mismatch,
+      });
     }
-    await vig.store.update(rec.id, {
-      state: "problem", mismatch: true, blocked: true, serverSha256: status.sha256 || null,
-      error: "It did not arrive whole. Your video is still safe on this phone. Tap “Send again”.",
-    });
-    return "mismatch";
+    return verdict;
   }
 
   function registerBackgroundSync() {
@@ -317,66 +298,29 @@
       .catch(() => {});
   }
 
-  const WORDS = {
-    signedOut: "Please open the link your practitioner sent you. Then it will send.",
-    generic: "Something went wrong sending this video. It is still safe on this phone.",
-    dropped: "The signal dropped. We will try again soon.",
-    server: "Something went wrong on our side. We will try again soon.",
-    phone: "This phone could not read the saved video. Please film it again.",
-  };
-
   async function handleFailure(id, err) {
-    const d = describe(err);
     const rec = await vig.store.get(id);
     if (!rec) return;
-    if (isLocalReadError(err)) {
-      await vig.store.update(id, { state: "problem", blocked: true, error: WORDS.phone });
-      return;
-    }
-    if (!d.status) {
-      // No answer from the server: no signal, or it dropped.
-      const keep = rec.state === "verifying" ? "verifying" : null;
-      if (navigator.onLine === false) {
-        await vig.store.update(id, { state: keep || "queued", error: null });
-      } else {
-        await vig.store.update(id, { state: keep || "problem", error: WORDS.dropped, blocked: false });
-      }
-      registerBackgroundSync();
-      return;
-    }
-    if (d.status >= 500 || RETRYABLE.has(d.status)) {
-      const words = d.status >= 500 ? WORDS.server : WORDS.dropped;
-      await vig.store.update(id, { state: "problem", error: words, blocked: false });
-      registerBackgroundSync();
-      return;
-    }
-    if (d.status === 401) {
-      await vig.store.update(id, { state: "problem", error: WORDS.signedOut, blocked: true });
-      return;
-    }
-    if (d.code === "consent_withdrawn") {
-      // DESIGN.md §7: after withdrawal the phone empties its queue and caches.
+    const step = rules.afterFailure(describe(err), {
+      localRead: isLocalReadError(err), online: navigator.onLine !== false, state: rec.state,
+    });
+    if (step.wipe) {
       await vig.localRecordings.wipeAll();
-      window.dispatchEvent(new CustomEvent("vig:notice", { detail: { message: d.message } }));
+      window.dispatchEvent(new CustomEvent("vig:notice", { detail: { message: step.notice } }));
       return;
     }
-    if (d.code === "rejected") {
+    if (step.verifyFirst) {
       try { await verify(rec); } catch (e) { vig.reportError("upload_failed", e); }
       const after = await vig.store.get(id);
       if (after && after.state === "rejected") return;
     }
-    if (d.code === "too_large" || d.code === "not_a_video") {
-      await vig.store.update(id, { state: "rejected", error: d.message || WORDS.generic });
-      return;
-    }
-    // no_consent, quota_full, and anything that is our bug: keep the video, say so plainly,
-    // and try again the next time the app is opened.
-    await vig.store.update(id, { state: "problem", error: d.message || WORDS.generic, blocked: true });
+    await vig.store.update(id, step.patch);
+    if (step.sync) registerBackgroundSync();
   }
 
   async function run(id, entry) {
     let rec = await vig.store.get(id);
-    if (!rec || !SENDABLE.has(rec.state)) return;
+    if (!rec || !rules.SENDABLE.has(rec.state)) return;
     if (navigator.onLine === false) {
       if (rec.state !== "verifying") await vig.store.update(id, { state: "queued", error: null });
       registerBackgroundSync();
@@ -395,7 +339,7 @@
     if (rec.state !== "verifying") {
       try {
         await loadTus();
-      } catch (e) {
+      } catch {
         // No signal after all, or the signal is only just back (a service worker can lag
         // behind the page): it waits, and is tried again soon, then every minute.
         await vig.store.update(id, { state: "queued", error: null });
@@ -452,38 +396,31 @@
     let list;
     try { list = await vig.store.all(); } catch (e) { vig.reportError("storage_failed", e); return; }
     const now = Date.now();
-    // The recorder holds a Web Lock per recording while filming or copying (any tab), so a
-    // record in those states without its lock lost its page. Without Web Locks: no news
-    // for STALE_MS (the recorder writes every second).
     let held = null;
     if (navigator.locks && navigator.locks.query) {
       try {
         const state = await navigator.locks.query();
         held = new Set([].concat(state.held || [], state.pending || []).map((l) => l.name));
-      } catch (e) { held = null; }
+      } catch { held = null; }
     }
-    const orphaned = (rec) => (held
-      ? !held.has("vig-recording-" + rec.id)
-      : now - (rec.updatedAt || rec.createdAt) > STALE_MS) && !(vig.recorderBusy && vig.recorderBusy(rec.id));
     for (const rec of list) {
-      if (rec.state === "recording" && orphaned(rec)) {
+      const busy = !!(vig.recorderBusy && vig.recorderBusy(rec.id));
+      const orphaned = rules.isOrphaned(rec, { held: held, now: now, busy: busy });
+      const step = rules.tidy(rec, { orphaned: orphaned, now: now });
+      if (step === "cut-back") {
         // The page closed while filming: what reached the phone is kept for the parent to
         // check, cut back to its last whole piece (container.js).
         let whole = rec;
-        try { whole = (await vig.makeWhole(rec.id)) || rec; } catch (e) { vig.reportError("storage_failed", e); whole = rec; }
-        await vig.store.update(rec.id, whole.size
-          ? { state: "review", interrupted: true, durationMs: whole.chunkSizes.length * 1000 } // ~1 chunk a second
-          : { state: "broken" });
-      } else if (rec.state === "copying" && orphaned(rec)) {
+        try { whole = (await vig.makeWhole(rec.id)) || rec; } catch (e) { vig.reportError("storage_failed", e); }
+        await vig.store.update(rec.id, rules.afterCutBack(whole));
+      } else if (step === "broken") {
         await vig.store.update(rec.id, { state: "broken" });
-      } else if (rec.state === "sent" && now - (rec.sentAt || 0) > KEEP_SENT_NOTE_MS) {
+      } else if (step === "forget") {
         await vig.store.remove(rec.id);
       }
     }
     for (const rec of list) {
-      if (!SENDABLE.has(rec.state) || rec.mismatch) continue; // a mismatch waits for "Send again"
-      if (rec.blocked && why !== "load" && why !== "manual") continue;
-      start(rec.id);
+      if (rules.shouldStart(rec, why)) start(rec.id);
     }
   }
 
@@ -513,9 +450,7 @@
     stop: stop,
     stopAll: stopAll,
     isRunning: (id) => running.has(id),
-    progress: (id) => progress.get(id),
     percent: percentSent,
-    status: fetchStatus,
   };
 
   if (!window.idb) return;

@@ -1,8 +1,10 @@
+// @ts-check
 /* The phone's own copy of every recording, in IndexedDB (through idb's UMD build, window.idb).
  *
- * Two object stores:
+ * Two object stores (the schema's versions are the steps in SCHEMA below):
  * - "recordings": one small record per video, keyed by its id (crypto.randomUUID()):
- *   {id, createdAt, mimeType, size, state, uploadUrl, error, sha256, chunkSizes, ...}
+ *   {id, createdAt, mimeType, size, state, uploadUrl, error, sha256, chunkSizes, ...},
+ *   listed newest first through its "createdAt" index (version 2)
  * - "chunks": the bytes, as ArrayBuffers (Safari fails intermittently with Blobs), keyed
  *   [recordingId, seq]. The recorder writes one chunk per second while filming, so a crash
  *   or a closed tab costs seconds, not the recording.
@@ -10,13 +12,15 @@
  * Also here, because every parent page needs them: the page config (vig.config), the shared
  * Screen Wake Lock (vig.wakeLock), small formatters (vig.fmt) and vig.localRecordings, the
  * API the withdrawal feature uses to empty the phone.
+ *
+ * @requires idb/build/umd.js
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
 
   // ---- config from <meta name="vig-capture" data-...> (templates/capture/_parent_head.html)
-  const meta = document.querySelector('meta[name="vig-capture"]');
+  const meta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="vig-capture"]'));
   const data = meta ? meta.dataset : {};
   vig.config = {
     uploadEndpoint: data.uploadEndpoint || "/api/uploads",
@@ -31,7 +35,32 @@
 
   // ---- IndexedDB
   const DB_NAME = "vig-local";
-  const DB_VERSION = 1;
+  /* One step per version: SCHEMA[n] upgrades a database at version n to n + 1. A phone can skip
+   * versions of the app (not opened for months), so upgrade() runs every step from the version
+   * it finds, never one that already ran ("store already exists"). Never change a released
+   * step; add one, and only add: a page of an older version may still be open (openDb).
+   * tests/browser/test_local_upgrade.py opens a version-1 database. */
+  const SCHEMA = [
+    // 1: a small record per video, and its bytes in chunks.
+    (db) => {
+      db.createObjectStore("recordings", { keyPath: "id" });
+      db.createObjectStore("chunks", { keyPath: ["recordingId", "seq"] });
+    },
+    // 2: the list comes newest first from an index. A record without a date would be missing
+    // from the index, so from the list: every record has one (create() makes sure of it).
+    (db, tx) => {
+      const recordings = tx.objectStore("recordings");
+      recordings.openCursor().then(function dated(cursor) {
+        if (!cursor) return;
+        if (typeof cursor.value.createdAt !== "number") {
+          cursor.update(Object.assign({}, cursor.value, { createdAt: cursor.value.updatedAt || 0 }));
+        }
+        return cursor.continue().then(dated);
+      });
+      recordings.createIndex("createdAt", "createdAt");
+    },
+  ];
+  const DB_VERSION = SCHEMA.length;
   const RETRY_DELAYS = [100, 400, 1200];
   let dbPromise = null;
 
@@ -46,10 +75,9 @@
   function openDb() {
     if (!window.idb) return Promise.reject(new Error("IndexedDB helper missing"));
     if (!dbPromise) {
-      dbPromise = window.idb.openDB(DB_NAME, DB_VERSION, {
-        upgrade(db) {
-          db.createObjectStore("recordings", { keyPath: "id" });
-          db.createObjectStore("chunks", { keyPath: ["recordingId", "seq"] });
+      const events = {
+        upgrade(db, oldVersion, _newVersion, tx) {
+          for (let version = oldVersion; version < DB_VERSION; version++) SCHEMA[version](db, tx);
         },
         blocking() {
           // A newer version of the app in another tab wants to upgrade: let it.
@@ -58,6 +86,12 @@
           if (p) p.then((db) => db.close());
         },
         terminated() { dbPromise = null; },
+      };
+      dbPromise = window.idb.openDB(DB_NAME, DB_VERSION, events).catch((err) => {
+        // A newer version of the app (another tab) has upgraded it: its steps only add, so
+        // open it as it is, and this page carries on until it loads the new version.
+        if (err && err.name === "VersionError") return window.idb.openDB(DB_NAME, undefined, events);
+        throw err;
       });
       dbPromise.catch(() => { dbPromise = null; });
     }
@@ -95,7 +129,7 @@
       await tx.done;
       return result;
     } catch (err) {
-      try { tx.abort(); } catch (e) { /* already finished */ }
+      try { tx.abort(); } catch { /* already finished */ }
       await tx.done.catch(() => {});
       if (isQuotaError(err, tx)) throw new StorageFullError();
       throw err;
@@ -120,6 +154,7 @@
         createdAt: Date.now(), mimeType: "", size: 0, chunkSizes: [], state: "recording",
         uploadUrl: null, error: null, sha256: null, sent: 0,
       }, record);
+      if (typeof rec.createdAt !== "number") rec.createdAt = Date.now(); // listed by it
       await withRetry(() => writeTx(["recordings"], (tx) => tx.objectStore("recordings").add(rec)));
       notify(rec.id);
       return rec;
@@ -129,9 +164,9 @@
       return (await openDb()).get("recordings", id);
     },
 
+    /* Every recording, newest first. */
     async all() {
-      const list = await (await openDb()).getAll("recordings");
-      return list.sort((a, b) => b.createdAt - a.createdAt);
+      return (await (await openDb()).getAllFromIndex("recordings", "createdAt")).reverse();
     },
 
     /* Merge `patch` (or the result of patch(record)) into a record; returns the new record. */
@@ -274,7 +309,7 @@
         const e = await navigator.storage.estimate();
         if (!e.quota) return null;
         return Math.max(0, e.quota - (e.usage || 0));
-      } catch (err) {
+      } catch {
         return null;
       }
     },
@@ -284,7 +319,7 @@
       if (!navigator.storage || !navigator.storage.persisted) return false;
       try {
         return await navigator.storage.persisted();
-      } catch (err) {
+      } catch {
         return false;
       }
     },
@@ -294,7 +329,7 @@
       try {
         if (await navigator.storage.persisted()) return true;
         return await navigator.storage.persist();
-      } catch (err) {
+      } catch {
         return false;
       }
     },
@@ -316,7 +351,7 @@
           sentinel = await navigator.wakeLock.request("screen");
           sentinel.addEventListener("release", () => { sentinel = null; });
           if (!holders.size) { sentinel.release(); sentinel = null; }
-        } catch (err) {
+        } catch {
           sentinel = null; // low battery mode etc.: carry on without it
         } finally {
           requesting = null;
@@ -389,6 +424,5 @@
       }
       return Object.assign(counts, { caches: cacheCount });
     },
-    list() { return store.all(); },
   };
 })();

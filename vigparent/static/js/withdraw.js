@@ -1,3 +1,4 @@
+// @ts-check
 /* Withdrawal on the phone (DESIGN.md §7), loaded on every parent page.
  *
  * - The one-tap "stop and delete" form: empties this phone at once (IndexedDB recordings and
@@ -10,10 +11,12 @@
  *   it, so the offline queue cannot send it again.
  *
  * The phone's store is the capture feature's: vig.localRecordings.wipeAll() (vig-store.js).
+ *
+ * @requires js/common.js
  */
 (function () {
   "use strict";
-  const vig = (window.vig = window.vig || {});
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
   const PENDING_KEY = "vig.withdrawal.pending";
   const WIPED_KEY = "vig.withdrawal.wiped"; // how many phone videos went, for the receipt
   const LOCAL_DB = "vig-local"; // vig-store.js's database
@@ -35,7 +38,7 @@
   function readPending() {
     try {
       return JSON.parse(localStorage.getItem(PENDING_KEY) || "null");
-    } catch (e) {
+    } catch {
       return null;
     }
   }
@@ -44,13 +47,13 @@
     try {
       localStorage.setItem(PENDING_KEY, JSON.stringify({ url: url, at: Date.now() }));
       return true;
-    } catch (e) {
+    } catch {
       return false; // private mode with no storage: the parent is still told to retry
     }
   }
 
   function clearPending() {
-    try { localStorage.removeItem(PENDING_KEY); } catch (e) { /* nothing stored */ }
+    try { localStorage.removeItem(PENDING_KEY); } catch { /* nothing stored */ }
   }
 
   function rememberWiped(n) {
@@ -58,7 +61,7 @@
     try {
       const before = Number(localStorage.getItem(WIPED_KEY)) || 0;
       localStorage.setItem(WIPED_KEY, String(before + n));
-    } catch (e) { /* the receipt then speaks generally */ }
+    } catch { /* the receipt then speaks generally */ }
   }
 
   function takeWiped() {
@@ -66,7 +69,7 @@
       const n = Number(localStorage.getItem(WIPED_KEY)) || 0;
       localStorage.removeItem(WIPED_KEY);
       return n;
-    } catch (e) {
+    } catch {
       return 0;
     }
   }
@@ -80,7 +83,7 @@
   async function wipeLocal() {
     let recordings = 0;
     if (vig.uploader && vig.uploader.stopAll) {
-      try { vig.uploader.stopAll(); } catch (e) { /* nothing running */ }
+      try { vig.uploader.stopAll(); } catch { /* nothing running */ }
     }
     if (vig.localRecordings && vig.localRecordings.wipeAll) {
       try {
@@ -94,14 +97,14 @@
         try {
           const req = indexedDB.deleteDatabase(LOCAL_DB);
           req.onsuccess = req.onerror = () => resolve();
-        } catch (e) { resolve(); }
+        } catch { resolve(); }
       }), 3000);
     }
     if (window.caches) {
       try {
         const names = await caches.keys();
         await Promise.all(names.map((name) => caches.delete(name)));
-      } catch (e) { /* no caches */ }
+      } catch { /* no caches */ }
     }
     try {
       // tus-js-client's resume records, in case any page ever stored them.
@@ -109,7 +112,7 @@
         const key = localStorage.key(i);
         if (key && key.indexOf("tus::") === 0) localStorage.removeItem(key);
       }
-    } catch (e) { /* no storage */ }
+    } catch { /* no storage */ }
     return recordings;
   }
 
@@ -122,7 +125,7 @@
         credentials: "same-origin",
         headers: { "X-CSRFToken": vig.csrfToken ? vig.csrfToken() : "", Accept: "application/json" },
       });
-    } catch (e) {
+    } catch {
       throw Object.assign(new Error("offline"), { offline: true });
     }
     if (!response.ok) throw Object.assign(new Error("refused"), { status: response.status });
@@ -201,7 +204,7 @@
           await vig.store.remove(rec.id);
         }
       }
-    } catch (e) { /* nothing stored here */ }
+    } catch { /* nothing stored here */ }
   }
 
   async function onReceipt(el) {
@@ -235,8 +238,6 @@
       wipeLocal().then((n) => { rememberWiped(n); return sendPending(sayer()); });
     }
   }
-
-  vig.withdrawal = { wipeLocal: wipeLocal, pending: () => readPending() !== null };
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
