@@ -19,9 +19,9 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LiveServer, screenshot
-from tests.capture.support import local_records, recordings_of, sign_in_parent
+from tests.capture.phone import local_records, recordings_of, sign_in_parent
 from tests.conftest import Factory
-from vigparent.testing.videos import make_video
+from tests.support.videos import make_video
 
 # Version 1 of vig-store.js, as released: its upgrade() and the record its store.create() and
 # appendChunk() wrote for a video the parent had tapped Send on.
