@@ -27,6 +27,8 @@ FEATURES = (
     "review",
     "withdrawal",
     "client_errors",
+    "staff",
+    "organisation",
 )
 
 

@@ -3,4 +3,5 @@
 from vigparent import retention  # noqa: F401
 from vigparent.clips import service as clip_jobs  # noqa: F401
 from vigparent.recordings import jobs as recording_jobs  # noqa: F401
+from vigparent.staff import service as staff_jobs  # noqa: F401
 from vigparent.withdrawal import service as withdrawal_service  # noqa: F401

@@ -26,6 +26,6 @@ def privacy() -> Any:
         practitioner=family.practitioner,
         consents=service.family_consents(family),
         consent_names=service.CONSENT_NAMES,
-        statements=service.CONSENT_STATEMENTS,
-        wording_version=service.CONSENT_WORDING_VERSION,
+        statements=service.statements_for(family.organisation),
+        wording_version=service.wording_version_for(family.organisation),
     )
