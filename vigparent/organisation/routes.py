@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from vigparent import db
 from vigparent.models import Role, User
@@ -25,7 +26,7 @@ def _admin() -> User:
 
 
 def _settings_page(form: OrganisationSettingsForm, field_errors: dict[str, str]) -> Any:
-    form.wording_version.choices = [(v, v) for v in service.wording_versions()]
+    form.wording_version.choices = [SelectChoice(v, v) for v in service.wording_versions()]
     return render_template(
         "organisation/settings.html",
         form=form,

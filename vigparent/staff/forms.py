@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
 
@@ -12,7 +12,10 @@ class InviteStaffForm(FlaskForm):
     email = EmailField("Email address", validators=[Length(max=254)])
     role = SelectField(
         "Role",
-        choices=[("practitioner", "Practitioner"), ("admin", "Admin (runs the service)")],
+        choices=[
+            SelectChoice("practitioner", "Practitioner"),
+            SelectChoice("admin", "Admin (runs the service)"),
+        ],
         default="practitioner",
     )
 
