@@ -32,9 +32,7 @@ def test_an_unreachable_server_is_a_clear_error_that_logs_no_content(
     try:
         with app.app_context(), caplog.at_level(logging.INFO, "vigparent.mail"):
             with pytest.raises(mail.MailNotSent):
-                mail.send(
-                    mail.Mail(to="jo@example.org", subject="S", body="secret-link", kind="k")
-                )
+                mail.send(mail.Mail(to="jo@example.org", subject="S", body="secret-link", kind="k"))
     finally:
         app.extensions["vig_settings"] = settings
     assert "secret-link" not in caplog.text and "jo@example.org" not in caplog.text

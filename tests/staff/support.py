@@ -13,7 +13,9 @@ from tests.mailbox import Mailbox, link_in
 NEW_PASSWORD = "a new long password 42"
 
 
-def invite(client: FlaskClient, email: str, name: str = "Jo Bloggs", role: str = "practitioner") -> Any:
+def invite(
+    client: FlaskClient, email: str, name: str = "Jo Bloggs", role: str = "practitioner"
+) -> Any:
     token = csrf_token(client, "/admin/staff")
     return client.post(
         "/admin/staff/invite",
@@ -43,6 +45,4 @@ def choose_password(
 
 def ask_for_reset(client: FlaskClient, email: str, **kw: Any) -> Any:
     token = csrf_token(client, "/password/forgot")
-    return client.post(
-        "/password/forgot", data={"csrf_token": token, "email": email}, **kw
-    )
+    return client.post("/password/forgot", data={"csrf_token": token, "email": email}, **kw)

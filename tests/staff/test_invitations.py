@@ -159,7 +159,9 @@ def _token(client: FlaskClient) -> str:
     return csrf_token(client, "/admin/staff")
 
 
-def test_a_tampered_link_is_refused(app: Flask, client: FlaskClient, make: Factory, login_as, mailbox):
+def test_a_tampered_link_is_refused(
+    app: Flask, client: FlaskClient, make: Factory, login_as, mailbox
+):
     login_as(_admin(make))
     invite(client, "jo@example.org")
     path = path_of_link(mailbox, "jo@example.org")
