@@ -30,9 +30,12 @@ def test_an_unreachable_server_is_a_clear_error_that_logs_no_content(
         mail_backend="smtp", smtp_host="127.0.0.1", smtp_port=port
     )
     try:
-        with app.app_context(), caplog.at_level(logging.INFO, "vigparent.mail"):
-            with pytest.raises(mail.MailNotSent):
-                mail.send(mail.Mail(to="jo@example.org", subject="S", body="secret-link", kind="k"))
+        with (
+            app.app_context(),
+            caplog.at_level(logging.INFO, "vigparent.mail"),
+            pytest.raises(mail.MailNotSent),
+        ):
+            mail.send(mail.Mail(to="jo@example.org", subject="S", body="secret-link", kind="k"))
     finally:
         app.extensions["vig_settings"] = settings
     assert "secret-link" not in caplog.text and "jo@example.org" not in caplog.text
