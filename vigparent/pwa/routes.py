@@ -39,7 +39,7 @@ def notices() -> list[tuple[str, str]]:
     """
     if request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate":
         return []
-    messages: list[tuple[str, str]] = get_flashed_messages(with_categories=True)
+    messages: list[tuple[str, str]] = get_flashed_messages(with_categories=True)  # type: ignore[assignment]
     if messages:
         after_this_request(_mark_once)
     return messages
