@@ -135,3 +135,31 @@ def test_admin_changes_a_setting_and_finds_it_in_the_audit_log(phone, make: Fact
     expect(phone.get_by_text("retention_days: 30 -> 7")).to_be_visible()
     _no_sideways_scroll(phone)
     screenshot(phone, "audit-log")
+
+
+def test_the_new_screens_have_no_serious_accessibility_problems(
+    browser, live_server, make: Factory, mailbox: Mailbox
+):
+    from tests.browser.test_accessibility import axe_violations
+
+    org = make.organisation()
+    make.practitioner("lead@example.org", organisation=org, role=Role.ADMIN)
+    context = new_context(browser, live_server, bypass_csp=True)  # axe is injected
+    page = context.new_page()
+    try:
+        for path in ("/password/forgot", "/staff/join/not-a-link"):
+            page.goto(path)
+            assert axe_violations(page) == [], path
+        _sign_in(page, "lead@example.org")
+        page.goto("/admin/staff")
+        page.get_by_label("Name").fill("Jo")
+        page.get_by_label("Email address").fill("jo@example.org")
+        page.get_by_role("button", name="Send invitation").click()
+        expect(page.get_by_text("Invitation sent")).to_be_visible()
+        for path in ("/admin/staff", "/admin/settings", "/admin/audit", "/admin/audit?since=x"):
+            page.goto(path)
+            assert axe_violations(page) == [], path
+        page.goto(urlsplit(link_in(mailbox.wait_for("jo@example.org")[0])).path)
+        assert axe_violations(page) == [], "choose password"
+    finally:
+        context.close()
