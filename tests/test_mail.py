@@ -21,6 +21,14 @@ def test_smtp_backend_delivers_to_a_real_server(app_ctx: Flask, mailbox: Mailbox
     assert body_of(message) == "Line one\n"
 
 
+def test_a_subject_is_always_one_line(app_ctx: Flask, mailbox: Mailbox):
+    mail.send(
+        mail.Mail(to="jo@example.org", subject="Team\r\nBcc: x@evil.example", body="b", kind="t")
+    )
+    [message] = mailbox.wait_for("jo@example.org")
+    assert message["Subject"] == "Team Bcc: x@evil.example" and message["Bcc"] is None
+
+
 def test_an_unreachable_server_is_a_clear_error_that_logs_no_content(
     app: Flask, caplog: pytest.LogCaptureFixture
 ):

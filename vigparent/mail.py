@@ -41,7 +41,8 @@ def _message(mail: Mail, settings: Settings) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.mail_from
     msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    # One line: names in a subject (an organisation's, say) can never add a header.
+    msg["Subject"] = " ".join(mail.subject.split())
     msg["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2] or None)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(mail.body)
