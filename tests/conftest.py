@@ -48,6 +48,8 @@ def make_test_settings(data_dir: Path, **overrides: Any) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=8,
         argon2_parallelism=1,
+        # No test sends mail anywhere unless it asks for the SMTP server (`mailbox`).
+        mail_backend="log",
     )
     return base.with_overrides(**overrides)
 
@@ -128,6 +130,29 @@ def pg_database() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[Any]:
+    """A real SMTP server on loopback for the whole session (tests/mailbox.py)."""
+    from tests.mailbox import Mailbox
+
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def mailbox(app: Flask, smtp_server: Any) -> Iterator[Any]:
+    """The app sends mail to the test SMTP server for this test; read it from here."""
+    settings: Settings = app.extensions["vig_settings"]
+    app.extensions["vig_settings"] = settings.with_overrides(
+        mail_backend="smtp", smtp_host="127.0.0.1", smtp_port=smtp_server.port
+    )
+    smtp_server.clear()
+    yield smtp_server
+    app.extensions["vig_settings"] = settings
 
 
 @pytest.fixture

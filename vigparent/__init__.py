@@ -32,6 +32,8 @@ FEATURES = (
     "supervision",
     "handover",
     "reports",
+    "staff",
+    "organisation",
 )
 
 

@@ -26,6 +26,7 @@ MIN_SECRET_LENGTH = 32
 # By the estimate below `secrets.token_urlsafe(32)` scores about 200 bits and
 # `secrets.token_hex(16)` about 115 (the estimate is pessimistic); 40 × "a" scores 0.
 MIN_SECRET_BITS = 96
+MAIL_BACKENDS = ("smtp", "log")
 
 
 class ConfigError(RuntimeError):
@@ -74,6 +75,20 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4
+    # Mail (vigparent/mail.py): "smtp" sends through the server below; "log" (development
+    # only) just logs that a mail of some kind was sent, never its link.
+    mail_backend: str = "smtp"
+    mail_from: str = "vigparent@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    # "" (plain, for a relay on the same machine), "starttls" or "ssl".
+    smtp_tls: str = ""
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    # Forgotten-password requests: per address (whoever asks) and per client address.
+    reset_request_rate_limit: str = "5 per 15 minutes"
+    reset_request_address_limit: str = "3 per hour"
+    password_reset_minutes: int = 60
 
     @property
     def media_dir(self) -> Path:
@@ -234,6 +249,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             raise _missing_secret("master key", key_file, production) from None
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
+    mail_backend = env.get("VIGPARENT_MAIL_BACKEND", "smtp").strip() or "smtp"
+    if mail_backend not in MAIL_BACKENDS or (production and mail_backend != "smtp"):
+        raise ConfigError("VIGPARENT_MAIL_BACKEND must be smtp (or log, in development only).")
+    smtp_tls = env.get("VIGPARENT_SMTP_TLS", "").strip().lower()
+    if smtp_tls not in ("", "starttls", "ssl"):
+        raise ConfigError("VIGPARENT_SMTP_TLS must be empty, starttls or ssl.")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -248,4 +269,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         rate_limit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
         redis_url=env.get("HUEY_REDIS_URL", ""),
         trusted_proxies=_int_setting(env, "TRUSTED_PROXIES", 0),
+        mail_backend=mail_backend,
+        mail_from=env.get("VIGPARENT_MAIL_FROM", "vigparent@localhost"),
+        smtp_host=env.get("VIGPARENT_SMTP_HOST", "localhost"),
+        smtp_port=_int_setting(env, "VIGPARENT_SMTP_PORT", 25),
+        smtp_tls=smtp_tls,
+        smtp_username=env.get("VIGPARENT_SMTP_USERNAME", ""),
+        smtp_password=env.get("VIGPARENT_SMTP_PASSWORD", ""),
     )

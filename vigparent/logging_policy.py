@@ -7,8 +7,9 @@ import re
 
 from flask import Flask
 
-# Invitation links carry their secret in the path; nothing else in a URL is secret.
-_SECRET_PATHS = re.compile(r"(/join/)[^\s?\"']+")
+# Invitation and password-reset links carry their secret in the path; nothing else in a URL
+# is secret.
+_SECRET_PATHS = re.compile(r"(/join/|/password/reset/)[^\s?\"']+")
 
 
 def redact(text: str) -> str:

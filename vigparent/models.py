@@ -139,6 +139,9 @@ class Organisation(Base):
     staff_second_factor_required: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # The consent wording parents are shown (consent.service.CONSENT_WORDINGS); NULL: the
+    # newest this version of the app knows.
+    consent_wording_version: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -199,6 +202,34 @@ class LoginSession(Base):
     # The open WebAuthn challenge (base64url), kept here rather than in the readable cookie,
     # and cleared when used so an answer to it cannot be played twice.
     webauthn_challenge: Mapped[str | None] = mapped_column(String(128))
+
+    user: Mapped[User] = relationship()
+
+
+class StaffLinkPurpose(enum.StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
+
+
+class StaffLink(Base):
+    """An emailed, single-use, expiring link that lets a staff member set their password.
+
+    Sent when an admin invites someone (who then has no password yet) or when someone asks to
+    reset a forgotten one. Only a hash of the link's secret is stored.
+    """
+
+    __tablename__ = "staff_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[StaffLinkPurpose] = mapped_column(_enum(StaffLinkPurpose))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The admin who invited (a plain id: the link is history once used).
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship()
 

@@ -6,6 +6,7 @@ from vigparent import retention
 from vigparent.clips import service as clips
 from vigparent.jobs import Job
 from vigparent.recordings import jobs as recordings
+from vigparent.staff import service as staff
 from vigparent.withdrawal import service as withdrawal
 
 ALL: tuple[Job, ...] = (
@@ -14,4 +15,5 @@ ALL: tuple[Job, ...] = (
     clips.cut_clip_task,
     withdrawal.resume_deletions_job,
     retention.daily_sweep,
+    staff.send_password_reset,
 )

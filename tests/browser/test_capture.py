@@ -383,7 +383,7 @@ def test_phone_without_wake_lock_is_told_to_keep_the_screen_on(parent_phone: Pho
     expect(hint).to_be_visible()
     screenshot(page, "capture-15-record-no-wake-lock")
     # Stopped before the recorder handed over any bytes, there would be nothing to watch.
-    page.wait_for_function("async () => (await vig.store.all()).some((r) => r.size > 0)")
+    wait_until(page, "async () => (await vig.store.all()).some((r) => r.size > 0)")
     page.get_by_role("button", name="Stop filming").click()
     expect(page.get_by_role("heading", name="Watch it back")).to_be_visible()
     expect(hint).to_be_hidden()

@@ -218,6 +218,8 @@ def _seed(app: Flask) -> World:
             "invitation_id": [invitation.id],
             "device_id": [1],
             "share_id": [shared.id],
+            # The admin's own id: switching oneself off is refused, so the crawl stays signed in.
+            "staff_id": [admin.id],
         }
         world.upload_ids = [recording.upload_id]
         world.tokens = [token, token[:-2], "x" * 40]

@@ -48,6 +48,23 @@ CONSENT_NAMES: dict[ConsentKind, str] = {
     ConsentKind.SUPERVISION: "Showing clips to the practitioner's supervisor",
 }
 
+# Every wording this version of the app can show, by version. An organisation chooses which is
+# current (its settings screen); keep old wordings here while any organisation may use them.
+CONSENT_WORDINGS: dict[str, dict[ConsentKind, str]] = {
+    CONSENT_WORDING_VERSION: CONSENT_STATEMENTS,
+}
+
+
+def wording_version_for(organisation: Organisation) -> str:
+    """The consent wording version this organisation shows: its choice, else the newest."""
+    chosen = organisation.consent_wording_version
+    return chosen if chosen in CONSENT_WORDINGS else CONSENT_WORDING_VERSION
+
+
+def statements_for(organisation: Organisation) -> dict[ConsentKind, str]:
+    return CONSENT_WORDINGS[wording_version_for(organisation)]
+
+
 REQUIRED_KINDS: tuple[ConsentKind, ...] = (ConsentKind.FILMING, ConsentKind.STORAGE)
 
 
@@ -84,6 +101,7 @@ def check_choices(organisation: Organisation, granted: Iterable[ConsentKind]) ->
 def record_consents(family: Family, carer: User, kinds: Iterable[ConsentKind]) -> None:
     """Store one ConsentRecord per kind for this carer, with the current wording version."""
     kinds = sorted(set(kinds), key=lambda k: list(ConsentKind).index(k))
+    version = wording_version_for(family.organisation)
     s = db.session()
     for kind in kinds:
         s.add(
@@ -91,14 +109,14 @@ def record_consents(family: Family, carer: User, kinds: Iterable[ConsentKind]) -
                 family_id=family.id,
                 user_id=carer.id,
                 kind=kind,
-                wording_version=CONSENT_WORDING_VERSION,
+                wording_version=version,
             )
         )
     audit.record(
         "consent_given",
         actor=carer,
         family=family,
-        detail=f"{','.join(k.value for k in kinds)} v{CONSENT_WORDING_VERSION}",
+        detail=f"{','.join(k.value for k in kinds)} v{version}",
     )
 
 

@@ -157,7 +157,7 @@ def consent(token: str) -> Any:
     context = _context(invitation, token) | {
         "form": form,
         "kinds": consent_service.offered_kinds(invitation.family.organisation),
-        "statements": consent_service.CONSENT_STATEMENTS,
+        "statements": consent_service.statements_for(invitation.family.organisation),
     }
     if request.method == "POST" and _staff_here():
         # A practitioner testing the link on their own computer would use it up.

@@ -1,15 +1,12 @@
 """Invitation links: signed, single use, expiring, revocable; only a hash is stored.
 
-The link carries `itsdangerous`-signed random secret. The signature lets us reject a tampered
-link without a database lookup; the hash in the database makes it single use and revocable.
+The token rules are vigparent/links.py's (shared with staff invitations and password resets).
 """
 
 from __future__ import annotations
 
 import base64
 import enum
-import hashlib
-import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -17,10 +14,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 
-from vigparent import audit, clock, db
+from vigparent import audit, clock, db, links
 from vigparent.auth import service as auth_service
 from vigparent.consent import service as consent_service
 from vigparent.models import ConsentKind, Family, FamilyStatus, Invitation, Role, User
@@ -63,14 +59,6 @@ class InvitationAlreadyUsed(Exception):
 _OPEN_STATUSES = (FamilyStatus.INVITED, FamilyStatus.ACTIVE)
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def _sealer() -> Fernet:
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(
         current_app.config["SECRET_KEY"].encode()
@@ -104,14 +92,13 @@ def issue_invitation(
 
     With `carer`, the link signs that existing carer in again (a new phone) when redeemed.
     """
-    secret = secrets.token_urlsafe(24)
-    token = _serializer().dumps(secret)
+    token, token_hash = links.new_link_secret(_SALT)
     lifetime = timedelta(days=family.organisation.invitation_lifetime_days)
     invitation = Invitation(
         family_id=family.id,
         created_by_id=by.id,
         carer_name=" ".join(carer_name.split())[:120],
-        token_hash=_hash(secret),
+        token_hash=token_hash,
         expires_at=clock.now() + lifetime,
         carer_id=carer.id if carer is not None else None,
     )
@@ -140,15 +127,10 @@ def check_invitation(token: str) -> Invitation:
 
     Only reads: opening a link (or a messaging app previewing it) never uses it up.
     """
-    try:
-        secret = _serializer().loads(token)
-    except BadSignature:
-        raise InvitationRefused(InvitationProblem.TAMPERED) from None
-    if not isinstance(secret, str):
+    token_hash = links.hash_of_token(token, _SALT)
+    if token_hash is None:
         raise InvitationRefused(InvitationProblem.TAMPERED)
-    invitation = db.session().scalar(
-        select(Invitation).where(Invitation.token_hash == _hash(secret))
-    )
+    invitation = db.session().scalar(select(Invitation).where(Invitation.token_hash == token_hash))
     if invitation is None:
         raise InvitationRefused(InvitationProblem.UNKNOWN)
     problem = problem_with(invitation)

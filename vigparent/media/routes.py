@@ -30,10 +30,17 @@ def _send(blob: Blob | None, family: Family, disposition: str = "inline") -> Any
     )
 
 
+def _range() -> str | None:
+    return request.headers.get("Range")
+
+
 @bp.get("/recordings/<int:recording_id>")
 def recording(recording_id: int) -> Any:
     rec = service.load_media_owner(current_user, Recording, recording_id)
-    return _send(service.recording_video(rec), rec.family)
+    blob = service.recording_video(rec)
+    if blob is not None:
+        service.record_view(current_user, rec.family, f"recording {rec.id}", _range())
+    return _send(blob, rec.family)
 
 
 @bp.get("/recordings/<int:recording_id>/poster")
@@ -45,7 +52,10 @@ def recording_poster(recording_id: int) -> Any:
 @bp.get("/clips/<int:clip_id>")
 def clip(clip_id: int) -> Any:
     c = service.load_media_owner(current_user, Clip, clip_id)
-    return _send(service.clip_video(c), c.recording.family)
+    blob = service.clip_video(c)
+    if blob is not None:
+        service.record_view(current_user, c.recording.family, f"clip {c.id}", _range())
+    return _send(blob, c.recording.family)
 
 
 @bp.get("/clips/<int:clip_id>/poster")
@@ -62,4 +72,5 @@ def clip_download(clip_id: int) -> Any:
     if not service.parent_may_keep_copies(current_user, family):
         abort(404)
     filename = service.download_name(c)
+    service.record_download(current_user, c)
     return _send(service.clip_video(c), family, f'attachment; filename="{filename}"')

@@ -12,13 +12,15 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from flask import Response, abort, stream_with_context
 from sqlalchemy import select
 
-from vigparent import access, db, media_store
+from vigparent import access, audit, clock, db, media_store
 from vigparent.models import (
+    AuditEvent,
     Clip,
     ClipStatus,
     ConsentKind,
@@ -63,6 +65,14 @@ def load_media_owner(user: User, model: type[T], object_id: int) -> T:
     return obj
 
 
+def record_download(user: User, clip: Clip) -> None:
+    """Audit a clip sent as a file to keep; commits."""
+    audit.record(
+        "clip_downloaded", actor=user, family=clip.recording.family, detail=f"clip {clip.id}"
+    )
+    db.session().commit()
+
+
 def parent_may_keep_copies(user: User, family: Family) -> bool:
     """The organisation allows copies and this carer's own keep-a-copy consent still stands."""
     if not user.is_parent or user.family_id != family.id:
@@ -80,6 +90,33 @@ def parent_may_keep_copies(user: User, family: Family) -> bool:
         .limit(1)
     )
     return consent is not None
+
+
+# A watch is audited once per person, video and half hour: seeking and re-buffering send many
+# requests, and only one from the start of the file means someone started watching.
+VIEW_AUDIT_GAP = timedelta(minutes=30)
+_FROM_START = re.compile(r"^\s*bytes\s*=\s*0*\s*-")
+
+
+def record_view(user: User, family: Family, what: str, range_header: str | None) -> None:
+    """Audit that `user` started watching `what` ("recording 3", "clip 7"); commits."""
+    if range_header and not _FROM_START.match(range_header):
+        return
+    s = db.session()
+    recent = s.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.family_id == family.id,
+            AuditEvent.action == "media_viewed",
+            AuditEvent.actor_id == user.id,
+            AuditEvent.detail == what,
+            AuditEvent.at > clock.now() - VIEW_AUDIT_GAP,
+        )
+        .limit(1)
+    )
+    if recent is None:
+        audit.record("media_viewed", actor=user, family=family, detail=what)
+        s.commit()
 
 
 def cache_control_for(user: User, family: Family) -> str:
