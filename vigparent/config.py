@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from vigparent.keyring import load_or_create_master_key, master_key_from_b64
 from vigparent.video_sandbox import VideoLimits
 
@@ -65,6 +68,16 @@ class Settings:
     trusted_proxies: int = 0
     # CPU, memory and wall time for each video worker (decoding runs away from the keys).
     video_limits: VideoLimits = field(default_factory=VideoLimits)
+    # Texts and emails: "log" (development: logs the kind of message only) or "notify"
+    # (GOV.UK Notify). Templates live in Notify and are referenced by id (notifications/).
+    notifications_backend: str = "log"
+    notify_api_key: str = field(default="", repr=False)
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    # (template name, Notify template id) pairs, e.g. ("invitation_sms", "f33517ff-...").
+    notify_templates: tuple[tuple[str, str], ...] = ()
+    # Web Push (VAPID): the server's P-256 private key as PEM; "" offers no push at all.
+    vapid_private_key: str = field(default="", repr=False)
+    vapid_subject: str = "mailto:admin@example.org"
 
     @property
     def media_dir(self) -> Path:
@@ -98,6 +111,25 @@ def _secret_file(path: Path, nbytes: int) -> str:
     return path.read_text().strip()
 
 
+def load_or_create_vapid_key(path: Path) -> str:
+    """The Web Push (VAPID) private key as PEM, generated (mode 0600) on first use."""
+    if not path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+    return path.read_text().strip()
+
+
 def estimated_entropy_bits(secret: str) -> float:
     """A pessimistic strength estimate: length × the string's own per-character entropy.
 
@@ -109,6 +141,43 @@ def estimated_entropy_bits(secret: str) -> float:
     counts = Counter(secret)
     per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
     return per_char * len(secret)
+
+
+def _notify_templates(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Every NOTIFY_TEMPLATE_<NAME>=<id> variable, as (name, id) pairs."""
+    prefix = "NOTIFY_TEMPLATE_"
+    return tuple(
+        sorted(
+            (name[len(prefix) :].lower(), value.strip())
+            for name, value in env.items()
+            if name.startswith(prefix) and value.strip()
+        )
+    )
+
+
+def _notification_settings(env: dict[str, str], data_dir: Path) -> dict[str, Any]:
+    backend = env.get("VIGPARENT_NOTIFICATIONS", "log").strip() or "log"
+    if backend not in ("log", "notify"):
+        raise ConfigError(f"VIGPARENT_NOTIFICATIONS must be 'log' or 'notify', not {backend!r}.")
+    api_key = env.get("NOTIFY_API_KEY", "").strip()
+    if backend == "notify" and len(api_key) < 74:
+        # A Notify key is "name-<service id>-<secret>": two UUIDs at its end.
+        raise ConfigError("Set NOTIFY_API_KEY to your GOV.UK Notify API key to send messages.")
+    vapid = env.get("VIGPARENT_VAPID_PRIVATE_KEY", "").strip()
+    if not vapid and env.get("VIGPARENT_VAPID_PRIVATE_KEY_FILE"):
+        vapid = Path(env["VIGPARENT_VAPID_PRIVATE_KEY_FILE"]).read_text().strip()
+    if not vapid:
+        vapid = load_or_create_vapid_key(data_dir / "vapid_private.pem")
+    return {
+        "notifications_backend": backend,
+        "notify_api_key": api_key,
+        "notify_base_url": env.get("NOTIFY_BASE_URL", "").strip().rstrip("/")
+        or "https://api.notifications.service.gov.uk",
+        "notify_templates": _notify_templates(env),
+        "vapid_private_key": vapid,
+        "vapid_subject": env.get("VIGPARENT_VAPID_SUBJECT", "").strip()
+        or "mailto:admin@example.org",
+    }
 
 
 def _int_setting(env: dict[str, str], name: str, default: int) -> int:
@@ -174,4 +243,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         rate_limit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
         redis_url=env.get("HUEY_REDIS_URL", ""),
         trusted_proxies=_int_setting(env, "TRUSTED_PROXIES", 0),
+        **_notification_settings(env, data_dir),
     )
