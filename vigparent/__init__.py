@@ -27,6 +27,7 @@ FEATURES = (
     "review",
     "withdrawal",
     "client_errors",
+    "notifications",
 )
 
 

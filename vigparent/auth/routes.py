@@ -12,6 +12,7 @@ from vigparent import audit, db
 from vigparent.auth import mfa, service
 from vigparent.auth.forms import LoginForm
 from vigparent.mfa.routes import wait_for_second_factor
+from vigparent.notifications import service as messages
 from vigparent.security import CLEAR_ON_SIGN_OUT, begin_sign_in, limiter, public
 
 bp = Blueprint("auth", __name__)
@@ -72,6 +73,7 @@ def login() -> Any:
 def logout() -> Any:
     if current_user.is_authenticated:
         service.end_session(current_user.get_id())
+        messages.forget_ended_devices(current_user.id)
         audit.record("signed_out", actor=current_user)
         db.session().commit()
         logout_user()

@@ -29,6 +29,7 @@ from vigparent.invitations import service
 from vigparent.invitations.forms import ConsentForm
 from vigparent.invitations.service import InvitationProblem, InvitationRefused
 from vigparent.models import Invitation
+from vigparent.notifications import service as messages
 from vigparent.security import begin_sign_in, limiter, public
 
 bp = Blueprint("invitations", __name__)
@@ -184,6 +185,7 @@ def consent(token: str) -> Any:
         )
     except InvitationRefused as refusal:
         return _refused(refusal)
+    messages.carer_joined(invitation, carer)
     if previous_device:
         # Another parent account was signed in on this phone: that device session ends here.
         auth_service.end_session(previous_device)

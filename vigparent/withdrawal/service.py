@@ -58,6 +58,7 @@ from vigparent.models import (
     Role,
     User,
 )
+from vigparent.notifications import service as messages
 from vigparent.storage import InvalidMediaName, MediaNotFound, ciphertext_size
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,9 @@ def _open_and_complete(
         )
         .values(revoked_at=now)
     )
+    if reason in (Reason.WITHDRAWN, Reason.ERASED):
+        # No reminder, text or push after this: queued ones are cancelled in this commit.
+        messages.stop_family(family.id)
     receipt = _new_receipt(family, reason)
     audit.record(action, actor=by, family=family, detail=f"receipt={receipt.id}")
     s.commit()
@@ -617,6 +621,7 @@ def close_case(family: Family, by: User) -> datetime:
         )
         .values(revoked_at=now)
     )
+    messages.stop_family(family.id)
     audit.record("case_closed", actor=by, family=family)
     s.commit()
     return retention_due(family)

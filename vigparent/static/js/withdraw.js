@@ -97,6 +97,14 @@
         } catch (e) { resolve(); }
       }), 3000);
     }
+    // No more notifications on this phone: the server forgot its subscription already.
+    if ("serviceWorker" in navigator && "PushManager" in window) {
+      try {
+        const reg = await withTimeout(navigator.serviceWorker.getRegistration(), 3000);
+        const sub = reg && await reg.pushManager.getSubscription();
+        if (sub) await sub.unsubscribe();
+      } catch (e) { /* not subscribed */ }
+    }
     if (window.caches) {
       try {
         const names = await caches.keys();
