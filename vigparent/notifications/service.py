@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app
 from huey import crontab
 from sqlalchemy import delete, or_, select, update
 
@@ -535,16 +535,21 @@ def _fields(message: Message, family: Family) -> dict[str, str]:
             raise SendRefused("The link was too old to send. Make a new link.", "link_expired")
         link = invitation_service.invitation_url(token)
     elif message.kind is MessageKind.VIDEO_ARRIVED:
-        link = base + url_for("practitioner.family", family_id=family.id)
+        link = base + _path("practitioner.family", family_id=family.id)
     elif message.kind is MessageKind.CLIPS_SHARED:
-        link = base + url_for("review.index")
+        link = base + _path("review.index")
     else:
-        link = base + url_for("parent.home")
+        link = base + _path("parent.home")
     return {
         "link": link,
         "organisation": family.organisation.name,
         "practitioner": family.practitioner.display_name or "Your practitioner",
     }
+
+
+def _path(endpoint: str, **values: object) -> str:
+    # Jobs run outside any request, so the path is built from the URL map itself.
+    return str(current_app.url_map.bind("localhost").build(endpoint, values))
 
 
 def _wording_of(message: Message, family: Family) -> str:
@@ -580,7 +585,8 @@ def _address(message: Message) -> str:
 def deliver(message_id: int) -> MessageStatus | None:
     """Send one message now if it still should go. Raises TryAgainLater for a retry."""
     s = db.session()
-    message = s.get(Message, message_id)
+    # Fresh from the database: another job or a withdrawal may have changed it meanwhile.
+    message = s.get(Message, message_id, populate_existing=True)
     if message is None or message.status not in (MessageStatus.QUEUED, MessageStatus.RETRYING):
         return None
     why_not = _why_not(message)
