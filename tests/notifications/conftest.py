@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -32,6 +33,13 @@ NEVER_SENT = ("Zebedee", "Quokka", "Fairweather", "Ottoline", "Marchbanks", CHIL
 
 @pytest.fixture
 def notify(app: Flask) -> Iterator[FakeNotify]:
+    with notify_for(app) as fake:
+        yield fake
+
+
+@contextmanager
+def notify_for(app: Flask) -> Iterator[FakeNotify]:
+    """The app sends through a local GOV.UK Notify while this lasts."""
     fake = FakeNotify()
     original = app.extensions["vig_settings"]
     app.extensions["vig_settings"] = original.with_overrides(
@@ -41,10 +49,12 @@ def notify(app: Flask) -> Iterator[FakeNotify]:
         notify_templates=TEMPLATES,
     )
     service.init_app(app)
-    yield fake
-    app.extensions["vig_settings"] = original
-    service.init_app(app)
-    fake.close()
+    try:
+        yield fake
+    finally:
+        app.extensions["vig_settings"] = original
+        service.init_app(app)
+        fake.close()
 
 
 @pytest.fixture
