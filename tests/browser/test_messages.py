@@ -66,9 +66,7 @@ def _journey(browser, live_server, app, make: Factory, notify) -> None:  # type:
     with app.app_context():
         assert service.refresh_delivery() == 1
     staff.reload()
-    expect(staff.locator("#messages li").first.locator(".message-status")).to_have_text(
-        "delivered"
-    )
+    expect(staff.locator("#messages li").first.locator(".message-status")).to_have_text("delivered")
     screenshot(staff, "messages-04-delivered")
 
     # A number Notify turns down: the reason, in plain words, on the family page.
@@ -103,7 +101,9 @@ def _journey(browser, live_server, app, make: Factory, notify) -> None:  # type:
     screenshot(parent, "messages-06-parent-reminders-on")
 
     parent.get_by_role("button", name="Turn reminders off").click()
-    expect(parent.get_by_text("Filming-day reminders are off. We won't send you any.")).to_be_visible()
+    expect(
+        parent.get_by_text("Filming-day reminders are off. We won't send you any.")
+    ).to_be_visible()
     expect(card).to_contain_text("Filming-day reminders are off.")
     expect(parent.get_by_role("button", name="Turn reminders on")).to_be_visible()
     _fits(parent)

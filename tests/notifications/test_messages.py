@@ -187,7 +187,7 @@ def test_each_notify_error_is_shown_plainly(
     send_link(client, family, "sms", "07700900456")
 
     page = family_page(client, family)
-    assert f"Invitation link by text to number ending 0456, " in page
+    assert "Invitation link by text to number ending 0456, " in page
     assert f": {status_words}." in page
     assert plain in page
     assert answer[2] not in page  # Notify's own words stay out of the page
@@ -288,7 +288,8 @@ def test_a_used_link_is_not_sent(client, app, practitioner_family, notify: FakeN
         data={"csrf_token": token},
     )
     client.post(
-        action, data={"csrf_token": token, "channel": "sms", "address": "07700900123", "sealed": sealed}
+        action,
+        data={"csrf_token": token, "channel": "sms", "address": "07700900123", "sealed": sealed},
     )
     assert notify.sent == []
     assert "This link can't be used any more." in family_page(client, family)

@@ -13,6 +13,7 @@ from tests.media.factories import add_clip, add_recording
 from tests.notifications.conftest import CARER_NAME, CHILD_NAME, FAMILY_LABEL, assert_private
 from tests.notifications.fake_push import FakePushService, PhoneSubscription
 from vigparent import db
+from vigparent.clips import service as clips_service
 from vigparent.models import (
     FamilyStatus,
     Message,
@@ -22,7 +23,6 @@ from vigparent.models import (
     PushSubscription,
     User,
 )
-from vigparent.clips import service as clips_service
 from vigparent.notifications import service
 from vigparent.withdrawal import service as withdrawal
 
@@ -76,7 +76,9 @@ def test_clips_shared_reaches_the_phone_signed_and_encrypted(
     assert got.claims["aud"] == push_service.origin
     assert got.claims["sub"] == "mailto:vig-test@example.org"
     assert int(got.ttl) > 0
-    [message] = db.session().scalars(select(Message).where(Message.kind == MessageKind.CLIPS_SHARED))
+    [message] = db.session().scalars(
+        select(Message).where(Message.kind == MessageKind.CLIPS_SHARED)
+    )
     assert (message.channel.value, message.status) == ("push", MessageStatus.SENT)
 
 
@@ -120,7 +122,9 @@ def test_filming_reminder_by_push_only_for_parents_who_want_them(
     ]
 
     # Turned off: the next plan's reminder is never even scheduled.
-    phone.post("/home/reminders", data={"csrf_token": csrf_token(phone, "/home/"), "reminders": "off"})
+    phone.post(
+        "/home/reminders", data={"csrf_token": csrf_token(phone, "/home/"), "reminders": "off"}
+    )
     staff = login_as(practitioner, app.test_client())  # a new working day, a new sign-in
     cycle_url = f"/practice/families/{family.id}/plan"
     staff.post(
@@ -141,7 +145,9 @@ def test_a_phone_that_dropped_its_subscription_is_forgotten(
     push_service.gone.add(handset.endpoint)
     _share_a_clip(family, parent, practitioner)
     assert db.session().scalars(select(PushSubscription)).all() == []
-    [message] = db.session().scalars(select(Message).where(Message.kind == MessageKind.CLIPS_SHARED))
+    [message] = db.session().scalars(
+        select(Message).where(Message.kind == MessageKind.CLIPS_SHARED)
+    )
     assert message.status is MessageStatus.FAILED
 
 
@@ -181,9 +187,12 @@ def test_signing_out_and_withdrawing_delete_the_subscription(
     page = f"/practice/families/{family.id}"
     staff.post(f"{page}/carers/{parent.id}/sign-out", data={"csrf_token": csrf_token(staff, page)})
     assert db.session().scalars(select(PushSubscription)).all() == []
-    assert phone.post(
-        "/api/push/subscription/check", json=check, headers={"X-CSRFToken": token}
-    ).status_code == 401
+    assert (
+        phone.post(
+            "/api/push/subscription/check", json=check, headers={"X-CSRFToken": token}
+        ).status_code
+        == 401
+    )
 
     # A new sign-in subscribes again; withdrawal deletes it at once.
     phone = login_as(db.session().get(User, parent.id), app.test_client())

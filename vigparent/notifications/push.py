@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import serialization
 import requests
+from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
@@ -49,7 +49,7 @@ class PushSender:
     def public_key(self) -> str:
         """The applicationServerKey a phone subscribes with (base64url, uncompressed point)."""
         key = serialization.load_pem_private_key(self.private_key_pem.encode(), password=None)
-        raw = key.public_key().public_bytes(  # type: ignore[union-attr]
+        raw = key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -3,9 +3,9 @@ push-subscription API their phone calls."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ from vigparent.security import require_role
 
 bp = Blueprint("notifications", __name__)
 bp.before_request(require_role(Role.PARENT))
-bp.record_once(lambda state: service.init_app(state.app))
+bp.record_once(lambda state: service.init_app(cast(Flask, state.app)))
 
 # Subscribing this phone to notifications, and forgetting it again.
 assets.register("push_js", "js/push.js")
@@ -62,7 +62,9 @@ def _subscription_json() -> tuple[str, str, str]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400)
-    keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
+    keys = body.get("keys")
+    if not isinstance(keys, dict):
+        abort(400)
     values = (body.get("endpoint"), keys.get("p256dh"), keys.get("auth"))
     if not all(isinstance(v, str) and 0 < len(v) <= 1000 for v in values):
         abort(400)

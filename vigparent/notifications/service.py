@@ -164,15 +164,19 @@ def send_invitation(
 
 def carer_joined(invitation: Invitation, carer: User) -> None:
     """The carer's later messages go where their link was sent (not committed)."""
-    sent = db.session().scalars(
-        select(Message)
-        .where(
-            Message.invitation_id == invitation.id,
-            Message.channel.in_((MessageChannel.SMS, MessageChannel.EMAIL)),
-            Message.address != "",
+    sent = (
+        db.session()
+        .scalars(
+            select(Message)
+            .where(
+                Message.invitation_id == invitation.id,
+                Message.channel.in_((MessageChannel.SMS, MessageChannel.EMAIL)),
+                Message.address != "",
+            )
+            .order_by(Message.id.desc())
         )
-        .order_by(Message.id.desc())
-    ).first()
+        .first()
+    )
     if sent is None:
         return
     prefs = _preferences(carer)
@@ -516,8 +520,10 @@ def _why_not(message: Message) -> str | None:
         if not reminders_on(to):
             return "Reminders were turned off."
         cycle = s.get(Cycle, message.cycle_id) if message.cycle_id is not None else None
-        if cycle is None or cycle.film_by is None or reminder_time(cycle.film_by) != (
-            message.send_after
+        if (
+            cycle is None
+            or cycle.film_by is None
+            or reminder_time(cycle.film_by) != (message.send_after)
         ):
             return "The filming plan changed."
         filmed = s.scalar(select(Recording.id).where(Recording.cycle_id == cycle.id))
@@ -590,8 +596,10 @@ def deliver(message_id: int) -> MessageStatus | None:
     if message is None or message.status not in (MessageStatus.QUEUED, MessageStatus.RETRYING):
         return None
     why_not = _why_not(message)
-    if why_not is None and message.recipient_id is not None and message.kind is not (
-        MessageKind.VIDEO_ARRIVED
+    if (
+        why_not is None
+        and message.recipient_id is not None
+        and message.kind is not (MessageKind.VIDEO_ARRIVED)
     ):
         to = s.get(User, message.recipient_id)
         channel = _best_channel(to) if to is not None else None

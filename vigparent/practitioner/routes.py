@@ -203,9 +203,7 @@ def send_invitation(family_id: int, invitation_id: int) -> Any:
         return _back(family, "invitations")
     address = request.form.get("address", "")
     try:
-        sent = messages.send_invitation(
-            family, invitation, token, MessageChannel(channel), address
-        )
+        sent = messages.send_invitation(family, invitation, token, MessageChannel(channel), address)
     except messages.BadAddress as e:
         # Show the same link again with the problem beside the box.
         _remember_link(family, invitation, token)
@@ -216,7 +214,9 @@ def send_invitation(family_id: int, invitation_id: int) -> Any:
         flash(str(e), "error")
         return _back(family, "invitations")
     how = "by text" if sent.channel is MessageChannel.SMS else "by email"
-    flash(f"Sending the link {how} to {sent.address_hint}. See how it went under Messages.", "success")
+    flash(
+        f"Sending the link {how} to {sent.address_hint}. See how it went under Messages.", "success"
+    )
     return _back(family, "messages")
 
 
