@@ -6,10 +6,13 @@ Screens are saved under test-artifacts/messages-*.png for a person to look at.
 
 from __future__ import annotations
 
+import json
+
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, new_context, screenshot
+from tests.browser.conftest import ARTIFACTS, SW_READY, new_context, screenshot
 from tests.browser.test_invitations import ConsoleWatch, _fits, _path
+from tests.capture.support import sign_in_parent
 from tests.conftest import PASSWORD, Factory
 from tests.notifications import fake_notify
 from tests.notifications.conftest import CARER_NAME, FAMILY_LABEL, assert_private, notify_for
@@ -114,3 +117,72 @@ def _journey(browser, live_server, app, make: Factory, notify) -> None:  # type:
     expect(card).to_contain_text("Filming-day reminders are on.")
     parent_console.assert_clean()
     parent_ctx.close()
+
+
+_NOTIFICATIONS = """async () => {
+  const reg = await navigator.serviceWorker.ready;
+  const shown = await reg.getNotifications();
+  return shown.map((n) => ({title: n.title, body: n.body, url: n.data.url}));
+}"""
+
+
+def test_the_service_worker_shows_a_push_in_plain_words_and_opens_only_this_app(
+    phone, live_server, app, make: Factory
+):
+    """A push delivered to the phone's service worker (through Chromium's DevTools protocol,
+    as a push service would deliver it) becomes a notification with the server's words and a
+    link into this app only; anything unreadable shows the plain wording."""
+    family = make.family(label=FAMILY_LABEL)
+    sign_in_parent(app, phone, make.parent_of(family), live_server.url)
+    phone.context.grant_permissions(["notifications"])
+    phone.goto("/home/")
+    phone.evaluate(SW_READY)
+    cdp = phone.context.new_cdp_session(phone)
+    registrations: list[dict[str, str]] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    phone.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    deadline = 50
+    while not registrations and deadline:
+        phone.wait_for_timeout(100)  # CDP events arrive on Playwright's loop
+        deadline -= 1
+    [registration] = [r for r in registrations if not r.get("isDeleted")]
+
+    def deliver(data: str) -> None:
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": live_server.url,
+                "registrationId": registration["registrationId"],
+                "data": data,
+            },
+        )
+
+    deliver(
+        json.dumps(
+            {
+                "title": "New message",
+                "body": "You have a new message from your health visitor.",
+                "url": f"{live_server.url}/review/",
+            }
+        )
+    )
+    phone.wait_for_function(f"async () => (await ({_NOTIFICATIONS})()).length === 1")
+    assert phone.evaluate(_NOTIFICATIONS) == [
+        {
+            "title": "New message",
+            "body": "You have a new message from your health visitor.",
+            "url": "/review/",
+        }
+    ]
+    # A link elsewhere, or a payload that is not ours, never leads out of the app.
+    deliver(json.dumps({"title": "New message", "body": "x", "url": "https://evil.example/"}))
+    phone.wait_for_function(f"async () => (await ({_NOTIFICATIONS})())[0].url === '/'")
+    deliver("not json")
+    phone.wait_for_function(
+        f"async () => (await ({_NOTIFICATIONS})())[0].body.startsWith('You have')"
+    )
+    cdp.detach()

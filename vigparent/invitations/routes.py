@@ -190,6 +190,7 @@ def consent(token: str) -> Any:
         # Another parent account was signed in on this phone: that device session ends here.
         auth_service.end_session(previous_device)
     db.session().commit()
+    messages.plan_reminders(invitation.family)  # a carer joining after the plan was made
     begin_sign_in()
     login_user(carer)
     # Parents stay signed in on their own phone for months (PERMANENT_SESSION_LIFETIME).

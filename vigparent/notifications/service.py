@@ -354,7 +354,8 @@ def plan_reminders(family: Family) -> int:
     keep: set[int] = set()
     if cycle is not None and due is not None and due > clock.now():
         for carer in _reachable_carers(family):
-            if not reminders_on(carer):
+            channel = _best_channel(carer)
+            if not reminders_on(carer) or channel is None:
                 continue
             existing = db.session().scalar(
                 select(Message).where(
@@ -370,7 +371,7 @@ def plan_reminders(family: Family) -> int:
                     family_id=family.id,
                     kind=MessageKind.FILMING_REMINDER,
                     # Decided again when it is sent: the phone may subscribe to push meanwhile.
-                    channel=_best_channel(carer) or MessageChannel.PUSH,
+                    channel=channel,
                     recipient_id=carer.id,
                     cycle_id=cycle.id,
                     send_after=due,
@@ -472,6 +473,8 @@ def subscribe(carer: User, login_session_id: int, endpoint: str, p256dh: str, au
     existing.login_session_id = login_session_id
     audit.record("push_subscribed", actor=carer, family=carer.family)
     s.commit()
+    if carer.family is not None:
+        plan_reminders(carer.family)  # a carer with no number can now get reminders
 
 
 def unsubscribe(carer: User, endpoint: str) -> bool:
