@@ -16,7 +16,7 @@ from tests.capture.support import sign_in_parent
 from tests.conftest import PASSWORD, Factory
 from tests.notifications import fake_notify
 from tests.notifications.conftest import CARER_NAME, FAMILY_LABEL, assert_private, notify_for
-from vigparent.notifications import backends, service
+from vigparent.notifications import backends, delivery
 
 
 def test_practitioner_texts_the_link_sees_delivery_and_parent_turns_reminders_off(
@@ -67,7 +67,7 @@ def _journey(browser, live_server, app, make: Factory, notify) -> None:  # type:
     # Notify reports delivery; the periodic job records it; the practitioner reloads.
     notify.set_status("delivered")
     with app.app_context():
-        assert service.refresh_delivery() == 1
+        assert delivery.refresh_delivery() == 1
     staff.reload()
     expect(staff.locator("#messages li").first.locator(".message-status")).to_have_text("delivered")
     screenshot(staff, "messages-04-delivered")
@@ -79,7 +79,7 @@ def _journey(browser, live_server, app, make: Factory, notify) -> None:  # type:
     staff.get_by_label("Mobile phone number").fill("07700 900456")
     staff.get_by_role("button", name="Send by text").click()
     failed = staff.locator("#messages li").first
-    expect(failed.locator(".message-status")).to_have_text("not sent")
+    expect(failed.locator(".message-status")).to_have_text("not delivered")
     expect(failed.locator(".message-error")).to_have_text(backends.BAD_PHONE)
     _fits(staff)
     screenshot(staff, "messages-05-notify-refused-number")

@@ -14,7 +14,7 @@ from flask import Flask
 
 from tests.notifications.fake_notify import API_KEY, FakeNotify
 from tests.notifications.fake_push import FakePushService
-from vigparent.notifications import service, wording
+from vigparent.notifications import reach, wording
 from vigparent.notifications.push import PushSender
 
 # One template id per template name, as an operator would paste them from Notify.
@@ -48,12 +48,12 @@ def notify_for(app: Flask) -> Iterator[FakeNotify]:
         notify_base_url=fake.url,
         notify_templates=TEMPLATES,
     )
-    service.init_app(app)
+    reach.init_app(app)
     try:
         yield fake
     finally:
         app.extensions["vig_settings"] = original
-        service.init_app(app)
+        reach.init_app(app)
         fake.close()
 
 
@@ -71,7 +71,7 @@ def push_service(app: Flask) -> Iterator[FakePushService]:
     )
     app.extensions["vig_push"] = PushSender(pem, "mailto:vig-test@example.org", (fake.origin,))
     yield fake
-    service.init_app(app)
+    reach.init_app(app)
     fake.close()
 
 

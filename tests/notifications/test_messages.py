@@ -42,7 +42,7 @@ from vigparent.models import (
     RecordingStatus,
     User,
 )
-from vigparent.notifications import backends, service
+from vigparent.notifications import backends, delivery
 from vigparent.notifications.backends import NotifyNotifier
 from vigparent.recordings import jobs as recording_jobs
 from vigparent.withdrawal import service as withdrawal
@@ -151,12 +151,23 @@ def test_invitation_by_text_sends_only_the_link_and_shows_its_delivery(
     assert "sent, waiting for delivery" in page
 
     notify.set_status("delivered")
-    assert service.refresh_delivery() == 1
+    assert delivery.refresh_delivery() == 1
     page = family_page(client, family)
     assert "Invitation link by text to number ending 0123" in page and "delivered" in page
     assert "sent, waiting for delivery" not in page
     # The link in the text is the real, working invitation.
     assert client.get(urlsplit(link).path).status_code == 200
+
+
+def test_a_text_notify_could_not_deliver_says_why(client, practitioner_family, notify: FakeNotify):
+    _, family = practitioner_family
+    send_link(client, family, "sms", "07700900123")
+    notify.set_status("permanent-failure")
+    assert delivery.refresh_delivery() == 1
+    page = family_page(client, family)
+    assert "Invitation link by text to number ending 0123" in page and ": not delivered." in page
+    assert "Not delivered: the phone number or email address does not exist" in page
+    assert delivery.refresh_delivery() == 0  # a final answer is not asked for again
 
 
 def test_invitation_by_email(client, practitioner_family, notify: FakeNotify):
@@ -173,8 +184,8 @@ def test_invitation_by_email(client, practitioner_family, notify: FakeNotify):
 @pytest.mark.parametrize(
     ("answer", "status_words", "plain"),
     [
-        (fake_notify.BAD_PHONE, "not sent", backends.BAD_PHONE),
-        (fake_notify.TRIAL_MODE, "not sent", backends.TRIAL_MODE),
+        (fake_notify.BAD_PHONE, "not delivered", backends.BAD_PHONE),
+        (fake_notify.TRIAL_MODE, "not delivered", backends.TRIAL_MODE),
         (fake_notify.RATE_LIMIT, "not sent yet", backends.RATE_LIMITED),
         (fake_notify.SERVER_ERROR, "not sent yet", backends.UNREACHABLE),
     ],
@@ -196,31 +207,31 @@ def test_each_notify_error_is_shown_plainly(
     if answer[0] in (429, 500):
         # A temporary problem: the job is retried, and the next try goes through.
         assert message.status is MessageStatus.RETRYING
-        service.deliver_message_job.call_local(message.id)
+        delivery.deliver_message_job.call_local(message.id)
         assert messages_of(family)[0].status is MessageStatus.SENT
         assert len(notify.sent) == 2
         assert "sent, waiting for delivery" in family_page(client, family)
     else:
         assert message.status is MessageStatus.FAILED
-        assert service.deliver(message.id) is None  # a failed message is never sent again
+        assert delivery.deliver(message.id) is None  # a failed message is never sent again
         assert len(notify.sent) == 1
 
 
 def test_rate_limited_five_times_fails_for_good(client, practitioner_family, notify: FakeNotify):
     _, family = practitioner_family
-    notify.errors.extend([fake_notify.RATE_LIMIT] * service.MAX_ATTEMPTS)
+    notify.errors.extend([fake_notify.RATE_LIMIT] * delivery.MAX_ATTEMPTS)
     send_link(client, family, "sms", "07700900456")
     [message] = messages_of(family)
-    for _ in range(service.MAX_ATTEMPTS - 1):
-        with pytest.raises(service.TryAgainLater):
-            service.deliver(message.id)
+    for _ in range(delivery.MAX_ATTEMPTS - 1):
+        with pytest.raises(delivery.TryAgainLater):
+            delivery.deliver(message.id)
         # (the first try ran in the request; the last one below ends it)
-        if messages_of(family)[0].attempts == service.MAX_ATTEMPTS - 1:
+        if messages_of(family)[0].attempts == delivery.MAX_ATTEMPTS - 1:
             break
-    service.deliver(message.id)
+    delivery.deliver(message.id)
     [message] = messages_of(family)
     assert message.status is MessageStatus.FAILED
-    assert message.attempts == service.MAX_ATTEMPTS
+    assert message.attempts == delivery.MAX_ATTEMPTS
     page = family_page(client, family)
     assert "GOV.UK Notify is busy: too many messages were sent at once." in page
     assert "We will try again" not in page
@@ -361,9 +372,9 @@ def test_filming_day_reminder_goes_by_text_on_the_day_and_says_nothing_private(
     assert "Filming-day reminder by text" in family_page(client, family)
 
     frozen_clock(datetime(2026, 11, 28, 8, 59))
-    assert service.release_due_messages() == 0
+    assert delivery.release_due_messages() == 0
     frozen_clock(datetime(2026, 11, 28, 9, 0))
-    assert service.release_due_messages() == 1
+    assert delivery.release_due_messages() == 1
     [reminder] = messages_of(family, MessageKind.FILMING_REMINDER)
     assert (reminder.status, reminder.error) == (MessageStatus.SENT, "")
     sent = notify.sent[-1]
@@ -371,7 +382,7 @@ def test_filming_day_reminder_goes_by_text_on_the_day_and_says_nothing_private(
     assert sent.body["template_id"] == TEMPLATE_IDS["filming_reminder_sms"]
     assert sent.body["personalisation"] == {"link": "http://127.0.0.1:5000/home/"}
     assert_private(sent_text(notify))
-    assert service.release_due_messages() == 0  # once only
+    assert delivery.release_due_messages() == 0  # once only
 
 
 def test_a_changed_plan_moves_the_reminder(
@@ -412,7 +423,7 @@ def test_parents_who_turned_reminders_off_get_none(
 
     before = len(notify.sent)
     frozen_clock(datetime(2026, 11, 27, 10, 0))
-    assert service.release_due_messages() == 1
+    assert delivery.release_due_messages() == 1
     assert [s.body["phone_number"] for s in notify.sent[before:]] == ["07700900111"]
     assert "Filming-day reminders are on" in words(page_text(first.get("/home/")))
 
@@ -442,9 +453,9 @@ def test_withdrawal_cancels_queued_reminders_and_forgets_numbers(
     assert db.session().get(CarerMessaging, parent.id) is None
     before = len(notify.sent)
     for m in waiting:
-        service.deliver_message_job.call_local(m.id)  # a retry that was already queued
+        delivery.deliver_message_job.call_local(m.id)  # a retry that was already queued
     frozen_clock(datetime(2026, 11, 27, 10, 0))
-    assert service.release_due_messages() == 0
+    assert delivery.release_due_messages() == 0
     assert len(notify.sent) == before
 
 

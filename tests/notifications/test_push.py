@@ -23,7 +23,7 @@ from vigparent.models import (
     PushSubscription,
     User,
 )
-from vigparent.notifications import service
+from vigparent.notifications import delivery, service
 from vigparent.withdrawal import service as withdrawal
 
 PLAIN = {"title": "New message", "body": "You have a new message from your health visitor."}
@@ -116,7 +116,7 @@ def test_filming_reminder_by_push_only_for_parents_who_want_them(
         },
     )
     frozen_clock(datetime(2026, 11, 26, 9, 30))
-    assert service.release_due_messages() == 1
+    assert delivery.release_due_messages() == 1
     assert [r.payload for r in push_service.received] == [
         PLAIN | {"url": "http://127.0.0.1:5000/home/"}
     ]
@@ -132,7 +132,7 @@ def test_filming_reminder_by_push_only_for_parents_who_want_them(
         data={"csrf_token": csrf_token(staff, cycle_url), "film_by": "2026-11-30", "place": "home"},
     )
     frozen_clock(datetime(2026, 11, 30, 10, 0))
-    assert service.release_due_messages() == 0
+    assert delivery.release_due_messages() == 0
     assert len(push_service.received) == 1
 
 

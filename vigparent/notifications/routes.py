@@ -12,12 +12,12 @@ from sqlalchemy import select
 from vigparent import assets, db
 from vigparent.auth import service as auth_service
 from vigparent.models import LoginSession, Role, User
-from vigparent.notifications import service
+from vigparent.notifications import reach, service
 from vigparent.security import require_role
 
 bp = Blueprint("notifications", __name__)
 bp.before_request(require_role(Role.PARENT))
-bp.record_once(lambda state: service.init_app(cast(Flask, state.app)))
+bp.record_once(lambda state: reach.init_app(cast(Flask, state.app)))
 
 # Subscribing this phone to notifications, and forgetting it again.
 assets.register("push_js", "js/push.js")
@@ -26,10 +26,10 @@ assets.register("push_js", "js/push.js")
 @bp.app_template_global("message_settings")
 def message_settings(user: User) -> dict[str, Any]:
     """What a parent's "Messages" card shows."""
-    sender = service.push_sender()
+    sender = reach.push_sender()
     return {
-        "reminders_on": service.reminders_on(user),
-        "how": service.how_reached(user),
+        "reminders_on": reach.reminders_on(user),
+        "how": reach.how_reached(user),
         "push_key": sender.public_key if sender is not None else "",
     }
 
