@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import (
     Blueprint,
@@ -39,7 +39,8 @@ def notices() -> list[tuple[str, str]]:
     """
     if request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate":
         return []
-    messages: list[tuple[str, str]] = get_flashed_messages(with_categories=True)
+    # With categories, Flask returns (category, message) pairs; its stub says either shape.
+    messages = cast(list[tuple[str, str]], get_flashed_messages(with_categories=True))
     if messages:
         after_this_request(_mark_once)
     return messages
