@@ -31,12 +31,14 @@ class SendRefused(Exception):
 
 
 class SendUnavailable(Exception):
-    """The provider could not take it now; trying again later may work."""
+    """The provider could not take it now; trying again later may work. `gave_up` is what the
+    practitioner reads when the last try failed too."""
 
-    def __init__(self, plain: str, code: str) -> None:
+    def __init__(self, plain: str, code: str, gave_up: str = "") -> None:
         super().__init__(code)
         self.plain = plain
         self.code = code
+        self.gave_up = gave_up or GAVE_UP
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ RATE_LIMITED = (
     "We will try again in a few minutes."
 )
 UNREACHABLE = "We could not reach GOV.UK Notify. We will try again in a few minutes."
+GAVE_UP = (
+    "GOV.UK Notify could not take this message, though we tried five times. "
+    "Try again later, or reach the family another way."
+)
 BAD_PHONE = (
     "GOV.UK Notify says this phone number is not right. Check it is a mobile number, "
     "then make a new link and send it again."

@@ -34,17 +34,11 @@ from vigparent.notifications.push import PushGone, PushUnavailable
 
 log = logging.getLogger(__name__)
 
-
+# Tries per message (Notify busy or down), this far apart.
 MAX_ATTEMPTS = 5
-
-
 RETRY_DELAY_S = 120
-
-
 # How long after sending we keep asking Notify what became of a message.
 POLL_FOR = timedelta(days=3)
-
-
 # An invitation's sealed link must reach Notify within this time, retries included.
 LINK_SEAL_SECONDS = 2 * 24 * 3600
 
@@ -76,7 +70,7 @@ def _why_not(message: Message) -> str | None:
         if (
             cycle is None
             or cycle.film_by is None
-            or reach.reminder_time(cycle.film_by) != (message.send_after)
+            or reach.reminder_time(cycle.film_by) != message.send_after
         ):
             return "The filming plan changed."
         filmed = s.scalar(select(Recording.id).where(Recording.cycle_id == cycle.id))
@@ -152,7 +146,7 @@ def deliver(message_id: int) -> MessageStatus | None:
     if (
         why_not is None
         and message.recipient_id is not None
-        and message.kind is not (MessageKind.VIDEO_ARRIVED)
+        and message.kind is not MessageKind.VIDEO_ARRIVED
     ):
         to = s.get(User, message.recipient_id)
         channel = reach.best_channel(to) if to is not None else None
@@ -177,7 +171,7 @@ def deliver(message_id: int) -> MessageStatus | None:
     except SendUnavailable as busy:
         log.warning("message %s not sent yet: %s", message.id, busy.code)
         if message.attempts >= MAX_ATTEMPTS:
-            _finish(message, MessageStatus.FAILED, busy.plain.split(". We will")[0] + ".")
+            _finish(message, MessageStatus.FAILED, busy.gave_up)
             return message.status
         message.status = MessageStatus.RETRYING
         message.error = busy.plain
@@ -244,7 +238,11 @@ def _push(message: Message, chosen: str, fields: dict[str, str]) -> MessageStatu
     if sent:
         return MessageStatus.SENT
     if unavailable:
-        raise SendUnavailable("The phone's notification service is busy.", "push_unavailable")
+        raise SendUnavailable(
+            "The phone's notification service did not answer. We will try again soon.",
+            "push_unavailable",
+            "The phone's notification service did not answer, though we tried five times.",
+        )
     raise SendRefused("The phone turned notifications off.", "push_gone")
 
 

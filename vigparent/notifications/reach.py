@@ -27,6 +27,8 @@ from vigparent.notifications.backends import Notifier, notifier_for
 from vigparent.notifications.push import PushSender, push_sender_for
 
 OPEN_FAMILY = (FamilyStatus.INVITED, FamilyStatus.ACTIVE)
+# A filming reminder goes out at this local time on the planned day.
+REMINDER_AT = time(9, 0)
 
 
 def init_app(app: Flask) -> None:
@@ -107,10 +109,6 @@ def best_channel(carer: User) -> MessageChannel | None:
     if prefs is not None and prefs.email_address:
         return MessageChannel.EMAIL
     return None
-
-
-# A filming reminder goes out at this local time on the planned day.
-REMINDER_AT = time(9, 0)
 
 
 def reminder_time(film_on: date) -> datetime:

@@ -178,7 +178,6 @@
     const message = readPush(event);
     event.waitUntil(self.registration.showNotification(message.title, {
       body: message.body,
-      icon: "/static/icons/icon-192.png",
       tag: "vig-message",
       data: { url: message.url },
     }));
