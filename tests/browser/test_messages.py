@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, SW_READY, new_context, screenshot
@@ -16,7 +18,8 @@ from tests.capture.support import sign_in_parent
 from tests.conftest import PASSWORD, Factory
 from tests.notifications import fake_notify
 from tests.notifications.conftest import CARER_NAME, FAMILY_LABEL, assert_private, notify_for
-from vigparent.notifications import backends, delivery
+from vigparent.notifications import backends, delivery, reach
+from vigparent.notifications.push import PushSender
 
 
 def test_practitioner_texts_the_link_sees_delivery_and_parent_turns_reminders_off(
@@ -102,6 +105,7 @@ def _journey(browser, live_server, app, make: Factory, notify) -> None:  # type:
     card.scroll_into_view_if_needed()
     _fits(parent)
     screenshot(parent, "messages-06-parent-reminders-on")
+    card.screenshot(path=str(ARTIFACTS / "messages-06-card.png"))
 
     parent.get_by_role("button", name="Turn reminders off").click()
     expect(
@@ -203,3 +207,21 @@ def test_the_service_worker_shows_a_push_in_plain_words_and_opens_only_this_app(
         }
     ]
     cdp.detach()
+
+
+def test_a_phone_that_can_get_notifications_is_offered_them(phone, live_server, app, make):  # type: ignore[no-untyped-def]
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    app.extensions["vig_push"] = PushSender(key.decode(), "mailto:vig-test@example.org")
+    try:
+        family = make.family(label=FAMILY_LABEL)
+        sign_in_parent(app, phone, make.parent_of(family), live_server.url)
+        phone.goto("/home/")
+        box = phone.locator("[data-push]")
+        expect(box.get_by_role("button", name="Turn on notifications")).to_be_visible()
+        expect(box.get_by_role("button", name="Turn off notifications")).to_be_hidden()
+        _fits(phone)
+        phone.locator("#messages").screenshot(path=str(ARTIFACTS / "messages-08-push-offer.png"))
+    finally:
+        reach.init_app(app)
