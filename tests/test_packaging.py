@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_TOOLS = {"pytest", "pytest-xdist", "playwright", "mypy", "ruff", "hypothesis", "selenium"}
-TEST_ONLY = {"waitress", "tuspy", "requests", "psutil", "textstat"}
+TEST_ONLY = {"waitress", "tuspy", "psutil", "textstat"}
 
 
 def pins(lock: str) -> tuple[dict[str, str], list[str]]:

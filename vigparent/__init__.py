@@ -34,6 +34,7 @@ FEATURES = (
     "reports",
     "staff",
     "organisation",
+    "notifications",
 )
 
 

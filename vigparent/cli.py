@@ -17,6 +17,7 @@ from vigparent.config import Settings
 from vigparent.families import service as family_service
 from vigparent.invitations import service as invitation_service
 from vigparent.models import Family, Organisation, Role, User
+from vigparent.notifications import wording as message_wording
 from vigparent.supervision import service as supervision_service
 
 vig = click.Group("vig", help="vigparent operations.")
@@ -194,3 +195,24 @@ def demo() -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(vig)
+
+
+@vig.command("message-wording")
+@click.argument("organisation")
+@click.argument("wording", type=click.Choice(message_wording.WORDINGS))
+def set_message_wording(organisation: str, wording: str) -> None:
+    """Choose how texts, emails and push notifications are worded for an organisation.
+
+    "private" (the default) names neither VIG, nor the child, nor the service; "full" may
+    name the organisation and the practitioner. ORGANISATION is its name or id.
+    """
+    s = db.session()
+    org = s.scalar(select(Organisation).where(Organisation.name == organisation))
+    if org is None and organisation.isdigit():
+        org = s.get(Organisation, int(organisation))
+    if org is None:
+        raise click.ClickException(f"No organisation called {organisation}.")
+    org.message_wording = wording
+    audit.record("message_wording_changed", organisation_id=org.id, detail=wording)
+    s.commit()
+    click.echo(f"{org.name}: messages now use the {wording} wording.")

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from vigparent.keyring import load_or_create_master_key, master_key_from_b64, read_master_key
 from vigparent.video_sandbox import VideoLimits
 
@@ -89,6 +92,16 @@ class Settings:
     reset_request_rate_limit: str = "5 per 15 minutes"
     reset_request_address_limit: str = "3 per hour"
     password_reset_minutes: int = 60
+    # Texts and emails: "log" (development: logs the kind of message only) or "notify"
+    # (GOV.UK Notify). Templates live in Notify and are referenced by id (notifications/).
+    notifications_backend: str = "log"
+    notify_api_key: str = field(default="", repr=False)
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    # (template name, Notify template id) pairs, e.g. ("invitation_sms", "f33517ff-...").
+    notify_templates: tuple[tuple[str, str], ...] = ()
+    # Web Push (VAPID): the server's P-256 private key as PEM; "" offers no push at all.
+    vapid_private_key: str = field(default="", repr=False)
+    vapid_subject: str = "mailto:admin@example.org"
 
     @property
     def media_dir(self) -> Path:
@@ -120,6 +133,7 @@ def settings_of(app: Flask) -> Settings:
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 MASTER_KEY_FILE = "master.key"
+VAPID_KEY_FILE = "vapid_private.pem"
 INIT_SECRETS = "vig-init-secrets"
 
 
@@ -154,7 +168,8 @@ def init_secrets(env: dict[str, str] | None = None) -> list[Path]:
     return the files made. Existing secrets are kept, so running it again changes nothing.
 
     Production makes no secret key (it must come from SECRET_KEY), and a master key only
-    where VIGPARENT_MASTER_KEY_FILE names its file.
+    where VIGPARENT_MASTER_KEY_FILE names its file. The Web Push (VAPID) key is made in the
+    data dir unless the environment gives one.
     """
     env = dict(os.environ if env is None else env)
     _production, data_dir, secret_file, key_file = _paths(env)
@@ -173,6 +188,13 @@ def init_secrets(env: dict[str, str] | None = None) -> list[Path]:
     if key_file is not None and not key_file.exists():
         load_or_create_master_key(key_file)
         made.append(key_file)
+    vapid_file = data_dir / VAPID_KEY_FILE
+    if (
+        not (env.get("VIGPARENT_VAPID_PRIVATE_KEY") or env.get("VIGPARENT_VAPID_PRIVATE_KEY_FILE"))
+        and not vapid_file.exists()
+    ):
+        create_vapid_key(vapid_file)  # Web Push; without it the app offers no push
+        made.append(vapid_file)
     return made
 
 
@@ -180,6 +202,24 @@ def init_secrets_main() -> None:
     """`vig-init-secrets`: create the development secrets (the explicit step before start)."""
     made = init_secrets()
     print("\n".join(f"Created {p}" for p in made) or "The secrets are already there.")
+
+
+def create_vapid_key(path: Path) -> None:
+    """Make the Web Push (VAPID) private key file (PEM, mode 0600) unless it exists."""
+    if not path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
 
 
 def estimated_entropy_bits(secret: str) -> float:
@@ -193,6 +233,43 @@ def estimated_entropy_bits(secret: str) -> float:
     counts = Counter(secret)
     per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
     return per_char * len(secret)
+
+
+def _notify_templates(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Every NOTIFY_TEMPLATE_<NAME>=<id> variable, as (name, id) pairs."""
+    prefix = "NOTIFY_TEMPLATE_"
+    return tuple(
+        sorted(
+            (name[len(prefix) :].lower(), value.strip())
+            for name, value in env.items()
+            if name.startswith(prefix) and value.strip()
+        )
+    )
+
+
+def _notification_settings(env: dict[str, str], data_dir: Path) -> dict[str, Any]:
+    backend = env.get("VIGPARENT_NOTIFICATIONS", "log").strip() or "log"
+    if backend not in ("log", "notify"):
+        raise ConfigError(f"VIGPARENT_NOTIFICATIONS must be 'log' or 'notify', not {backend!r}.")
+    api_key = env.get("NOTIFY_API_KEY", "").strip()
+    if backend == "notify" and len(api_key) < 74:
+        # A Notify key is "name-<service id>-<secret>": two UUIDs at its end.
+        raise ConfigError("Set NOTIFY_API_KEY to your GOV.UK Notify API key to send messages.")
+    vapid = env.get("VIGPARENT_VAPID_PRIVATE_KEY", "").strip()
+    if not vapid and env.get("VIGPARENT_VAPID_PRIVATE_KEY_FILE"):
+        vapid = Path(env["VIGPARENT_VAPID_PRIVATE_KEY_FILE"]).read_text().strip()
+    if not vapid and (data_dir / VAPID_KEY_FILE).exists():  # made by vig-init-secrets
+        vapid = (data_dir / VAPID_KEY_FILE).read_text().strip()
+    return {
+        "notifications_backend": backend,
+        "notify_api_key": api_key,
+        "notify_base_url": env.get("NOTIFY_BASE_URL", "").strip().rstrip("/")
+        or "https://api.notifications.service.gov.uk",
+        "notify_templates": _notify_templates(env),
+        "vapid_private_key": vapid,
+        "vapid_subject": env.get("VIGPARENT_VAPID_SUBJECT", "").strip()
+        or "mailto:admin@example.org",
+    }
 
 
 def _int_setting(env: dict[str, str], name: str, default: int) -> int:
@@ -276,4 +353,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_tls=smtp_tls,
         smtp_username=env.get("VIGPARENT_SMTP_USERNAME", ""),
         smtp_password=env.get("VIGPARENT_SMTP_PASSWORD", ""),
+        **_notification_settings(env, data_dir),
     )

@@ -142,6 +142,11 @@ class Organisation(Base):
     # The consent wording parents are shown (consent.service.CONSENT_WORDINGS); NULL: the
     # newest this version of the app knows.
     consent_wording_version: Mapped[str | None] = mapped_column(String(20))
+    # How texts, emails and push notifications are worded (notifications/wording.py):
+    # "private" names neither VIG, nor the child, nor the service; "full" may name the service.
+    message_wording: Mapped[str] = mapped_column(
+        String(16), default="private", server_default="private"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -581,3 +586,96 @@ class ClientError(Base):
     page: Mapped[str] = mapped_column(String(120), default="")
     browser: Mapped[str] = mapped_column(String(200), default="")
     app_version: Mapped[str] = mapped_column(String(40), default="")
+
+
+class MessageChannel(enum.StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    PUSH = "push"
+
+
+class MessageKind(enum.StrEnum):
+    INVITATION = "invitation"
+    FILMING_REMINDER = "filming_reminder"
+    CLIPS_SHARED = "clips_shared"
+    VIDEO_ARRIVED = "video_arrived"
+
+
+class MessageStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # waits for its time (a reminder on the filming day)
+    QUEUED = "queued"  # handed to the job queue
+    RETRYING = "retrying"  # a temporary failure; the job tries again
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"
+    LOGGED = "logged"  # the development backend only wrote a log line
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Message(Base):
+    """One text, email or push notification: the outbox row its background job sends.
+
+    Never holds the words of the message (they live in Notify's templates) nor media. The
+    address is kept only until the message is final; an invitation's link only sealed, and
+    only until the provider has it.
+    """
+
+    __tablename__ = "message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
+    channel: Mapped[MessageChannel] = mapped_column(_enum(MessageChannel))
+    # The carer or practitioner it is for; NULL for an invitation to someone not yet joined.
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation.id", ondelete="CASCADE"), index=True
+    )
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycle.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320), default="")
+    # What the practitioner sees of the address ("ending 0123"), kept after it is cleared.
+    address_hint: Mapped[str] = mapped_column(String(60), default="")
+    sealed_link: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[MessageStatus] = mapped_column(
+        _enum(MessageStatus), default=MessageStatus.QUEUED, index=True
+    )
+    send_after: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_id: Mapped[str] = mapped_column(String(64), default="")
+    # Plain words for the practitioner when it failed; never the provider's raw answer.
+    error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CarerMessaging(Base):
+    """Where a carer gets messages (the number or address their link was sent to) and
+    whether they want filming reminders."""
+
+    __tablename__ = "carer_messaging"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    phone_number: Mapped[str] = mapped_column(String(40), default="")
+    email_address: Mapped[str] = mapped_column(String(320), default="")
+    reminders_on: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PushSubscription(Base):
+    """A phone's Web Push subscription, tied to the sign-in of that phone."""
+
+    __tablename__ = "push_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    login_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("login_session.id", ondelete="CASCADE"), index=True
+    )
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

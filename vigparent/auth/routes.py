@@ -11,6 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from vigparent.auth import mfa, service
 from vigparent.auth.forms import LoginForm
 from vigparent.mfa.routes import wait_for_second_factor
+from vigparent.notifications import service as messages
 from vigparent.security import CLEAR_ON_SIGN_OUT, begin_sign_in, limiter, public
 
 bp = Blueprint("auth", __name__)
@@ -69,7 +70,9 @@ def login() -> Any:
 @public
 def logout() -> Any:
     if current_user.is_authenticated:
+        user_id = current_user.id
         service.sign_out(current_user)
+        messages.forget_ended_devices(user_id)
         logout_user()
     flash("You have signed out.", "info")
     response = redirect(url_for("auth.index"))

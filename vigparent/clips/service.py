@@ -28,6 +28,7 @@ from vigparent.models import (
     Reflection,
     User,
 )
+from vigparent.notifications import service as messages
 from vigparent.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,8 @@ def publish(clips: Iterable[Clip], by: User) -> int:
                 "clip_published", actor=by, family=clip.recording.family, detail=f"clip {clip.id}"
             )
     db.session().commit()
+    if count:
+        messages.clips_shared(clips[0].recording.family)
     return count
 
 

@@ -33,6 +33,7 @@ from vigparent.models import (
     Role,
     User,
 )
+from vigparent.notifications import stopping
 
 # Families and practitioners are in the UK: dates and times are shown and typed in UK time,
 # and stored as naive UTC like every other time in the database.
@@ -630,6 +631,7 @@ def close_case(family: Family, by: User) -> datetime:
         family.status = FamilyStatus.CLOSED
     family.closed_at = clock.now()
     invitation_service.revoke_open_invitations(family, family.closed_at)
+    stopping.stop_family(family.id)  # no reminder, text or push for a closed case
     audit.record("case_closed", actor=by, family=family)
     db.session().commit()
     return retention_due(family)

@@ -28,6 +28,7 @@ from vigparent.invitations import service
 from vigparent.invitations.forms import ConsentForm
 from vigparent.invitations.service import InvitationProblem, InvitationRefused
 from vigparent.models import Invitation
+from vigparent.notifications import service as messages
 from vigparent.security import begin_sign_in, limiter, public
 
 bp = Blueprint("invitations", __name__)
@@ -187,6 +188,7 @@ def consent(token: str) -> Any:
         )
     except InvitationRefused as refusal:
         return _refused(refusal)
+    messages.carer_joined(invitation, carer)
     begin_sign_in()
     login_user(carer)
     # Parents stay signed in on their own phone for months (PERMANENT_SESSION_LIFETIME).

@@ -71,10 +71,10 @@ def seal_token(token: str) -> str:
     return _sealer().encrypt(token.encode()).decode()
 
 
-def unseal_token(sealed: str) -> str | None:
+def unseal_token(sealed: str, max_age: int = SEALED_LINK_SECONDS) -> str | None:
     """The token back from `seal_token`, or None if tampered with or sealed too long ago."""
     try:
-        return _sealer().decrypt(sealed.encode(), ttl=SEALED_LINK_SECONDS).decode()
+        return _sealer().decrypt(sealed.encode(), ttl=max_age).decode()
     except (InvalidToken, ValueError):
         return None
 

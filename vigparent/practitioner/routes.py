@@ -17,7 +17,16 @@ from vigparent.families import service
 from vigparent.families.service import FilmingPlan
 from vigparent.goals import service as goal_service
 from vigparent.invitations import service as invitation_service
-from vigparent.models import Cycle, Family, FamilyStatus, FilmingPlace, Invitation, Role
+from vigparent.models import (
+    Cycle,
+    Family,
+    FamilyStatus,
+    FilmingPlace,
+    Invitation,
+    MessageChannel,
+    Role,
+)
+from vigparent.notifications import service as messages
 from vigparent.practitioner.forms import InviteForm, NewFamilyForm, PlanForm
 from vigparent.recordings import service as recordings_service
 from vigparent.security import require_role
@@ -103,6 +112,8 @@ def _share_panel(family: Family, invitation: Invitation, token: str) -> dict[str
         "mailto_href": f"mailto:?subject={quote(subject)}&body={quote(message)}",
         "qr_svg": Markup(qr),  # noqa: S704 - segno output built from our own URL
         "until": until,
+        # For "send it for me" (GOV.UK Notify): the link goes back to us only sealed.
+        "sealed": invitation_service.seal_token(token),
     }
 
 
@@ -175,7 +186,48 @@ def family(family_id: int) -> Any:
         open=family.status in (FamilyStatus.INVITED, FamilyStatus.ACTIVE),
         invite_form=InviteForm(),
         recordings=recordings_service.recordings_for(family),
+        sent_messages=messages.family_messages(family),
+        message_words=(messages.KIND_WORDS, messages.CHANNEL_WORDS, messages.STATUS_WORDS),
+        send_error=session.pop(_SEND_ERROR, None),
     )
+
+
+# How long the share panel's "send it for me" form stays usable.
+_SEND_FORM_SECONDS = 3600
+_SEND_ERROR = "vig_send_error"
+
+
+@bp.post("/families/<int:family_id>/invitations/<int:invitation_id>/send")
+def send_invitation(family_id: int, invitation_id: int) -> Any:
+    """Send a link by text or email through GOV.UK Notify (a background job)."""
+    family = _family(family_id)
+    invitation = _invitation(family, invitation_id)
+    channel = request.form.get("channel", "")
+    if channel not in (MessageChannel.SMS.value, MessageChannel.EMAIL.value):
+        abort(400)
+    token = invitation_service.unseal_token(
+        request.form.get("sealed", ""), max_age=_SEND_FORM_SECONDS
+    )
+    if token is None:
+        flash("This page was open too long. Make a new link, then send it.", "error")
+        return _back(family, "invitations")
+    address = request.form.get("address", "")
+    try:
+        sent = messages.send_invitation(family, invitation, token, MessageChannel(channel), address)
+    except messages.BadAddress as e:
+        # Show the same link again with the problem beside the box.
+        _remember_link(family, invitation, token)
+        # The cookie is signed, not encrypted: the number or address is never put in it.
+        session[_SEND_ERROR] = {"channel": channel, "error": str(e)}
+        return _back(family, "share")
+    except messages.NotSendable as e:
+        flash(str(e), "error")
+        return _back(family, "invitations")
+    how = "by text" if sent.channel is MessageChannel.SMS else "by email"
+    flash(
+        f"Sending the link {how} to {sent.address_hint}. See how it went under Messages.", "success"
+    )
+    return _back(family, "messages")
 
 
 @bp.post("/families/<int:family_id>/invitations")
@@ -245,6 +297,7 @@ def sign_out_carer(family_id: int, carer_id: int) -> Any:
     carer = service.carer_of(family, carer_id) or abort(404)
     device = safe_input.parse_id(request.form.get("device_id"))
     ended = service.sign_out_carer(family, carer, current_user, device)
+    messages.forget_ended_devices(carer.id)
     name = carer.display_name or "This carer"
     if ended and device is not None:
         flash(f"{name} is signed out on that device. Send a new link for a new phone.", "success")
@@ -308,6 +361,7 @@ def plan(family_id: int) -> Any:
         service.plan_cycle(family, current_user, _plan_from(form))
     except (service.InvalidPlan, service.FamilyNotOpen) as e:
         return _plan_page(family, form, None, str(e))
+    messages.plan_reminders(family)
     flash("Filming plan saved. The family can see it on their home screen.", "success")
     return _back(family, "plans")
 
@@ -338,5 +392,6 @@ def edit_plan(family_id: int, cycle_id: int) -> Any:
         service.update_cycle(cycle, current_user, _plan_from(form))
     except (service.InvalidPlan, service.FamilyNotOpen) as e:
         return _plan_page(family, form, cycle, str(e))
+    messages.plan_reminders(family)
     flash("Filming plan changed. The family can see it on their home screen.", "success")
     return _back(family, "plans")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from vigparent import audit, clock, db, jobs, media_store, video_sandbox
 from vigparent.models import Recording, RecordingStatus
+from vigparent.notifications import service as messages
 from vigparent.storage import MediaNotFound
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def process_recording(recording_id: int) -> None:
     rec.poster_name = poster
     audit.record("recording_ready", family=rec.family, detail=f"id={rec.id}")
     s.commit()
+    messages.video_arrived(rec.family)
 
 
 # Longer than any real transcode takes, so a job that is merely slow is not started twice.

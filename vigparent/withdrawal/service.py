@@ -55,6 +55,7 @@ from vigparent.models import (
     Role,
     User,
 )
+from vigparent.notifications import stopping
 from vigparent.storage import InvalidMediaName, MediaNotFound, ciphertext_size
 from vigparent.supervision import service as supervision
 from vigparent.uploads.locks import drop_lock_file
@@ -171,6 +172,9 @@ def _open_and_complete(
         )
     # An open link must not let anyone join a family whose media is gone.
     invitation_service.revoke_open_invitations(family, now)
+    if reason in (Reason.WITHDRAWN, Reason.ERASED):
+        # No reminder, text or push after this: queued ones are cancelled in this commit.
+        stopping.stop_family(family.id)
     receipt = _new_receipt(family, reason)
     audit.record(action, actor=by, family=family, detail=f"receipt={receipt.id}")
     s.commit()

@@ -156,4 +156,39 @@
     event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true })
       .then((list) => list.forEach((client) => client.postMessage({ type: "vig-sync" }))));
   });
+
+  // Web Push: the server sends only a title, a body in its privacy wording, and a link to a
+  // page of this app. Anything else (or a payload we can't read) shows the plain wording.
+  const PLAIN = { title: "New message", body: "You have a new message from your health visitor.", url: "/" };
+
+  function readPush(event) {
+    let data;
+    try { data = event.data ? event.data.json() : {}; } catch { data = {}; }
+    const url = typeof data.url === "string" ? new URL(data.url, self.location.origin) : null;
+    return {
+      title: typeof data.title === "string" ? data.title : PLAIN.title,
+      body: typeof data.body === "string" ? data.body : PLAIN.body,
+      // Only ever open a page of this app.
+      url: url && url.origin === self.location.origin ? url.pathname : PLAIN.url,
+    };
+  }
+
+  self.addEventListener("push", (event) => {
+    const message = readPush(event);
+    event.waitUntil(self.registration.showNotification(message.title, {
+      body: message.body,
+      tag: "vig-message",
+      data: { url: message.url },
+    }));
+  });
+
+  self.addEventListener("notificationclick", (event) => {
+    event.notification.close();
+    const path = (event.notification.data && event.notification.data.url) || PLAIN.url;
+    event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((list) => {
+      const open = list.find((client) => new URL(client.url).origin === self.location.origin);
+      if (open) return open.navigate(path).then((client) => (client || open).focus());
+      return self.clients.openWindow(path);
+    }));
+  });
 })();

@@ -89,7 +89,7 @@
       try {
         const counts = await vig.localRecordings.wipeAll();
         recordings = (counts && counts.recordings) || 0;
-      } catch (e) { vig.reportError("storage_failed", e); /* then delete the whole database */ }
+      } catch { vig.reportError("storage_failed", e); /* then delete the whole database */ }
     }
     // Whether or not the store above ran (it needs the idb helper), drop the database itself.
     if (window.indexedDB) {
@@ -99,6 +99,14 @@
           req.onsuccess = req.onerror = () => resolve();
         } catch { resolve(); }
       }), 3000);
+    }
+    // No more notifications on this phone: the server forgot its subscription already.
+    if ("serviceWorker" in navigator && "PushManager" in window) {
+      try {
+        const reg = await withTimeout(navigator.serviceWorker.getRegistration(), 3000);
+        const sub = reg && await reg.pushManager.getSubscription();
+        if (sub) await sub.unsubscribe();
+      } catch { /* not subscribed */ }
     }
     if (window.caches) {
       try {
@@ -143,7 +151,7 @@
       const body = await send(pending.url);
       clearPending();
       window.location.assign(body.receipt_url);
-    } catch (e) {
+    } catch {
       if (e.offline || e.status >= 500 || e.status === 400 || e.status === 429) {
         onStatus(WORDS.queued); // tried too early, or a stale token: try again later
       } else {
