@@ -89,7 +89,7 @@
       try {
         const counts = await vig.localRecordings.wipeAll();
         recordings = (counts && counts.recordings) || 0;
-      } catch { vig.reportError("storage_failed", e); /* then delete the whole database */ }
+      } catch (e) { vig.reportError("storage_failed", e); /* then delete the whole database */ }
     }
     // Whether or not the store above ran (it needs the idb helper), drop the database itself.
     if (window.indexedDB) {
@@ -151,7 +151,7 @@
       const body = await send(pending.url);
       clearPending();
       window.location.assign(body.receipt_url);
-    } catch {
+    } catch (e) {
       if (e.offline || e.status >= 500 || e.status === 400 || e.status === 429) {
         onStatus(WORDS.queued); // tried too early, or a stale token: try again later
       } else {
