@@ -1,7 +1,7 @@
 """texts, emails and push messages
 
 Revision ID: 837ce9ff61a5
-Revises: cd9613df7c23
+Revises: 29ce69f207bb
 Create Date: 2026-11-30 04:59:48.405273
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '837ce9ff61a5'
-down_revision: Union[str, Sequence[str], None] = 'cd9613df7c23'
+down_revision: Union[str, Sequence[str], None] = '29ce69f207bb'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
