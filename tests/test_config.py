@@ -55,15 +55,17 @@ def test_production_requires_a_master_key(tmp_path):
 def test_init_secrets_makes_development_secrets_with_mode_0600(tmp_path):
     data_dir = tmp_path / "data"
     env = {"VIGPARENT_DATA_DIR": str(data_dir)}
-    assert init_secrets(env) == [data_dir / "secret_key", data_dir / "master.key"]
+    made = [data_dir / "secret_key", data_dir / "master.key", data_dir / "vapid_private.pem"]
+    assert init_secrets(env) == made
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
-    for name in ("secret_key", "master.key"):
+    for name in ("secret_key", "master.key", "vapid_private.pem"):
         mode = stat.S_IMODE((data_dir / name).stat().st_mode)
         assert mode == 0o600, (name, oct(mode))
     settings = load_settings(env)
     assert init_secrets(env) == []  # kept, not replaced
     again = load_settings(env)
     assert again.secret_key == settings.secret_key and again.master_key == settings.master_key
+    assert settings.vapid_private_key.startswith("-----BEGIN PRIVATE KEY-----")
     assert settings.database_url == f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
     assert len(settings.master_key) == 32
     assert settings.master_key_file == data_dir / "master.key"
@@ -90,7 +92,12 @@ def test_reading_settings_writes_nothing_and_names_the_step_that_makes_secrets(t
         }
     )
     assert settings.master_key_file is None
-    assert init_secrets({**env, "SECRET_KEY": "x", "VIGPARENT_MASTER_KEY": "A" * 43 + "="}) == []
+    in_env = {
+        "SECRET_KEY": "x",
+        "VIGPARENT_MASTER_KEY": "A" * 43 + "=",
+        "VIGPARENT_VAPID_PRIVATE_KEY": "k",
+    }
+    assert init_secrets({**env, **in_env}) == []
     assert list(tmp_path.iterdir()) == [data_dir]
 
 

@@ -9,7 +9,7 @@ from flask import Flask
 
 from tests.mailbox import Mailbox, body_of, free_port
 from vigparent import mail
-from vigparent.config import ConfigError, load_settings
+from vigparent.config import ConfigError, init_secrets, load_settings
 
 
 def test_smtp_backend_delivers_to_a_real_server(app_ctx: Flask, mailbox: Mailbox):
@@ -73,6 +73,7 @@ def test_mail_settings_come_from_the_environment(tmp_path):
         "VIGPARENT_SMTP_TLS": "starttls",
         "VIGPARENT_MAIL_FROM": "vig@example.org",
     }
+    init_secrets(env)
     s = load_settings(env)
     assert (s.mail_backend, s.smtp_host, s.smtp_port, s.smtp_tls, s.mail_from) == (
         "smtp",

@@ -167,9 +167,9 @@ def init_secrets(env: dict[str, str] | None = None) -> list[Path]:
     """Create the data dir (0700) and the secrets the environment leaves to files (0600);
     return the files made. Existing secrets are kept, so running it again changes nothing.
 
-    Production makes no secret key (it must come from SECRET_KEY), and a master key only
-    where VIGPARENT_MASTER_KEY_FILE names its file. The Web Push (VAPID) key is made in the
-    data dir unless the environment gives one.
+    Production makes no secret key (it must come from SECRET_KEY), and a master key or a Web
+    Push (VAPID) key only where VIGPARENT_MASTER_KEY_FILE or VIGPARENT_VAPID_PRIVATE_KEY_FILE
+    names its file; development makes both in the data dir unless the environment gives them.
     """
     env = dict(os.environ if env is None else env)
     _production, data_dir, secret_file, key_file = _paths(env)
@@ -188,14 +188,21 @@ def init_secrets(env: dict[str, str] | None = None) -> list[Path]:
     if key_file is not None and not key_file.exists():
         load_or_create_master_key(key_file)
         made.append(key_file)
-    vapid_file = data_dir / VAPID_KEY_FILE
-    if (
-        not (env.get("VIGPARENT_VAPID_PRIVATE_KEY") or env.get("VIGPARENT_VAPID_PRIVATE_KEY_FILE"))
-        and not vapid_file.exists()
-    ):
+    vapid_file = _vapid_file(env, _production, data_dir)
+    if vapid_file is not None and not vapid_file.exists():
         create_vapid_key(vapid_file)  # Web Push; without it the app offers no push
         made.append(vapid_file)
     return made
+
+
+def _vapid_file(env: dict[str, str], production: bool, data_dir: Path) -> Path | None:
+    """Where the Web Push key is kept, if in a file: the one VIGPARENT_VAPID_PRIVATE_KEY_FILE
+    names, or (development) one in the data dir. None when the environment holds the key."""
+    if env.get("VIGPARENT_VAPID_PRIVATE_KEY"):
+        return None
+    if env.get("VIGPARENT_VAPID_PRIVATE_KEY_FILE"):
+        return Path(env["VIGPARENT_VAPID_PRIVATE_KEY_FILE"])
+    return None if production else data_dir / VAPID_KEY_FILE
 
 
 def init_secrets_main() -> None:
@@ -256,10 +263,9 @@ def _notification_settings(env: dict[str, str], data_dir: Path) -> dict[str, Any
         # A Notify key is "name-<service id>-<secret>": two UUIDs at its end.
         raise ConfigError("Set NOTIFY_API_KEY to your GOV.UK Notify API key to send messages.")
     vapid = env.get("VIGPARENT_VAPID_PRIVATE_KEY", "").strip()
-    if not vapid and env.get("VIGPARENT_VAPID_PRIVATE_KEY_FILE"):
-        vapid = Path(env["VIGPARENT_VAPID_PRIVATE_KEY_FILE"]).read_text().strip()
-    if not vapid and (data_dir / VAPID_KEY_FILE).exists():  # made by vig-init-secrets
-        vapid = (data_dir / VAPID_KEY_FILE).read_text().strip()
+    key_file = _vapid_file(env, env.get("VIGPARENT_ENV") == "production", data_dir)
+    if not vapid and key_file is not None and key_file.exists():  # made by vig-init-secrets
+        vapid = key_file.read_text().strip()
     return {
         "notifications_backend": backend,
         "notify_api_key": api_key,
