@@ -136,6 +136,21 @@ class CarerConsent:
         return min((r.granted_at for r in self.records), default=None)
 
 
+def carer_consented(family: Family, carer: User, kind: ConsentKind) -> bool:
+    """Whether this carer's own consent of ``kind`` to this family's work still stands."""
+    consent = db.session().scalar(
+        select(ConsentRecord.id)
+        .where(
+            ConsentRecord.family_id == family.id,
+            ConsentRecord.user_id == carer.id,
+            ConsentRecord.kind == kind,
+            ConsentRecord.withdrawn_at.is_(None),
+        )
+        .limit(1)
+    )
+    return consent is not None
+
+
 def family_consents(family: Family) -> list[CarerConsent]:
     """Every carer's current (not withdrawn) consent, carers in the order they joined."""
     rows = db.session().scalars(

@@ -19,12 +19,12 @@ from flask import Response, abort, stream_with_context
 from sqlalchemy import select
 
 from vigparent import access, audit, clock, db, media_store
+from vigparent.consent import service as consent_service
 from vigparent.models import (
     AuditEvent,
     Clip,
     ClipStatus,
     ConsentKind,
-    ConsentRecord,
     Family,
     Recording,
     RecordingStatus,
@@ -79,17 +79,7 @@ def parent_may_keep_copies(user: User, family: Family) -> bool:
         return False
     if not family.organisation.parents_may_keep_copies:
         return False
-    consent = db.session().scalar(
-        select(ConsentRecord.id)
-        .where(
-            ConsentRecord.family_id == family.id,
-            ConsentRecord.user_id == user.id,
-            ConsentRecord.kind == ConsentKind.KEEP_COPY,
-            ConsentRecord.withdrawn_at.is_(None),
-        )
-        .limit(1)
-    )
-    return consent is not None
+    return consent_service.carer_consented(family, user, ConsentKind.KEEP_COPY)
 
 
 # A watch is audited once per person, video and half hour: seeking and re-buffering send many

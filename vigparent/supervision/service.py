@@ -84,19 +84,7 @@ def supervisors_of(organisation_id: int) -> list[User]:
 
 def carer_agreed(family: Family, carer: User) -> bool:
     """Whether this carer's supervision consent stands."""
-    return (
-        db.session().scalar(
-            select(ConsentRecord.id)
-            .where(
-                ConsentRecord.family_id == family.id,
-                ConsentRecord.user_id == carer.id,
-                ConsentRecord.kind == ConsentKind.SUPERVISION,
-                ConsentRecord.withdrawn_at.is_(None),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    return consent_service.carer_consented(family, carer, ConsentKind.SUPERVISION)
 
 
 def family_agreed(family: Family) -> bool:
