@@ -90,10 +90,6 @@ class NeedOwnFactor(Exception):
     """An admin cannot require a second factor before setting one up themselves."""
 
 
-class NotInOrganisation(Exception):
-    """No staff member with that id in the admin's organisation."""
-
-
 def factors_of(user: User) -> Factors:
     left = db.session().scalar(
         select(func.count(RecoveryCode.id)).where(
@@ -457,15 +453,7 @@ def set_requirement(admin: User, required: bool) -> None:
 
 def reset_factors(admin: User, staff_id: int) -> User:
     """Clear a staff member's factors and sign them out everywhere (they set up anew)."""
-    person = db.session().scalar(
-        select(User).where(
-            User.id == staff_id,
-            User.organisation_id == admin.organisation_id,
-            User.role.in_(_STAFF_ROLES),
-        )
-    )
-    if person is None:
-        raise NotInOrganisation
+    person = auth_service.colleague(admin, staff_id, _STAFF_ROLES)
     clear_factors(person)
     auth_service.end_all_sessions(person)
     audit.record("second_factor_reset", actor=admin, detail=f"staff {person.id}")

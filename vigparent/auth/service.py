@@ -63,6 +63,10 @@ class InvalidCredentials(Exception):
     """The email and password do not match an active staff account."""
 
 
+class NotInOrganisation(Exception):
+    """No staff member with that id in the admin's organisation."""
+
+
 class WeakPassword(ValueError):
     """The password is too short to protect a caseload."""
 
@@ -172,6 +176,21 @@ def end_all_sessions(user: User) -> int:
         .values(ended_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def colleague(admin: User, staff_id: int, roles: tuple[Role, ...]) -> User:
+    """The staff member ``staff_id`` in one of ``roles`` in the admin's own organisation;
+    NotInOrganisation (a 404 to the admin) for anyone else."""
+    person = db.session().scalar(
+        select(User).where(
+            User.id == staff_id,
+            User.organisation_id == admin.organisation_id,
+            User.role.in_(roles),
+        )
+    )
+    if person is None:
+        raise NotInOrganisation
+    return person
 
 
 def create_staff_user(

@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from vigparent import assets
 from vigparent.auth import mfa, passkeys, totp
+from vigparent.auth import service as auth_service
 from vigparent.mfa.forms import AppCodeForm, PasskeyForm, RecoveryCodeForm, RequirementForm
 from vigparent.models import LoginSession, Role, User
 from vigparent.security import begin_sign_in, limiter, public
@@ -477,7 +478,7 @@ def reset(staff_id: int) -> Any:
     admin = _admin()
     try:
         person = mfa.reset_factors(admin, staff_id)
-    except mfa.NotInOrganisation:
+    except auth_service.NotInOrganisation:
         abort(404)
     name = person.display_name or person.email
     flash(

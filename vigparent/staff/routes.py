@@ -20,6 +20,7 @@ from flask_login import current_user, login_user
 
 from vigparent import db, mail
 from vigparent.auth import mfa
+from vigparent.auth import service as auth_service
 from vigparent.auth.service import WeakPassword
 from vigparent.mfa.routes import wait_for_second_factor
 from vigparent.models import Role, StaffLinkPurpose, User
@@ -123,7 +124,7 @@ def _act(staff_id: int, act: Any, said: str) -> Any:
     admin = _admin()
     try:
         person = act(admin, staff_id)
-    except service.NotInOrganisation:
+    except auth_service.NotInOrganisation:
         abort(404)
     except service.StaffProblem as problem:
         db.session().rollback()

@@ -58,10 +58,6 @@ class StaffProblem(ValueError):
         self.field = field
 
 
-class NotInOrganisation(Exception):
-    """No staff member with that id in the admin's organisation."""
-
-
 @dataclass(frozen=True)
 class StaffRow:
     person: User
@@ -205,19 +201,6 @@ def _open_invitation_until(person: User) -> datetime | None:
     )
 
 
-def _colleague(admin: User, staff_id: int) -> User:
-    person = db.session().scalar(
-        select(User).where(
-            User.id == staff_id,
-            User.organisation_id == admin.organisation_id,
-            User.role.in_(STAFF_ROLES),
-        )
-    )
-    if person is None:
-        raise NotInOrganisation
-    return person
-
-
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -255,7 +238,7 @@ def invite_staff(admin: User, email: str, name: str, role: Role = Role.PRACTITIO
 
 
 def resend_invitation(admin: User, staff_id: int) -> User:
-    person = _colleague(admin, staff_id)
+    person = auth_service.colleague(admin, staff_id, STAFF_ROLES)
     if person.password_hash is not None or person.disabled_at is not None:
         raise StaffProblem("Only someone who has not joined yet can be sent a new invitation.")
     audit.record("staff_invitation_resent", actor=admin, detail=f"staff {person.id}")
@@ -289,7 +272,7 @@ def _send_invitation(admin: User, person: User) -> None:
 
 def switch_off(admin: User, staff_id: int) -> User:
     """Deactivate a colleague: every session and link of theirs ends now."""
-    person = _colleague(admin, staff_id)
+    person = auth_service.colleague(admin, staff_id, STAFF_ROLES)
     if person.id == admin.id:
         raise StaffProblem("You can't switch off your own account. Ask another admin.")
     if person.disabled_at is None:
@@ -305,7 +288,7 @@ def switch_off(admin: User, staff_id: int) -> User:
 
 def switch_on(admin: User, staff_id: int) -> User:
     """Let a switched-off colleague sign in again (with their old password, if they had one)."""
-    person = _colleague(admin, staff_id)
+    person = auth_service.colleague(admin, staff_id, STAFF_ROLES)
     if person.disabled_at is not None:
         person.disabled_at = None
         audit.record("staff_switched_on", actor=admin, detail=f"staff {person.id}")
