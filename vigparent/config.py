@@ -149,9 +149,19 @@ def _missing_secret(what: str, path: Path, production: bool) -> ConfigError:
     )
 
 
-def _paths(env: dict[str, str]) -> tuple[bool, Path, Path | None, Path | None]:
-    """Production?, the data dir, and the secret-key and master-key files the env leaves to
-    files (None where the environment holds the secret itself)."""
+@dataclass(frozen=True)
+class _Paths:
+    """Production?, the data dir, and the files the environment leaves each secret to (None
+    where the environment holds the secret itself, or production has no such file)."""
+
+    production: bool
+    data_dir: Path
+    secret_file: Path | None
+    key_file: Path | None
+    vapid_file: Path | None
+
+
+def _paths(env: dict[str, str]) -> _Paths:
     production = env.get("VIGPARENT_ENV", "development") == "production"
     data_dir = Path(env.get("VIGPARENT_DATA_DIR") or Path.cwd() / "instance").resolve()
     secret_file = None if production or env.get("SECRET_KEY") else data_dir / SECRET_KEY_FILE
@@ -160,7 +170,24 @@ def _paths(env: dict[str, str]) -> tuple[bool, Path, Path | None, Path | None]:
         production and not env.get("VIGPARENT_MASTER_KEY_FILE")
     ):
         key_file = Path(env.get("VIGPARENT_MASTER_KEY_FILE") or data_dir / MASTER_KEY_FILE)
-    return production, data_dir, secret_file, key_file
+    vapid_file: Path | None = None
+    if env.get("VIGPARENT_VAPID_PRIVATE_KEY_FILE"):
+        vapid_file = Path(env["VIGPARENT_VAPID_PRIVATE_KEY_FILE"])
+    elif not (production or env.get("VIGPARENT_VAPID_PRIVATE_KEY")):
+        vapid_file = data_dir / VAPID_KEY_FILE
+    return _Paths(production, data_dir, secret_file, key_file, vapid_file)
+
+
+def _write_new_secret(path: Path, secret: bytes) -> bool:
+    """Create ``path`` (mode 0600) holding ``secret``; False, keeping it, if it exists already
+    (made meanwhile: make run and make worker started together)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secret)
+    return True
 
 
 def init_secrets(env: dict[str, str] | None = None) -> list[Path]:
@@ -172,37 +199,24 @@ def init_secrets(env: dict[str, str] | None = None) -> list[Path]:
     names its file; development makes both in the data dir unless the environment gives them.
     """
     env = dict(os.environ if env is None else env)
-    _production, data_dir, secret_file, key_file = _paths(env)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(data_dir, 0o700)
+    paths = _paths(env)
+    paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(paths.data_dir, 0o700)
     made = []
-    if secret_file is not None and not secret_file.exists():
-        try:
-            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # made meanwhile (make run and make worker started together)
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-            made.append(secret_file)
+    secret_file, key_file, vapid_file = paths.secret_file, paths.key_file, paths.vapid_file
+    if secret_file is not None and _write_new_secret(
+        secret_file, secrets.token_urlsafe(48).encode()
+    ):
+        made.append(secret_file)
     if key_file is not None and not key_file.exists():
         load_or_create_master_key(key_file)
         made.append(key_file)
-    vapid_file = _vapid_file(env, _production, data_dir)
     if vapid_file is not None and not vapid_file.exists():
-        create_vapid_key(vapid_file)  # Web Push; without it the app offers no push
-        made.append(vapid_file)
+        # Web Push; without it the app offers no push.
+        vapid_file.parent.mkdir(parents=True, exist_ok=True)
+        if _write_new_secret(vapid_file, _new_vapid_key()):
+            made.append(vapid_file)
     return made
-
-
-def _vapid_file(env: dict[str, str], production: bool, data_dir: Path) -> Path | None:
-    """Where the Web Push key is kept, if in a file: the one VIGPARENT_VAPID_PRIVATE_KEY_FILE
-    names, or (development) one in the data dir. None when the environment holds the key."""
-    if env.get("VIGPARENT_VAPID_PRIVATE_KEY"):
-        return None
-    if env.get("VIGPARENT_VAPID_PRIVATE_KEY_FILE"):
-        return Path(env["VIGPARENT_VAPID_PRIVATE_KEY_FILE"])
-    return None if production else data_dir / VAPID_KEY_FILE
 
 
 def init_secrets_main() -> None:
@@ -211,22 +225,13 @@ def init_secrets_main() -> None:
     print("\n".join(f"Created {p}" for p in made) or "The secrets are already there.")
 
 
-def create_vapid_key(path: Path) -> None:
-    """Make the Web Push (VAPID) private key file (PEM, mode 0600) unless it exists."""
-    if not path.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+def _new_vapid_key() -> bytes:
+    """A new Web Push (VAPID) private key: P-256, as PEM."""
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def estimated_entropy_bits(secret: str) -> float:
@@ -254,7 +259,7 @@ def _notify_templates(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _notification_settings(env: dict[str, str], data_dir: Path) -> dict[str, Any]:
+def _notification_settings(env: dict[str, str], vapid_file: Path | None) -> dict[str, Any]:
     backend = env.get("VIGPARENT_NOTIFICATIONS", "log").strip() or "log"
     if backend not in ("log", "notify"):
         raise ConfigError(f"VIGPARENT_NOTIFICATIONS must be 'log' or 'notify', not {backend!r}.")
@@ -263,9 +268,8 @@ def _notification_settings(env: dict[str, str], data_dir: Path) -> dict[str, Any
         # A Notify key is "name-<service id>-<secret>": two UUIDs at its end.
         raise ConfigError("Set NOTIFY_API_KEY to your GOV.UK Notify API key to send messages.")
     vapid = env.get("VIGPARENT_VAPID_PRIVATE_KEY", "").strip()
-    key_file = _vapid_file(env, env.get("VIGPARENT_ENV") == "production", data_dir)
-    if not vapid and key_file is not None and key_file.exists():  # made by vig-init-secrets
-        vapid = key_file.read_text().strip()
+    if not vapid and vapid_file is not None and vapid_file.exists():  # vig-init-secrets made it
+        vapid = vapid_file.read_text().strip()
     return {
         "notifications_backend": backend,
         "notify_api_key": api_key,
@@ -294,7 +298,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     `vig-init-secrets`.
     """
     env = dict(os.environ if env is None else env)
-    production, data_dir, secret_file, key_file = _paths(env)
+    paths = _paths(env)
+    production, data_dir = paths.production, paths.data_dir
+    secret_file, key_file = paths.secret_file, paths.key_file
 
     secret_key = env.get("SECRET_KEY", "")
     base_url = env.get("VIGPARENT_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
@@ -359,5 +365,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_tls=smtp_tls,
         smtp_username=env.get("VIGPARENT_SMTP_USERNAME", ""),
         smtp_password=env.get("VIGPARENT_SMTP_PASSWORD", ""),
-        **_notification_settings(env, data_dir),
+        **_notification_settings(env, paths.vapid_file),
     )
