@@ -44,10 +44,7 @@ def offload(fn: Callable[..., T], *args: object) -> T:
 
     Outside gevent the call simply runs here: threads already wait on their own.
     """
-    if not cooperative():
-        return fn(*args)
-    result: T = gevent.get_hub().threadpool.apply(fn, args)
-    return result
+    return begin(fn, *args)()
 
 
 def begin(fn: Callable[..., T], *args: object) -> Callable[[], T]:
