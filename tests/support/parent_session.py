@@ -17,7 +17,15 @@ from itsdangerous import URLSafeTimedSerializer
 
 from vigparent import db
 from vigparent.auth import service as auth_service
-from vigparent.models import User
+from vigparent.models import (
+    ConsentKind,
+    ConsentRecord,
+    Family,
+    FamilyStatus,
+    Organisation,
+    Role,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -51,15 +59,6 @@ def sign_in(app: Flask, user_id: int, device: str = "test") -> SignedIn:
 def create_consenting_family(app: Flask, *, quota_bytes: int | None = None) -> int:
     """Create an organisation, practitioner, active family and a parent who consented to
     filming and storage; return the parent's user id. For servers set up outside pytest."""
-    from vigparent.models import (
-        ConsentKind,
-        ConsentRecord,
-        Family,
-        FamilyStatus,
-        Organisation,
-        Role,
-    )
-
     with app.app_context():
         s = db.session()
         org = Organisation(name="Test team")
