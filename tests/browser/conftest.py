@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,29 @@ SW_READY = """async () => {
 }"""
 
 
+def closing_every_response(app: Any) -> Any:
+    """The app, with each answer closed even when the browser hangs up halfway through it.
+
+    werkzeug's development server skips the answer's `close()` when the client drops the
+    connection mid-answer (a page navigated away while an icon was still being sent), leaving
+    the open file to the garbage collector's ResourceWarning, which this suite treats as an
+    error. A generator's `finally` runs when it is collected, so the file is closed either way.
+    """
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        answer = app(environ, start_response)
+        try:
+            yield from answer
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+
+    return wsgi
+
+
 class LiveServer:
     def __init__(self, app: Flask) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, closing_every_response(app), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from tests.browser.conftest import closing_every_response
+
 
 @dataclass
 class Patch:
@@ -90,7 +92,9 @@ class SignalServer:
 
     def __init__(self, app: Any) -> None:
         self.signal = Signal(app)
-        self.server = make_server("127.0.0.1", 0, self.signal, threaded=True)
+        self.server = make_server(
+            "127.0.0.1", 0, closing_every_response(self.signal), threaded=True
+        )
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
