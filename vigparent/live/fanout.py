@@ -1,0 +1,97 @@
+"""Fan-out: every event published in a live room reaches everyone listening in it.
+
+One web process by default (``LocalFanout``); across several processes or machines a real
+broker implements the same two calls. Events are small JSON-able dicts (a play, a seek, "I
+noticed something here"); they carry no media and no free text beyond what the room shows.
+
+A listener that falls too far behind is dropped (its ``get`` raises ``Overrun``): its page
+reconnects and resyncs from the room's current state, as after a lost signal.
+
+Waits use ``threading`` and ``queue``, which gevent patches under the deployed server, so a
+listener costs a greenlet there and a thread under werkzeug in tests.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Protocol
+
+Event = dict[str, Any]
+
+# Events a listener may have waiting before it is dropped: a live review sends a few a second.
+BACKLOG = 256
+
+
+class Overrun(Exception):
+    """The listener fell behind and lost events: reconnect and resync."""
+
+
+class Subscription(Protocol):
+    def get(self, timeout: float) -> Event | None:
+        """The next event in the room, or None if none came within ``timeout`` seconds."""
+
+    def close(self) -> None:
+        """Stop listening (idempotent)."""
+
+
+class Fanout(Protocol):
+    def publish(self, room: str, event: Event) -> None:
+        """Send ``event`` to everyone listening in ``room`` now (not to later listeners)."""
+
+    def subscribe(self, room: str) -> Subscription:
+        """Start listening in ``room``; events published from now on arrive in order."""
+
+
+class _LocalSubscription:
+    def __init__(self, fanout: LocalFanout, room: str) -> None:
+        self._fanout = fanout
+        self._room = room
+        self._events: queue.Queue[Event | None] = queue.Queue(BACKLOG)
+        self._overrun = False
+
+    def deliver(self, event: Event) -> None:
+        try:
+            self._events.put_nowait(event)
+        except queue.Full:
+            self._overrun = True
+            self._fanout.forget(self._room, self)
+
+    def get(self, timeout: float) -> Event | None:
+        if self._overrun and self._events.empty():
+            raise Overrun(self._room)
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self._fanout.forget(self._room, self)
+
+
+class LocalFanout:
+    """Fan-out inside one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rooms: dict[str, set[_LocalSubscription]] = {}
+
+    def publish(self, room: str, event: Event) -> None:
+        with self._lock:
+            listeners = list(self._rooms.get(room, ()))
+        for listener in listeners:
+            listener.deliver(event)
+
+    def subscribe(self, room: str) -> _LocalSubscription:
+        subscription = _LocalSubscription(self, room)
+        with self._lock:
+            self._rooms.setdefault(room, set()).add(subscription)
+        return subscription
+
+    def forget(self, room: str, subscription: _LocalSubscription) -> None:
+        with self._lock:
+            listeners = self._rooms.get(room)
+            if listeners is not None:
+                listeners.discard(subscription)
+                if not listeners:
+                    del self._rooms[room]
