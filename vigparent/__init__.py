@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         security,
         tasks,
     )
+    from vigparent.live import fanout
 
     logging_policy.init_app(app)
     db.init_app(app, settings.database_url)
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     safe_input.init_app(app)
     errors.init_app(app)
     jobs.init_app(app, tasks.ALL)
+    fanout.init_app(app, settings)
     cli.init_app(app)
 
     import importlib

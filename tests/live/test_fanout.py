@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,8 @@ def test_a_listener_that_falls_behind_is_told_to_resync() -> None:
     assert [listener.get(timeout=1) for _ in range(fan.BACKLOG)][-1] == {"n": fan.BACKLOG - 1}
     with pytest.raises(fan.Overrun):
         listener.get(timeout=1)
+
+
+def test_the_app_fans_out_in_process_by_default(app: Any) -> None:
+    with app.app_context():
+        assert isinstance(fan.current(), fan.LocalFanout)

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from vigparent.config import Settings
 
 Event = dict[str, Any]
 
@@ -95,3 +100,18 @@ class LocalFanout:
                 listeners.discard(subscription)
                 if not listeners:
                     del self._rooms[room]
+
+
+def build(settings: Settings) -> Fanout:
+    """The fan-out these settings ask for: in-process unless a broker is configured."""
+    return LocalFanout()
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["vig_fanout"] = build(settings)
+
+
+def current() -> Fanout:
+    """The running app's fan-out."""
+    fanout: Fanout = current_app.extensions["vig_fanout"]
+    return fanout
