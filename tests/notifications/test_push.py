@@ -217,3 +217,20 @@ def test_turning_notifications_off_from_the_phone(app, make, login_as, push_serv
     )
     assert r.get_json() == {"subscribed": False}
     assert db.session().scalars(select(PushSubscription)).all() == []
+
+
+def test_a_nul_character_in_a_subscription_is_refused_at_the_door(
+    app, make: Factory, login_as, push_service: FakePushService
+):
+    """PostgreSQL cannot hold a NUL in text; a JSON body carrying one is a 400, never a 500."""
+    _, _, _, phone = _family_with_phone(make, login_as, app)
+    handset = push_service.new_phone()
+    token = csrf_token(phone, "/home/")
+    for path, body in (
+        ("/api/push/subscription", handset.as_json() | {"endpoint": handset.endpoint + "\x00"}),
+        ("/api/push/subscription/check", {"endpoint": "https://fcm.googleapis.com/\x00"}),
+        ("/api/push/subscription/forget", {"endpoint": "x", "keys": {"p256dh": ["\x00"]}}),
+    ):
+        r = phone.post(path, json=body, headers={"X-CSRFToken": token})
+        assert r.status_code == 400, path
+    assert db.session().scalars(select(PushSubscription)).all() == []
