@@ -165,10 +165,8 @@ class WebKitPhone(PhonePage):
         options.add_argument("--automation")
         options.add_argument("--enable-mock-capture-devices=true")
         options.add_argument(f"--user-agent={IPHONE_UA}")
-        # WebKitGTK here freezes left pages in its back-forward cache with their IndexedDB
-        # writes still open, which then block every other page's store (see the report of
-        # issue 12); the cache is off until that is understood and handled in the app.
-        options.add_argument("--enable-page-cache=false")
+        # The back-forward cache stays on, as on an iPhone: the app closes its store's
+        # connection when a page is put away in it (vig-store.js, "pagehide").
         env = {**os.environ, "DISPLAY": f":{display}"}
         service = Service(executable_path=str(WEBKIT_DRIVER), env=env)
         try:

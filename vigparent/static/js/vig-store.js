@@ -98,6 +98,17 @@
     return dbPromise;
   }
 
+  /* A page kept in the back-forward cache (Safari keeps most pages there when you leave them)
+    must not keep its connection: a frozen page's open connection holds up every other page's
+    store. Close it as the page is put away (transactions already started still finish), and
+    open a new one the next time this page needs the store, if it is ever shown again. */
+  window.addEventListener("pagehide", (event) => {
+    if (!event.persisted || !dbPromise) return;
+    const p = dbPromise;
+    dbPromise = null;
+    p.then((db) => db.close(), () => {});
+  });
+
   function isQuotaError(err, tx) {
     const names = [err && err.name, tx && tx.error && tx.error.name];
     return names.includes("QuotaExceededError");
