@@ -441,6 +441,7 @@
   vig.localRecordings = {
     async wipeAll() {
       if (vig.uploader) vig.uploader.stopAll();
+      if (vig.forgetWaitingReports) vig.forgetWaitingReports();
       const counts = await store.wipe();
       let cacheCount = 0;
       if (window.caches) {
