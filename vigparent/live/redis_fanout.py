@@ -28,6 +28,9 @@ CHANNEL_PREFIX = "vigparent:live:"
 class RedisSubscription:
     def __init__(self, client: redis.Redis, room: str) -> None:
         self._room = room
+        # Held so the client (and its pool, which a dropped client disconnects) lives as
+        # long as this listener does.
+        self._client = client
         self._pubsub = client.pubsub()
         self._lock = threading.Lock()
         self._closed = False
