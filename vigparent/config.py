@@ -77,6 +77,8 @@ class Settings:
     # Bytes of a tus PATCH sealed in memory before they are PUT as one object (object_store).
     s3_segment_bytes: int = 8 * 1024 * 1024
     keystore_url: str = field(default="", repr=False)
+    # How long a dead node's upload lock outlives it (uploads.locks); renewed while alive.
+    upload_lock_ttl_s: float = 15.0
     practitioner_idle_hours: int = 12
     parent_session_days: int = 180
     # How many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto/-Host.
@@ -378,6 +380,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         s3_secret_access_key=env.get("VIGPARENT_S3_SECRET_ACCESS_KEY", "").strip(),
         s3_segment_bytes=_int_setting(env, "VIGPARENT_S3_SEGMENT_BYTES", 8 * 1024 * 1024),
         keystore_url=env.get("VIGPARENT_KEYSTORE_URL", "").strip(),
+        upload_lock_ttl_s=float(env.get("VIGPARENT_UPLOAD_LOCK_TTL_S", 15)),
         trusted_proxies=_int_setting(env, "TRUSTED_PROXIES", 0),
         mail_backend=mail_backend,
         mail_from=env.get("VIGPARENT_MAIL_FROM", "vigparent@localhost"),

@@ -58,7 +58,9 @@ def keyring(tmp_path: Path) -> Keyring:
 
 
 @pytest.fixture
-def object_store(s3_url: str, bucket: str, keyring: Keyring, tmp_path: Path) -> Iterator[ObjectMediaStore]:
+def object_store(
+    s3_url: str, bucket: str, keyring: Keyring, tmp_path: Path
+) -> Iterator[ObjectMediaStore]:
     # Small segments, so a test of a few hundred KiB spans several of them.
     yield ObjectMediaStore(
         s3_client(s3_url), bucket, keyring, spool_dir=tmp_path / "spool", segment_bytes=100_000

@@ -12,7 +12,7 @@ flock-honouring) filesystem for the data dir, as the media store does already.
 Several web nodes (Redis configured): the lock is a Redis key instead, set only if absent
 (redis-py's ``Lock``, a token only its holder can release), so a PATCH on one node turns away
 a PATCH for the same upload on any other. A node that dies cannot release it, so the key
-lives ``REDIS_LOCK_TTL_S`` seconds and the holder renews it every third of that while the
+lives ``upload_lock_ttl_s`` seconds (15 by default) and the holder renews it every third of that while the
 PATCH runs: a dead node's upload is free again within seconds and the phone resumes on
 another node. Renewing runs in a thread, a greenlet under the gevent server, so nothing
 blocks the event loop; redis-py's sockets are gevent's.
@@ -38,8 +38,6 @@ from vigparent.config import settings_of
 from vigparent.uploads.refusals import UploadBusy
 
 log = logging.getLogger(__name__)
-
-REDIS_LOCK_TTL_S = 15.0
 
 
 def lock_path(data_dir: Path | str, upload_id: str) -> Path:
@@ -67,13 +65,14 @@ def upload_lock(upload_id: str) -> contextlib.AbstractContextManager[None]:
 class _Renewer(threading.Thread):
     """Keeps a Redis lock alive while its PATCH runs."""
 
-    def __init__(self, lock: Lock) -> None:
+    def __init__(self, lock: Lock, ttl_s: float) -> None:
         super().__init__(daemon=True, name="upload-lock-renewer")
         self._lock = lock
+        self._ttl_s = ttl_s
         self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._done.wait(REDIS_LOCK_TTL_S / 3):
+        while not self._done.wait(self._ttl_s / 3):
             try:
                 self._lock.reacquire()
             except (LockError, RedisError):
@@ -88,12 +87,13 @@ class _Renewer(threading.Thread):
 
 @contextlib.contextmanager
 def _redis_lock(client: redis.Redis, upload_id: str) -> Iterator[None]:
+    ttl_s = settings_of(current_app).upload_lock_ttl_s
     lock = client.lock(
-        redis_lock_name(upload_id), timeout=REDIS_LOCK_TTL_S, blocking=False, thread_local=False
+        redis_lock_name(upload_id), timeout=ttl_s, blocking=False, thread_local=False
     )
     if not lock.acquire(blocking=False):
         raise UploadBusy()
-    renewer = _Renewer(lock)
+    renewer = _Renewer(lock, ttl_s)
     renewer.start()
     try:
         yield
