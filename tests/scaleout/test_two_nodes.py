@@ -112,7 +112,7 @@ class Cluster:
         ):
             return f.read()
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         return bucket_keys(self.s3_url, self.bucket)
 
     def close(self) -> None:
@@ -219,8 +219,8 @@ def test_patches_alternating_between_nodes_make_a_byte_identical_recording(
 
     # The plaintext scan covers the bucket: no object holds any part of the video in clear.
     needles = [video[i : i + 512] for i in range(0, len(video) - 512, 20_000)]
-    assert len(cluster.keys()) > 1
-    for key in cluster.keys():
+    assert len(cluster.object_keys()) > 1
+    for key in cluster.object_keys():
         with cluster.app.app_context():
             stored = media_store.store().read_object(key)  # type: ignore[attr-defined]
         assert not any(n in stored for n in needles), key
@@ -328,7 +328,7 @@ def test_a_withdrawal_on_one_node_deletes_what_went_through_the_other(
     )
     up.upload()
     prefix = f"media/{family_id}/"
-    assert any(k.startswith(prefix) for k in cluster.keys())
+    assert any(k.startswith(prefix) for k in cluster.object_keys())
     keystore = DatabaseKeyStore(cluster.keystore_url)
     try:
         assert keystore.read(family_id) is not None
@@ -341,7 +341,7 @@ def test_a_withdrawal_on_one_node_deletes_what_went_through_the_other(
         assert r.status_code == 200, r.text
         assert r.json()["complete"] is True
 
-        assert [k for k in cluster.keys() if k.startswith(prefix)] == []
+        assert [k for k in cluster.object_keys() if k.startswith(prefix)] == []
         assert keystore.read(family_id) is None  # crypto-shredded on every node at once
     finally:
         keystore.dispose()

@@ -12,9 +12,9 @@ flock-honouring) filesystem for the data dir, as the media store does already.
 Several web nodes (Redis configured): the lock is a Redis key instead, set only if absent
 (redis-py's ``Lock``, a token only its holder can release), so a PATCH on one node turns away
 a PATCH for the same upload on any other. A node that dies cannot release it, so the key
-lives ``upload_lock_ttl_s`` seconds (15 by default) and the holder renews it every third of that while the
-PATCH runs: a dead node's upload is free again within seconds and the phone resumes on
-another node. Renewing runs in a thread, a greenlet under the gevent server, so nothing
+lives ``upload_lock_ttl_s`` seconds (15 by default) and the holder renews it every third of
+that while the PATCH runs: a dead node's upload is free again within seconds and the phone
+resumes on another node. Renewing runs in a thread, a greenlet under the gevent server, so nothing
 blocks the event loop; redis-py's sockets are gevent's.
 """
 
