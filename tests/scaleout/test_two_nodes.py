@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -345,3 +346,23 @@ def test_a_withdrawal_on_one_node_deletes_what_went_through_the_other(
         assert keystore.read(family_id) is None  # crypto-shredded on every node at once
     finally:
         keystore.dispose()
+
+
+def test_rate_limits_count_across_nodes(cluster: Cluster) -> None:
+    a, b = cluster.nodes
+    browser = requests.Session()
+    page = browser.get(f"{a.url}/login", timeout=10).text
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match is not None
+    codes = [
+        browser.post(
+            f"{(a, b)[n % 2].url}/login",
+            data={"csrf_token": match[1], "email": "nobody@example.org", "password": "wrong!!"},
+            timeout=10,
+        ).status_code
+        for n in range(11)
+    ]
+    # Ten tries a minute from one address, counted in Redis: the eleventh is refused on
+    # whichever node it reaches (each node alone has seen only five or six).
+    assert codes[:10] == [401] * 10
+    assert codes[10] == 429
