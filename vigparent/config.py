@@ -350,6 +350,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         except FileNotFoundError:
             raise _missing_secret("master key", key_file, production) from None
 
+    s3_key_id = env.get("VIGPARENT_S3_ACCESS_KEY_ID", "").strip()
+    s3_secret = env.get("VIGPARENT_S3_SECRET_ACCESS_KEY", "").strip()
+    if bool(s3_key_id) != bool(s3_secret):
+        # Neither (boto3 then finds its own, e.g. an instance role) or both.
+        raise ConfigError(
+            "Set both VIGPARENT_S3_ACCESS_KEY_ID and VIGPARENT_S3_SECRET_ACCESS_KEY, or neither."
+        )
     # VIGPARENT_REDIS_URL; HUEY_REDIS_URL is its older name (jobs only, then).
     redis_url = (env.get("VIGPARENT_REDIS_URL") or env.get("HUEY_REDIS_URL") or "").strip()
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
@@ -376,8 +383,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         s3_endpoint_url=env.get("VIGPARENT_S3_ENDPOINT_URL", "").strip(),
         s3_region=env.get("VIGPARENT_S3_REGION", "").strip(),
         s3_prefix=env.get("VIGPARENT_S3_PREFIX", "media/").strip(),
-        s3_access_key_id=env.get("VIGPARENT_S3_ACCESS_KEY_ID", "").strip(),
-        s3_secret_access_key=env.get("VIGPARENT_S3_SECRET_ACCESS_KEY", "").strip(),
+        s3_access_key_id=s3_key_id,
+        s3_secret_access_key=s3_secret,
         s3_segment_bytes=_int_setting(env, "VIGPARENT_S3_SEGMENT_BYTES", 8 * 1024 * 1024),
         keystore_url=env.get("VIGPARENT_KEYSTORE_URL", "").strip(),
         upload_lock_ttl_s=float(env.get("VIGPARENT_UPLOAD_LOCK_TTL_S", 15)),

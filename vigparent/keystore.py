@@ -57,7 +57,10 @@ class DatabaseKeyStore:
     def __init__(self, url: str) -> None:
         self._engine: Engine = create_engine(url, pool_pre_ping=True)
         self._postgres = self._engine.dialect.name == "postgresql"
-        _metadata.create_all(self._engine, checkfirst=True)
+        with self._engine.begin() as conn:
+            if self._postgres:  # nodes starting together: one creates the table, once
+                conn.execute(select(func.pg_advisory_xact_lock(_LOCK_ID)))
+            _metadata.create_all(conn, checkfirst=True)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
