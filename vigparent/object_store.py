@@ -538,8 +538,9 @@ class _SpooledFile(EncryptedFile):
         on_close: Callable[[int], None] | None,
     ) -> None:
         self._on_close = on_close
-        self._spool_fd = os.dup(fd)
         super().__init__(fd, cipher, writable=writable, name=name)
+        # Closing the EncryptedFile closes ``fd``; this one is kept to PUT the file back.
+        self._spool_fd = os.dup(fd)
 
     def close(self) -> None:
         if self.closed:
