@@ -64,10 +64,11 @@ class Settings:
     # Per address; guessing is held back per person (auth.mfa.LOCK_FAILURES), and a whole
     # office behind one address signs in through this step at nine o'clock.
     second_factor_rate_limit: str = "30 per minute"
-    rate_limit_storage_uri: str = "memory://"
+    # URLs that may carry a password stay out of repr (and so out of logs).
+    rate_limit_storage_uri: str = field(default="memory://", repr=False)
     # Several web nodes (README): Redis for jobs, rate limits, upload locks and the live
     # fan-out; media in an S3-compatible bucket; wrapped keys in a database of their own.
-    redis_url: str = ""
+    redis_url: str = field(default="", repr=False)
     s3_bucket: str = ""
     s3_endpoint_url: str = ""
     s3_region: str = ""

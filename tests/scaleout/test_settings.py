@@ -38,7 +38,7 @@ def test_redis_serves_jobs_limits_and_locks_and_the_bucket_holds_media(tmp_path:
     settings = load_settings(
         _env(
             tmp_path,
-            VIGPARENT_REDIS_URL="redis://redis.internal:6379/0",
+            VIGPARENT_REDIS_URL="redis://:redis-password@redis.internal:6379/0",
             VIGPARENT_S3_BUCKET="vig-media",
             VIGPARENT_S3_ENDPOINT_URL="https://minio.internal:9000",
             VIGPARENT_S3_REGION="eu-west-2",
@@ -47,9 +47,10 @@ def test_redis_serves_jobs_limits_and_locks_and_the_bucket_holds_media(tmp_path:
             VIGPARENT_KEYSTORE_URL=f"sqlite:///{tmp_path / 'keys.sqlite3'}",
         )
     )
-    assert settings.redis_url == "redis://redis.internal:6379/0"
+    assert settings.redis_url == "redis://:redis-password@redis.internal:6379/0"
     assert settings.rate_limit_storage_uri == settings.redis_url
-    assert "not-in-repr" not in repr(settings) and "keys.sqlite3" not in repr(settings)
+    for secret in ("not-in-repr", "keys.sqlite3", "redis-password"):
+        assert secret not in repr(settings)
     key_store = build_key_store(settings)
     assert isinstance(key_store, DatabaseKeyStore)
     store = build_store(settings, Keyring(key_store, settings.master_key))
