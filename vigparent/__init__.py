@@ -89,12 +89,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         media_store,
         safe_input,
         security,
+        shared_redis,
         tasks,
     )
     from vigparent.live import fanout
 
     logging_policy.init_app(app)
     db.init_app(app, settings.database_url)
+    shared_redis.init_app(app, settings)
     media_store.init_app(app, settings)
     security.init_app(app)
     safe_input.init_app(app)
