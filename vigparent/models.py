@@ -730,7 +730,7 @@ class LivePresence(Base):
 
 
 class LiveNotice(Base):
-    """"I noticed something here": a moment a carer marked in a clip during a live review."""
+    """ "I noticed something here": a moment a carer marked in a clip during a live review."""
 
     __tablename__ = "live_notice"
 

@@ -67,7 +67,10 @@ def test_each_command_reaches_the_room_with_the_servers_time(
     try:
         before = service.now_ms()
         answer = post_json(
-            lead, f"{room.base}/command", {"clip": room.clips[1].id, "time": 0.5, "playing": True}, token
+            lead,
+            f"{room.base}/command",
+            {"clip": room.clips[1].id, "time": 0.5, "playing": True},
+            token,
         )
         assert answer.status_code == 200, answer.get_json()
         event = listener.get(timeout=2)
@@ -161,7 +164,9 @@ def test_notes_shown_to_the_family_are_in_the_state(
     app: Flask, login_as: Login, room: Room
 ) -> None:
     lead, token = _start(app, login_as, room)
-    answer = post_json(lead, f"{room.base}/note", {"text": "  Look at Sam's face  ", "strength": True}, token)
+    answer = post_json(
+        lead, f"{room.base}/note", {"text": "  Look at Sam's face  ", "strength": True}, token
+    )
     assert answer.status_code == 200
     phone, _ = _parent(app, login_as, room.parent)
     (snapshot,) = first_messages(phone, f"{room.base}/events")
@@ -178,15 +183,23 @@ def test_asking_to_film_is_only_a_request_the_parent_answers(
     lead, token = _start(app, login_as, room)
     phone, phone_token = _parent(app, login_as, room.parent)
     # An answer with no request is refused.
-    assert post_json(phone, f"{room.base}/film-answer", {"answer": "filming"}, phone_token).status_code == 409
+    assert (
+        post_json(phone, f"{room.base}/film-answer", {"answer": "filming"}, phone_token).status_code
+        == 409
+    )
     assert post_json(lead, f"{room.base}/film", {"ask": True}, token).status_code == 200
     (snapshot,) = first_messages(phone, f"{room.base}/events")
     assert snapshot["state"]["film"] == "asked"
-    assert post_json(phone, f"{room.base}/film-answer", {"answer": "not_now"}, phone_token).status_code == 200
+    assert (
+        post_json(phone, f"{room.base}/film-answer", {"answer": "not_now"}, phone_token).status_code
+        == 200
+    )
     (after,) = first_messages(lead, f"{room.base}/events")
     assert (after["state"]["film"], after["state"]["film_answer"]) == ("", "not_now")
     # Only the parent answers, only the practitioner asks.
-    assert post_json(lead, f"{room.base}/film-answer", {"answer": "filming"}, token).status_code == 404
+    assert (
+        post_json(lead, f"{room.base}/film-answer", {"answer": "filming"}, token).status_code == 404
+    )
     assert post_json(phone, f"{room.base}/film", {"ask": True}, phone_token).status_code == 404
 
 
@@ -237,5 +250,7 @@ def test_ending_closes_the_room_for_everyone(app: Flask, login_as: Login, room: 
     assert answer.status_code == 302
     assert "ready to watch your clips" not in page_text(phone.get("/home/"))
     assert "has not started yet" in page_text(phone.get("/live/"))
-    refused = post_json(lead, f"{room.base}/command", {"clip": room.clips[0].id, "time": 0, "playing": True}, token)
+    refused = post_json(
+        lead, f"{room.base}/command", {"clip": room.clips[0].id, "time": 0, "playing": True}, token
+    )
     assert refused.status_code == 404

@@ -133,12 +133,16 @@ def events(family_id: int) -> Any:
         # The page closes its EventSource when told the review is over (it would reconnect
         # after any other answer).
         return Response(
-            stream.message({"type": "ended"}), mimetype="text/event-stream", headers=stream.headers()
+            stream.message({"type": "ended"}),
+            mimetype="text/event-stream",
+            headers=stream.headers(),
         )
     subscription = fanout.current().subscribe(service.room(family.id))
     try:
         connection = service.join(review, family, current_user)
-        first = service.snapshot(review, family, lambda clip_id: url_for("media.clip", clip_id=clip_id))
+        first = service.snapshot(
+            review, family, lambda clip_id: url_for("media.clip", clip_id=clip_id)
+        )
     except BaseException:
         subscription.close()
         raise

@@ -178,7 +178,10 @@ def parse_command(data: Any) -> Command:
     """A command from the practitioner's page (JSON); refuses anything malformed."""
     if not isinstance(data, dict):
         raise LiveProblem("That command was not understood.")
-    clip_id, time, playing, at_ms = (data.get(k) for k in ("clip", "time", "playing", "at"))
+    clip_id: Any = data.get("clip")
+    time: Any = data.get("time")
+    playing: Any = data.get("playing")
+    at_ms: Any = data.get("at")
     if not _is_int(clip_id) or not _is_number(time) or not isinstance(playing, bool):
         raise LiveProblem("That command was not understood.")
     if at_ms is not None and not _is_number(at_ms):
@@ -191,9 +194,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def command(review: LiveReview, family: Family, cmd: Command) -> LiveReview:
@@ -278,7 +279,7 @@ def notice(review: LiveReview, family: Family, user: User, data: Any) -> LiveNot
     """Mark a moment of a clip for the practitioner's timeline. Commits, then publishes."""
     if not isinstance(data, dict) or not _is_int(data.get("clip")):
         raise LiveProblem("That was not understood.")
-    at = data.get("time")
+    at: Any = data.get("time")
     if not _is_number(at):
         raise LiveProblem("That was not understood.")
     clip = next((c for c in clips_of(review, family) if c.id == data["clip"]), None)

@@ -83,9 +83,7 @@ def _still_here(app: Flask, listener: Listener) -> bool:
 
 def _gone(app: Flask, listener: Listener) -> None:
     with app.app_context():
-        service.leave(
-            listener.review_id, listener.family_id, listener.user_id, listener.connection
-        )
+        service.leave(listener.review_id, listener.family_id, listener.user_id, listener.connection)
 
 
 def headers() -> dict[str, Any]:

@@ -25,7 +25,7 @@
     note: q("[data-note]"), noteText: q("[data-note-text]"),
     strength: q("[data-strength]"), strengthText: q("[data-strength-text]"),
     noticed: /** @type {HTMLButtonElement} */ (q("[data-noticed]")), noticedSaid: q("[data-noticed-said]"),
-    film: q("[data-film]"), notNow: /** @type {HTMLButtonElement | null} */ (root.querySelector("[data-not-now]")),
+    film: q("[data-film]"), ask: q("[data-film-ask]"), notNow: /** @type {HTMLButtonElement | null} */ (root.querySelector("[data-not-now]")),
     ended: q("[data-ended]"),
   };
 
@@ -165,7 +165,7 @@
     if (asked && !filmOpen) {
       filmOpen = true;
       filmStarted = false;
-      say(el.notNow, "Not now");
+      show(el.ask, true);
       video.pause();
       show(el.watch, false);
       show(el.film, true);
@@ -198,9 +198,14 @@
   root.addEventListener("click", (event) => {
     const target = /** @type {HTMLElement} */ (event.target);
     if (target.closest("#rec-start")) {
+      // From here the parent's video is theirs to keep or delete; the recorder offers the
+      // way back once it is sent ("Back to watching together").
       filmStarted = true;
-      say(el.notNow, "Back to watching together");
+      show(el.ask, false);
       answer("filming");
+    } else if (target.closest("#rec-discard-yes")) {
+      filmStarted = false;
+      show(el.ask, true);
     } else if (target.closest("#rec-stop")) {
       answer("stopped");
     } else if (target.closest("[data-live-back]")) {

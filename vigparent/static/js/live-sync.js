@@ -24,7 +24,7 @@
    * offset, and the largest recent sample is the best guess. */
   function serverClock() {
     /** @type {number[]} */
-    let samples = [];
+    const samples = [];
     return {
       sample(/** @type {number} */ serverMs, /** @type {number} */ localMs) {
         if (typeof serverMs !== "number" || !isFinite(serverMs)) return;
