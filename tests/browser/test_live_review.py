@@ -178,12 +178,17 @@ def test_the_phone_follows_play_pause_seek_step_and_next_clip_and_rejoins(
 
     # The phone's signal is cut for 10 s while the practitioner carries on.
     phone.context.set_offline(True)
+    drops = "Number(document.querySelector('[data-live-parent]').dataset.drops || 0)"
     _seek(lead, 3.0)
     lead.get_by_role("button", name="Play", exact=True).click()
     lead.wait_for_timeout(4000)
     lead.get_by_role("button", name="Pause", exact=True).click()
     _seek(lead, 4.2)
     lead.wait_for_timeout(6000)
+    assert phone.evaluate(drops) > 0, "the phone never lost the room: nothing was tested"
+    assert not _in_step(review, 0.25)  # it missed the pause and seek while offline
+    expect(phone.get_by_text("No signal right now.")).to_be_visible()
+    screenshot(phone, "live-6b-parent-no-signal")
     phone.context.set_offline(False)
     _follows(review, FRAME, 2.0)
     # And it keeps following after rejoining.
@@ -220,7 +225,9 @@ def test_film_when_the_practitioner_asks_only_after_the_parent_taps_start(
     ask = phone.get_by_role("heading", name="Your practitioner asks: can you film now?")
     expect(ask).to_be_visible()
     expect(phone.get_by_role("button", name="Start filming")).to_be_enabled()  # camera preview on
-    assert phone.evaluate("!!document.getElementById('rec-preview').srcObject")
+    wait_until(phone, "document.getElementById('rec-preview').videoWidth > 0")
+    start = phone.get_by_role("button", name="Start filming").bounding_box()
+    assert start is not None and start["y"] + start["height"] <= 844  # no scrolling to find it
     screenshot(phone, "live-8-parent-asked-to-film")
     phone.get_by_role("button", name="Not now").click()
     expect(ask).to_be_hidden()

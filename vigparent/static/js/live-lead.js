@@ -22,7 +22,7 @@
     present: q("[data-present]"), problem: q("[data-problem]"), title: q("[data-clip-title]"),
     count: q("[data-clip-count]"), time: q("[data-time]"),
     play: /** @type {HTMLButtonElement} */ (q("[data-play]")),
-    timeline: q("[data-timeline]"), marks: q("[data-marks]"), noticedList: q("[data-noticed-list]"),
+    timeline: q("[data-timeline]"), marks: q("[data-marks]"), playhead: q("[data-playhead]"), noticedList: q("[data-noticed-list]"),
     noteText: /** @type {HTMLTextAreaElement} */ (q("[data-note-text]")),
     strength: /** @type {HTMLInputElement} */ (q("[data-strength]")),
     shown: q("[data-shown]"),
@@ -45,6 +45,11 @@
   function say(/** @type {HTMLElement | null} */ node, /** @type {string} */ text) { if (node) node.textContent = text || ""; }
   const clip = () => clips[index];
 
+  function problem(/** @type {string} */ text) {
+    say(el.problem, text);
+    el.problem.hidden = !text;
+  }
+
   // ------------------------------------------------------------ commands
   function send() {
     if (!clip()) return;
@@ -57,10 +62,10 @@
     };
     sent = command;
     sync.post(base + "/command", command).then((answer) => {
-      say(el.problem, answer.ok ? "" : (answer.body && answer.body.message) || "That did not reach the family. Try again.");
+      problem(answer.ok ? "" : (answer.body && answer.body.message) || "That did not reach the family. Try again.");
       if (answer.ok) root.dataset.seq = String(answer.body.seq);
     }).catch(() => {
-      say(el.problem, "No connection. The family's phone may be behind.");
+      problem("No connection. The family's phone may be behind.");
     }).finally(() => {
       inFlight = false;
       if (again) send();
@@ -85,6 +90,12 @@
     say(el.time, sync.clock(video.currentTime) + " of " + sync.clock(clip() ? clip().length : 0));
     say(el.title, clip() ? clip().title : "");
     say(el.count, "Clip " + (index + 1) + " of " + clips.length);
+    const length = clip() ? clip().length || video.duration || 1 : 1;
+    el.playhead.style.left = Math.min(100, (100 * video.currentTime) / length) + "%";
+    root.querySelectorAll("[data-action=clip]").forEach((b) => {
+      if (Number(b.getAttribute("data-index")) === index) b.setAttribute("aria-current", "true");
+      else b.removeAttribute("aria-current");
+    });
     renderMarks();
   }
 
@@ -138,14 +149,14 @@
   // ------------------------------------------------------------ notes and filming
   function showNote(/** @type {string} */ text, /** @type {boolean} */ strength) {
     sync.post(base + "/note", { text: text, strength: strength }).then((answer) => {
-      say(el.problem, answer.ok ? "" : (answer.body && answer.body.message) || "That note was not shown. Try again.");
-    }).catch(() => say(el.problem, "No connection. Try again."));
+      problem(answer.ok ? "" : (answer.body && answer.body.message) || "That note was not shown. Try again.");
+    }).catch(() => problem("No connection. Try again."));
   }
 
   function askToFilm(/** @type {boolean} */ ask) {
     sync.post(base + "/film", { ask: ask }).then((answer) => {
-      say(el.problem, answer.ok ? "" : (answer.body && answer.body.message) || "That did not reach the family. Try again.");
-    }).catch(() => say(el.problem, "No connection. Try again."));
+      problem(answer.ok ? "" : (answer.body && answer.body.message) || "That did not reach the family. Try again.");
+    }).catch(() => problem("No connection. Try again."));
   }
 
   const FILM_WORDS = {

@@ -217,6 +217,7 @@
   function ended() {
     over = true;
     video.pause();
+    show(el.present, false);
     show(el.watch, false);
     show(el.ended, true);
     // A video being filmed is the parent's: it carries on, and is kept and sent as usual.
@@ -239,6 +240,7 @@
     }
   }, (up) => {
     show(el.signal, !up && !over);
+    if (!up) root.dataset.drops = String(Number(root.dataset.drops || 0) + 1);
     root.dataset.connected = up ? "yes" : "no";
   });
 })();

@@ -96,6 +96,13 @@
       if (source) source.close();
     }
 
+    // The phone knows it lost its signal: a stream that cannot deliver is closed at once,
+    // and a fresh one (with a fresh snapshot of the room) opened when the signal is back.
+    window.addEventListener("offline", () => {
+      if (stopped) return;
+      if (source) source.close();
+      onSignal(false);
+    });
     window.addEventListener("online", () => {
       if (!source || source.readyState !== EventSource.OPEN) open();
     });
