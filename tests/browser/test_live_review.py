@@ -77,7 +77,9 @@ def _setup(make: Factory, app: Flask, desktop: Page, phone: Page, base_url: str)
 
     sign_in_parent(app, phone, parent, base_url)
     phone.goto("/home/")
-    invite = phone.get_by_role("heading", name="Your practitioner is ready to watch your clips with you")
+    invite = phone.get_by_role(
+        "heading", name="Your practitioner is ready to watch your clips with you"
+    )
     expect(invite).to_be_visible()
     screenshot(phone, "live-1-parent-home-invite")
     phone.get_by_role("link", name="Join now").click()

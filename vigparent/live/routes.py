@@ -147,7 +147,7 @@ def events(family_id: int) -> Any:
         subscription.close()
         raise
     listener = stream.Listener(review.id, family.id, current_user.id, connection)
-    body = stream.events(current_app._get_current_object(), subscription, first, listener)  # type: ignore[attr-defined]
+    body = stream.EventStream(current_app._get_current_object(), subscription, first, listener)  # type: ignore[attr-defined]
     # The request's database session closes when this view returns, before the first byte
     # of the stream is sent: the held connection waits on the fan-out alone.
     return Response(body, mimetype="text/event-stream", headers=stream.headers())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,40 +40,63 @@ def message(event: Event) -> bytes:
     return f"data: {body}\n\n".encode()
 
 
-def events(
-    app: Flask,
-    subscription: Subscription,
-    first: Event,
-    listener: Listener,
-    lifetime_s: float = LIFETIME_S,
-) -> Iterator[bytes]:
-    """The stream's body: the snapshot, then each event of the room, with keep-alives."""
-    try:
-        yield f"retry: {RETRY_MS}\n".encode() + message(first)
-        start = time.monotonic()
-        beat = start + KEEP_ALIVE_S
-        while True:
-            now = time.monotonic()
-            if now >= start + lifetime_s:
+class EventStream:
+    """The stream's body. Closing it stops listening and says the person has gone, even if
+    the server closes it before sending a byte (a generator that never started would skip
+    its own clean-up)."""
+
+    def __init__(
+        self,
+        app: Flask,
+        subscription: Subscription,
+        first: Event,
+        listener: Listener,
+        lifetime_s: float = LIFETIME_S,
+    ) -> None:
+        self._app = app
+        self._subscription = subscription
+        self._listener = listener
+        self._body = _events(subscription, first, listener, app, lifetime_s)
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._body
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._body.close()
+        self._subscription.close()
+        _gone(self._app, self._listener)
+
+
+def _events(
+    subscription: Subscription, first: Event, listener: Listener, app: Flask, lifetime_s: float
+) -> Generator[bytes, None, None]:
+    """The snapshot, then each event of the room, with keep-alives, for a few minutes."""
+    yield f"retry: {RETRY_MS}\n".encode() + message(first)
+    start = time.monotonic()
+    beat = start + KEEP_ALIVE_S
+    while True:
+        now = time.monotonic()
+        if now >= start + lifetime_s:
+            return
+        try:
+            event = subscription.get(timeout=max(0.0, min(beat, start + lifetime_s) - now))
+        except Overrun:
+            return  # fell behind: the page reconnects and resyncs
+        if event is not None:
+            yield message(event)
+            if event.get("type") == "ended":
                 return
-            try:
-                event = subscription.get(timeout=min(beat, start + lifetime_s) - now)
-            except Overrun:
-                return  # fell behind: the page reconnects and resyncs
-            if event is not None:
-                yield message(event)
-                if event.get("type") == "ended":
-                    return
-                continue
-            if time.monotonic() >= beat:
-                beat = time.monotonic() + KEEP_ALIVE_S
-                if not _still_here(app, listener):
-                    yield message({"type": "ended"})
-                    return
-                yield message({"type": "tick"})
-    finally:
-        subscription.close()
-        _gone(app, listener)
+            continue
+        if time.monotonic() >= beat:
+            beat = time.monotonic() + KEEP_ALIVE_S
+            if not _still_here(app, listener):
+                yield message({"type": "ended"})
+                return
+            yield message({"type": "tick"})
 
 
 def _still_here(app: Flask, listener: Listener) -> bool:
