@@ -209,7 +209,7 @@ def test_the_phone_follows_play_pause_seek_step_and_next_clip_and_rejoins(
 
     # The practitioner ends it: the phone says so, calmly.
     lead.get_by_role("button", name="End watching together").click()
-    expect(phone.get_by_role("heading", name="Watching together has ended")).to_be_visible()
+    expect(phone.get_by_role("heading", name="All done for now")).to_be_visible()
     screenshot(phone, "live-7-parent-ended")
     phone.goto("/home/")
     expect(phone.get_by_text("ready to watch your clips with you")).to_be_hidden()
@@ -266,6 +266,6 @@ def test_film_when_the_practitioner_asks_only_after_the_parent_taps_start(
     (kept,) = [r for r in local_records(phone) if r["state"] == "sent"]
     assert kept["sha256"] == new.sha256
 
-    phone.get_by_role("button", name="Back to watching together").click()
+    phone.get_by_role("button", name="Back to the clips").click()
     expect(phone.get_by_role("button", name="I noticed something here")).to_be_visible()
     phone.locator("[data-live-parent]").screenshot(path=str(ARTIFACTS / "live-11-parent-back.png"))

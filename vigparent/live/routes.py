@@ -166,7 +166,7 @@ def command(family_id: int) -> Any:
     family, review = _open(family_id, Role.PRACTITIONER)
     try:
         if review is None:
-            raise service.LiveProblem("Watching together has ended.", 404)
+            raise service.LiveProblem("This live review has ended.", 404)
         cmd = service.parse_command(request.get_json(silent=True))
         review = service.command(review, family, cmd)
     except service.LiveProblem as e:
@@ -180,7 +180,7 @@ def note(family_id: int) -> Any:
     data = request.get_json(silent=True) or {}
     try:
         if review is None or not isinstance(data, dict):
-            raise service.LiveProblem("Watching together has ended.", 404)
+            raise service.LiveProblem("This live review has ended.", 404)
         review = service.show_note(review, family, data.get("text"), data.get("strength"))
     except service.LiveProblem as e:
         return _answer(e)
@@ -193,7 +193,7 @@ def film(family_id: int) -> Any:
     data = request.get_json(silent=True) or {}
     try:
         if review is None or not isinstance(data, dict):
-            raise service.LiveProblem("Watching together has ended.", 404)
+            raise service.LiveProblem("This live review has ended.", 404)
         review = service.ask_to_film(review, family, data.get("ask"))
     except service.LiveProblem as e:
         return _answer(e)
@@ -206,7 +206,7 @@ def film_answer(family_id: int) -> Any:
     data = request.get_json(silent=True) or {}
     try:
         if review is None or not isinstance(data, dict):
-            raise service.LiveProblem("Watching together has ended.", 404)
+            raise service.LiveProblem("This live review has ended.", 404)
         review = service.answer_film(review, family, data.get("answer"))
     except service.LiveProblem as e:
         return _answer(e)
@@ -218,7 +218,7 @@ def noticed(family_id: int) -> Any:
     family, review = _open(family_id, Role.PARENT)
     try:
         if review is None:
-            raise service.LiveProblem("Watching together has ended.", 404)
+            raise service.LiveProblem("This live review has ended.", 404)
         mark = service.notice(review, family, current_user, request.get_json(silent=True))
     except service.LiveProblem as e:
         return _answer(e)

@@ -85,7 +85,7 @@ def open_review(family: Family) -> LiveReview | None:
 def require_open(family: Family) -> LiveReview:
     review = open_review(family)
     if review is None:
-        raise LiveProblem("Watching together has ended.", 404)
+        raise LiveProblem("This live review has ended.", 404)
     return review
 
 

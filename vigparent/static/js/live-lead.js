@@ -247,7 +247,7 @@
       if (!marks.some((m) => m.id === data.id)) marks.push(data);
       render();
     } else if (data.type === "ended") {
-      say(el.present, "Watching together has ended.");
+      say(el.present, "This live review has ended.");
     }
   }, (up) => { root.dataset.connected = up ? "yes" : "no"; });
   render();

@@ -199,7 +199,7 @@
     const target = /** @type {HTMLElement} */ (event.target);
     if (target.closest("#rec-start")) {
       // From here the parent's video is theirs to keep or delete; the recorder offers the
-      // way back once it is sent ("Back to watching together").
+      // way back once it is sent ("Back to the clips").
       filmStarted = true;
       show(el.ask, false);
       answer("filming");
