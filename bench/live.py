@@ -29,21 +29,24 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import random
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 from repo_root import ROOT
 from upload import Server
 
@@ -184,8 +187,72 @@ class Ours(Server):
 # -- the follower (a phone) and the leader (a practitioner) ----------------------------------
 
 
-def _header_bytes(headers: Any) -> int:
-    return sum(len(k) + len(v) + 4 for k, v in headers.items())
+class Wire:
+    """One HTTP/1.1 connection on a plain socket, counting every byte each way exactly
+    (headers and chunk framing included)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host = parts.netloc
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+        self.buffer = b""
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def send(self, method: str, url: str, headers: dict[str, str], body: bytes = b"") -> None:
+        lines = [f"{method} {urlsplit(url).path} HTTP/1.1", f"Host: {self.host}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if body:
+            lines.append(f"Content-Length: {len(body)}")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        self.sock.sendall(data)
+        self.bytes_out += len(data)
+
+    def _more(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed")
+        self.bytes_in += len(data)
+        self.buffer += data
+
+    def _until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            self._more()
+        head, self.buffer = self.buffer.split(marker, 1)
+        return head
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            self._more()
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def head(self) -> tuple[int, dict[str, str]]:
+        lines = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+        return status, headers
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body of a chunked answer, one chunk at a time as it arrives."""
+        while True:
+            size = int(self._until(b"\r\n").split(b";")[0], 16)
+            if size == 0:
+                self._until(b"\r\n")
+                return
+            chunk = self._exactly(size)
+            self._exactly(2)
+            yield chunk
+
+    def body(self, headers: dict[str, str]) -> bytes:
+        if headers.get("transfer-encoding") == "chunked":
+            return b"".join(self.chunks())
+        return self._exactly(int(headers.get("content-length", "0")))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading
+        self.sock.close()
 
 
 @dataclass
@@ -195,44 +262,47 @@ class Follower:
     session: Session
     received: dict[int, tuple[float, dict[str, Any]]] = field(default_factory=dict)
     offsets: list[float] = field(default_factory=list)
-    bytes_in: int = 0
-    bytes_out: int = 0
     ready: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
-    response: Any = None
+    wire: Wire | None = None
+
+    @property
+    def bytes(self) -> int:
+        return self.wire.bytes_in + self.wire.bytes_out if self.wire else 0
 
     def run(self) -> None:
         try:
             self._read()
-        except (requests.RequestException, OSError, ValueError, AttributeError):
+        except (OSError, ValueError):
             if not self.stop.is_set():
                 raise
 
     def close(self) -> None:
         self.stop.set()
-        if self.response is not None:
-            self.response.close()  # wakes the reading thread
+        if self.wire is not None:
+            self.wire.close()
 
     def _read(self) -> None:
-        request_line = f"GET {self.session.events_url} HTTP/1.1\r\n"
-        with requests.get(
-            self.session.events_url, headers=self.session.follower_headers, stream=True, timeout=30
-        ) as response:
-            self.response = response
-            self.bytes_out += len(request_line) + _header_bytes(response.request.headers) + 2
-            self.bytes_in += 17 + _header_bytes(response.headers) + 2
-            pending = b""
-            for chunk in response.iter_content(chunk_size=None):
-                arrived = wall_ms()
-                self.bytes_in += len(chunk)
-                pending += chunk
-                while b"\n\n" in pending:
-                    block, pending = pending.split(b"\n\n", 1)
-                    for line in block.split(b"\n"):
-                        if line.startswith(b"data: "):
-                            self._message(json.loads(line[6:]), arrived)
-                if self.stop.is_set():
-                    return
+        self.wire = wire = Wire(self.session.events_url)
+        wire.send(
+            "GET",
+            self.session.events_url,
+            {**self.session.follower_headers, "Accept": "text/event-stream"},
+        )
+        status, _headers = wire.head()
+        if status != 200:
+            raise RuntimeError(f"event stream answered {status}")
+        pending = b""
+        for chunk in wire.chunks():
+            arrived = wall_ms()
+            pending += chunk
+            while b"\n\n" in pending:
+                block, pending = pending.split(b"\n\n", 1)
+                for line in block.split(b"\n"):
+                    if line.startswith(b"data: "):
+                        self._message(json.loads(line[6:]), arrived)
+            if self.stop.is_set():
+                return
 
     def _message(self, data: dict[str, Any], arrived: float) -> None:
         if isinstance(data.get("now"), int | float):
@@ -247,25 +317,30 @@ class Follower:
         return local_ms + (max(self.offsets) if self.offsets else 0.0)
 
 
-@dataclass
 class Leader:
-    session: Session
-    http: requests.Session = field(default_factory=requests.Session)
-    bytes_in: int = 0
-    bytes_out: int = 0
+    """The practitioner's page posting commands on one kept-alive connection."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.wire = Wire(session.command_url)
+
+    @property
+    def bytes(self) -> int:
+        return self.wire.bytes_in + self.wire.bytes_out
 
     def send(self, time_s: float, playing: bool, at_ms: float) -> None:
         body = json.dumps(
             {"clip": self.session.clip, "time": time_s, "playing": playing, "at": int(at_ms)}
-        )
+        ).encode()
         headers = {**self.session.leader_headers, "Content-Type": "application/json"}
-        response = self.http.post(self.session.command_url, data=body, headers=headers, timeout=30)
-        response.raise_for_status()
-        request_line = f"POST {self.session.command_url} HTTP/1.1\r\n"
-        self.bytes_out += (
-            len(request_line) + _header_bytes(response.request.headers) + 2 + len(body)
-        )
-        self.bytes_in += 17 + _header_bytes(response.headers) + 2 + len(response.content)
+        self.wire.send("POST", self.session.command_url, headers, body)
+        status, answer = self.wire.head()
+        self.wire.body(answer)
+        if status != 200:
+            raise RuntimeError(f"command answered {status}")
+
+    def close(self) -> None:
+        self.wire.close()
 
 
 def _follow(sessions: list[Session]) -> tuple[list[Follower], list[threading.Thread]]:
@@ -312,6 +387,12 @@ def measure_sync(server: Any, sessions: int, commands: int, seed: int) -> Sync:
     def commands_of(follower: Follower, n: int) -> None:
         rand = random.Random(seed + n)
         leader = Leader(follower.session)
+        try:
+            _commands(leader, follower, rand)
+        finally:
+            leader.close()
+
+    def _commands(leader: Leader, follower: Follower, rand: random.Random) -> None:
         for k in range(per_session):
             time.sleep(rand.uniform(0.05, 0.4))
             playing = k % 2 == 0
@@ -377,8 +458,10 @@ def measure_traffic(
     for t in threads_l:
         t.join(timeout=seconds + 60)
     elapsed_min = (time.monotonic() - start) / 60
-    phone = sum(f.bytes_in + f.bytes_out for f in followers)
-    practitioner = sum(lead_.bytes_in + lead_.bytes_out for lead_ in leaders)
+    phone = sum(f.bytes for f in followers)
+    practitioner = sum(lead_.bytes for lead_ in leaders)
+    for lead_ in leaders:
+        lead_.close()
     _stop(followers, threads)
     return phone / sessions / elapsed_min, practitioner / sessions / elapsed_min
 
