@@ -13,7 +13,7 @@ from tests.conftest import Factory, csrf_token, page_text
 from tests.live.conftest import Room, first_messages, post_json
 from vigparent import db
 from vigparent.live import fanout, service
-from vigparent.models import ConsentKind, LiveNotice, LiveReview, User
+from vigparent.models import AuditEvent, ConsentKind, LiveNotice, LiveReview, User
 from vigparent.withdrawal import service as withdrawal
 
 Login = Callable[..., FlaskClient]
@@ -172,6 +172,9 @@ def test_notes_shown_to_the_family_are_in_the_state(
     (snapshot,) = first_messages(phone, f"{room.base}/events")
     assert snapshot["state"]["note"] == "Look at Sam's face"
     assert snapshot["state"]["strength"] == room.clips[0].strength_note
+    garbled = post_json(lead, f"{room.base}/note", ["not", "an", "object"], token)
+    assert garbled.status_code == 400
+    assert garbled.get_json()["message"] == "That was not understood."
     too_long = post_json(lead, f"{room.base}/note", {"text": "x" * 1001, "strength": False}, token)
     assert too_long.status_code == 400
     assert "under 1,000 letters" in too_long.get_json()["message"]
@@ -196,6 +199,8 @@ def test_asking_to_film_is_only_a_request_the_parent_answers(
     )
     (after,) = first_messages(lead, f"{room.base}/events")
     assert (after["state"]["film"], after["state"]["film_answer"]) == ("", "not_now")
+    actions = list(db.session().scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions[-2:] == ["live_film_asked", "live_film_answered"]  # what, never content
     # Only the parent answers, only the practitioner asks.
     assert (
         post_json(lead, f"{room.base}/film-answer", {"answer": "filming"}, token).status_code == 404

@@ -161,6 +161,16 @@ def _open(family_id: int, *roles: Role) -> tuple[Family, Any]:
     return family, service.open_review(family)
 
 
+def _json(review: Any) -> dict[str, Any]:
+    """The posted JSON object, once the review is known to be open."""
+    if review is None:
+        raise service.LiveProblem("This live review has ended.", 404)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise service.LiveProblem("That was not understood.")
+    return data
+
+
 @bp.post("/families/<int:family_id>/command")
 def command(family_id: int) -> Any:
     family, review = _open(family_id, Role.PRACTITIONER)
@@ -177,10 +187,8 @@ def command(family_id: int) -> Any:
 @bp.post("/families/<int:family_id>/note")
 def note(family_id: int) -> Any:
     family, review = _open(family_id, Role.PRACTITIONER)
-    data = request.get_json(silent=True) or {}
     try:
-        if review is None or not isinstance(data, dict):
-            raise service.LiveProblem("This live review has ended.", 404)
+        data = _json(review)
         review = service.show_note(review, family, data.get("text"), data.get("strength"))
     except service.LiveProblem as e:
         return _answer(e)
@@ -190,11 +198,9 @@ def note(family_id: int) -> Any:
 @bp.post("/families/<int:family_id>/film")
 def film(family_id: int) -> Any:
     family, review = _open(family_id, Role.PRACTITIONER)
-    data = request.get_json(silent=True) or {}
     try:
-        if review is None or not isinstance(data, dict):
-            raise service.LiveProblem("This live review has ended.", 404)
-        review = service.ask_to_film(review, family, data.get("ask"))
+        data = _json(review)
+        review = service.ask_to_film(review, family, current_user, data.get("ask"))
     except service.LiveProblem as e:
         return _answer(e)
     return _answer(seq=review.seq)
@@ -203,11 +209,9 @@ def film(family_id: int) -> Any:
 @bp.post("/families/<int:family_id>/film-answer")
 def film_answer(family_id: int) -> Any:
     family, review = _open(family_id, Role.PARENT)
-    data = request.get_json(silent=True) or {}
     try:
-        if review is None or not isinstance(data, dict):
-            raise service.LiveProblem("This live review has ended.", 404)
-        review = service.answer_film(review, family, data.get("answer"))
+        data = _json(review)
+        review = service.answer_film(review, family, current_user, data.get("answer"))
     except service.LiveProblem as e:
         return _answer(e)
     return _answer(seq=review.seq)

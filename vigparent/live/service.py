@@ -239,7 +239,7 @@ def show_note(review: LiveReview, family: Family, text: Any, strength: Any) -> L
     return review
 
 
-def ask_to_film(review: LiveReview, family: Family, ask: Any) -> LiveReview:
+def ask_to_film(review: LiveReview, family: Family, by: User, ask: Any) -> LiveReview:
     """The practitioner asks the phone to film (or takes the request back). Commits.
 
     Only a request: the phone shows it, and nothing films until the parent taps Start.
@@ -250,6 +250,9 @@ def ask_to_film(review: LiveReview, family: Family, ask: Any) -> LiveReview:
         raise LiveProblem("This family has not agreed to filming, so you cannot ask now.")
     review.film_asked_at = clock.now() if ask else None
     review.film_answer = ""
+    audit.record(
+        "live_film_asked" if ask else "live_film_request_withdrawn", actor=by, family=family
+    )
     review.seq = (review.seq or 0) + 1
     review.active_at = clock.now()
     db.session().commit()
@@ -257,13 +260,14 @@ def ask_to_film(review: LiveReview, family: Family, ask: Any) -> LiveReview:
     return review
 
 
-def answer_film(review: LiveReview, family: Family, answer: Any) -> LiveReview:
+def answer_film(review: LiveReview, family: Family, by: User, answer: Any) -> LiveReview:
     """What the parent did with the request: not now, filming, or stopped. Commits."""
     if answer not in FILM_ANSWERS:
         raise LiveProblem("That answer was not understood.")
     if review.film_asked_at is None:
         raise LiveProblem("There is no request to film now.", 409)
     review.film_answer = answer
+    audit.record("live_film_answered", actor=by, family=family, detail=answer)
     if answer in ("not_now", "stopped"):
         review.film_asked_at = None
     review.seq = (review.seq or 0) + 1
