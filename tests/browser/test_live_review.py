@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, screenshot, wait_until
+from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, screenshot, wait_until
 from tests.capture.phone import local_records, recordings_of, sign_in_parent, wait_until_filmed
 from tests.conftest import PASSWORD, Factory
 from tests.media.factories import add_clip, add_cycle, add_recording
@@ -168,6 +168,11 @@ def test_the_phone_follows_play_pause_seek_step_and_next_clip_and_rejoins(
     assert abs(float(mark.get_attribute("data-time") or "nan") - noticed_at) < 0.002
     expect(lead.locator("[data-noticed-list]")).to_contain_text("Alex noticed something at 0:0")
     screenshot(lead, "live-5-practitioner-noticed")
+    # A practitioner in the field leads from a phone too: it fits a phone's width.
+    lead.set_viewport_size(PHONE)
+    assert lead.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(lead, "live-5b-practitioner-on-a-phone")
+    lead.set_viewport_size(DESKTOP)
 
     # Notes appear on the phone as they are shown.
     lead.get_by_label("What they did that helped").check()
@@ -213,6 +218,9 @@ def test_the_phone_follows_play_pause_seek_step_and_next_clip_and_rejoins(
     screenshot(phone, "live-7-parent-ended")
     phone.goto("/home/")
     expect(phone.get_by_text("ready to watch your clips with you")).to_be_hidden()
+    phone.goto("/live/")
+    expect(phone.get_by_text("Your practitioner has not started yet.")).to_be_visible()
+    screenshot(phone, "live-12-parent-not-started")
 
 
 def test_film_when_the_practitioner_asks_only_after_the_parent_taps_start(
