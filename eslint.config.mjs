@@ -1,5 +1,6 @@
 // ESLint for the browser scripts (classic scripts sharing `window.vig`, bundled in the order
-// vigparent/assets.py declares), the service worker, and the Node unit tests (tests/js/).
+// vigparent/assets.py declares), the service worker, the Node unit tests (tests/js/) and the
+// benches' Node peers (bench/peers/).
 import js from "@eslint/js";
 import globals from "globals";
 
@@ -27,7 +28,7 @@ export default [
     languageOptions: { globals: { ...globals.serviceworker } },
   },
   {
-    files: ["tests/**/*.mjs", "eslint.config.mjs"],
+    files: ["tests/**/*.mjs", "bench/**/*.mjs", "eslint.config.mjs"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node } },
   },
 ];

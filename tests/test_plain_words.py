@@ -37,6 +37,7 @@ STAFF_SCRIPTS = {
     "clip-present.js",
     "invitations.js",
     "passkeys.js",
+    "live-lead.js",
 }
 # Scored as "Sam": names, and words a parent meets as a name. "practitioner" is on the list
 # because it is how the parent's own person is named on every screen (as "your
@@ -213,6 +214,17 @@ def test_parent_pages_are_plain(filmed: Filmed, login_as, client) -> None:  # no
     client.post("/withdrawal/withdraw", data={"csrf_token": token})
     texts += page_words(_get(client, "/withdrawal/receipt"))
     texts += [words.receipt_sentence(r) for r in withdrawal.receipts_for_family(filmed.family.id)]
+    assert_plain(texts)
+
+
+def test_live_review_pages_are_plain(filmed: Filmed, login_as, client) -> None:  # noqa: F811
+    from vigparent.live import service as live
+
+    login_as(filmed.parent)
+    texts = page_words(_get(client, "/live/"))  # none open yet
+    live.start(filmed.family, filmed.practitioner)
+    texts += page_words(_get(client, "/home/")) + page_words(_get(client, "/live/"))
+    assert "Your practitioner is ready to watch your clips with you" in texts
     assert_plain(texts)
 
 

@@ -35,6 +35,7 @@ FEATURES = (
     "staff",
     "organisation",
     "notifications",
+    "live",
 )
 
 

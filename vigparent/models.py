@@ -682,3 +682,67 @@ class PushSubscription(Base):
     p256dh: Mapped[str] = mapped_column(String(200))
     auth: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LiveReview(Base):
+    """A shared review watched live: the practitioner leads, the family's phones follow.
+
+    Holds the room's current state (which clip, where in it, playing or paused, and when the
+    server took that command), so a phone that reconnects to any web process resyncs from it.
+    At most one is open per family; withdrawal ends it at once.
+    """
+
+    __tablename__ = "live_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    # The review set shown (a cycle id, or "other"), as clips.service.find_set names it.
+    set_key: Mapped[str] = mapped_column(String(20), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    active_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A plain id, not a foreign key: deleting one recording's clips must not end the review
+    # (the clip is then simply no longer in the room's list).
+    clip_id: Mapped[int | None] = mapped_column(Integer)
+    media_time: Mapped[float] = mapped_column(Float, default=0.0)
+    playing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Server time of the last command, in milliseconds since the epoch (what phones compute with).
+    command_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    # What the practitioner is showing the family now: a typed note, and the clip's own note.
+    note: Mapped[str] = mapped_column(Text, default="")
+    show_strength: Mapped[bool] = mapped_column(Boolean, default=False)
+    film_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    film_answer: Mapped[str] = mapped_column(String(20), default="")
+
+
+class LivePresence(Base):
+    """Who has a live review open now (one row per person; the newest connection wins)."""
+
+    __tablename__ = "live_presence"
+
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("live_review.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    connection: Mapped[str] = mapped_column(String(32))
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LiveNotice(Base):
+    """ "I noticed something here": a moment a carer marked in a clip during a live review."""
+
+    __tablename__ = "live_notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("live_review.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[int] = mapped_column(ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    at_s: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -34,6 +34,7 @@ from vigparent.auth import service as auth_service
 from vigparent.db import Base
 from vigparent.goals import service as goal_service
 from vigparent.invitations import service as invitation_service
+from vigparent.live import service as live
 from vigparent.models import (
     ConsentKind,
     ConsentRecord,
@@ -219,6 +220,8 @@ def _seed(app: Flask) -> World:
         s.add(Reflection(family_id=family.id, clip_id=clip.id, author_id=parent.id, text="x"))
         s.commit()
         shared = supervision.share_clips(family, practitioner, supervisor.id, [clip.id], 14)
+        # An open live review, so its stream and commands are crawled for real (issue 16).
+        live.start(family, practitioner)
         world.ids = {
             "family_id": [f.id for f in families],
             "carer_id": [p.id for p in parents],

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from vigparent import access
 from vigparent.families import service
+from vigparent.live import service as live
 from vigparent.models import GoalStatus, Role
 from vigparent.security import require_role
 
@@ -31,4 +32,5 @@ def home() -> Any:
         cycle=service.current_cycle(family),
         place_names=service.PLACE_NAMES,
         practitioner=family.practitioner,
+        live_review=live.open_review(family),
     )

@@ -42,6 +42,7 @@ from sqlalchemy import ColumnElement, Table, delete, func, or_, select, update
 from vigparent import audit, clock, db, jobs, media_store
 from vigparent.db import Base
 from vigparent.invitations import service as invitation_service
+from vigparent.live import service as live
 from vigparent.models import (
     Clip,
     ConsentKind,
@@ -175,9 +176,13 @@ def _open_and_complete(
     if reason in (Reason.WITHDRAWN, Reason.ERASED):
         # No reminder, text or push after this: queued ones are cancelled in this commit.
         stopping.stop_family(family.id)
+    # Watching together ends at once: no phone follows a clip about to be deleted.
+    live_ended = live.end_for_family(family.id)
     receipt = _new_receipt(family, reason)
     audit.record(action, actor=by, family=family, detail=f"receipt={receipt.id}")
     s.commit()
+    if live_ended:
+        live.announce_ended(family.id)
     _complete_safely(receipt)
     return receipt
 

@@ -527,7 +527,15 @@
   });
 
   const wanted = new URLSearchParams(location.search).get("review");
-  if (wanted) openReview(wanted, "");
+  if (root.dataset.onRequest !== undefined) {
+    /* Live review (live-parent.js): the camera turns on only while the practitioner's request
+     * is shown, and nothing is filmed until the parent taps Start filming. */
+    vig.recorder = {
+      open: () => { if (reviewId) return Promise.resolve(); sendingId = null; return showCamera(); },
+      close: () => { if (!session) stopCamera(); },
+      filming: () => !!session,
+    };
+  } else if (wanted) openReview(wanted, "");
   else showCamera();
   if (!canFilm) {
     el.start.disabled = true;

@@ -150,6 +150,32 @@ interface Vig {
   describeRecording?(rec: LocalRecording | null | undefined, server: ServerRecording | null): RecordingWords;
   // recorder.js
   recorderBusy?(id?: string): boolean;
+  recorder?: { open(): Promise<unknown>; close(): void; filming(): boolean };
+  liveSync?: LiveSync;
+}
+
+/** A live review's state, as the server sends it (vigparent/live/service.py `state`). */
+interface LiveState {
+  seq: number;
+  clip: number | null;
+  time: number;
+  playing: boolean;
+  at: number;
+  note: string;
+  strength: string;
+  film: string;
+  film_answer: string;
+}
+
+/** live-sync.js */
+interface LiveSync {
+  serverClock(): { sample(serverMs: number, localMs: number): void; now(localMs: number): number };
+  expectedTime(state: LiveState, serverNowMs: number, length: number): number;
+  correction(current: number, expected: number, playing: boolean): { seek: number | null; rate: number };
+  listen(url: string, onMessage: (data: any) => void, onSignal: (up: boolean) => void): { close(): void; reopen(): void };
+  clock(seconds: number): string;
+  post(url: string, body: object): Promise<{ ok: boolean; status: number; body: any }>;
+  SEEK_OVER: number;
 }
 
 interface Window {
