@@ -28,6 +28,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Parent-only pages: a signed-out visitor gets "open your invitation link", never the staff
 # sign-in form (parents have no password).
 PARENT_BLUEPRINTS = {"parent", "capture", "consent", "review"}
+# Parents' pages in blueprints shared with staff.
+PARENT_ENDPOINTS = {"live.parent_room"}
+
+
+def _parent_page() -> bool:
+    return request.blueprint in PARENT_BLUEPRINTS or request.endpoint in PARENT_ENDPOINTS
+
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -101,7 +108,7 @@ def require_role(*roles: Role) -> Callable[[], Any]:
 def _signed_out_response() -> Any:
     if request.path.startswith("/api/"):
         abort(401)
-    if request.blueprint in PARENT_BLUEPRINTS:
+    if _parent_page():
         # Parents never have a password: the only way in is their invitation link.
         abort(401)
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -164,6 +171,6 @@ def init_app(app: Flask) -> None:
         if request.endpoint != "static" and "Cache-Control" not in h:
             # Pages show personal data: never store them in shared or disk caches.
             h["Cache-Control"] = "private, no-store"
-        if response.status_code == 401 and request.blueprint in PARENT_BLUEPRINTS:
+        if response.status_code == 401 and _parent_page():
             h.setdefault("Clear-Site-Data", CLEAR_ON_PARENT_401)
         return response

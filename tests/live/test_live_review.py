@@ -259,3 +259,11 @@ def test_ending_closes_the_room_for_everyone(app: Flask, login_as: Login, room: 
         lead, f"{room.base}/command", {"clip": room.clips[0].id, "time": 0, "playing": True}, token
     )
     assert refused.status_code == 404
+
+
+def test_a_signed_out_parent_opening_the_live_review_is_not_sent_to_the_staff_sign_in(client):
+    r = client.get("/live/")
+    assert r.status_code == 401  # parents come in by their link, never a password
+    assert r.headers["Clear-Site-Data"] == '"cache"'
+    staff = client.get("/live/families/1")
+    assert staff.status_code == 302 and staff.headers["Location"].startswith("/login")
