@@ -35,6 +35,7 @@ FEATURES = (
     "staff",
     "organisation",
     "notifications",
+    "languages",
 )
 
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         cli,
         db,
         errors,
+        i18n,
         jobs,
         logging_policy,
         media_store,
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     db.init_app(app, settings.database_url)
     media_store.init_app(app, settings)
     security.init_app(app)
+    i18n.init_app(app)
     safe_input.init_app(app)
     errors.init_app(app)
     jobs.init_app(app, tasks.ALL)
