@@ -156,3 +156,8 @@ def script_messages(js_dir: Path = SCRIPTS) -> tuple[str, ...]:
 
 
 SCRIPT_MESSAGES: tuple[str, ...] = script_messages()
+
+
+def N_(text: str) -> str:  # noqa: N802  (gettext's name for the marker)
+    """Mark words for translation where they are defined; translate them where they are shown."""
+    return text

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
-from vigparent import audit, clock, db
+from vigparent import audit, clock, db, i18n
 from vigparent.auth import service as auth_service
 from vigparent.invitations import service as invitation_service
 from vigparent.invitations.service import FamilyNotOpen
@@ -131,10 +131,11 @@ def create_family(practitioner: User, label: str) -> Family:
 
 
 def start_family(
-    practitioner: User, label: str, carer_name: str = ""
+    practitioner: User, label: str, carer_name: str = "", language: str | None = None
 ) -> tuple[Family, Invitation, str]:
     """Create a family and its first invitation at once (the token is shown once); committed."""
     family = create_family(practitioner, label)
+    family.language = i18n.language_or_english(language)
     invitation, token = invitation_service.invite_carer(family, practitioner, carer_name)
     return family, invitation, token
 

@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_login import current_user, login_user
 
-from vigparent import assets
+from vigparent import assets, i18n
 from vigparent.consent import service as consent_service
 from vigparent.invitations import service
 from vigparent.invitations.forms import ConsentForm
@@ -96,6 +96,8 @@ join_limit = limiter.shared_limit(_invitation_limit, scope="join")
 
 def _refused(refusal: InvitationRefused) -> Any:
     invitation = refusal.invitation
+    if invitation is not None:
+        i18n.speak_as_invited(invitation.family.language)
     if (
         refusal.problem is InvitationProblem.USED
         and invitation is not None
@@ -141,6 +143,7 @@ def welcome(token: str) -> Any:
         invitation = service.check_invitation(token)
     except InvitationRefused as refusal:
         return _refused(refusal)
+    i18n.speak_as_invited(invitation.family.language)
     return _page("invitations/welcome.html", **_context(invitation, token))
 
 
@@ -152,6 +155,7 @@ def consent(token: str) -> Any:
         invitation = service.check_invitation(token)
     except InvitationRefused as refusal:
         return _refused(refusal)
+    i18n.speak_as_invited(invitation.family.language)
     form = ConsentForm()
     if request.method == "GET":
         form.name.data = invitation.carer_name
@@ -175,6 +179,7 @@ def consent(token: str) -> Any:
             form.name.data or "",
             request.user_agent.string,
             replaces_session=previous_device,
+            language=i18n.language_or_english(form.read_in.data or i18n.current_language()),
         )
     except consent_service.ConsentMissing as missing:
         box = (missing.first_missing or consent_service.REQUIRED_KINDS[0]).value

@@ -23,16 +23,22 @@ class UnknownLanguage(ValueError):
     """Not one of the languages this app speaks."""
 
 
-def change_family_language(family: Family, code: str, by: User) -> bool:
-    """Set the family's language (every carer's pages, texts and emails); True if it changed."""
+def set_family_language(family: Family, code: str, by: User) -> bool:
+    """Set the family's language (every carer's pages, texts and emails); not committed."""
     if code not in i18n.LANGUAGES:
         raise UnknownLanguage(code)
     if family.language == code:
         return False
     audit.record("language_changed", actor=by, family=family, detail=f"{family.language}>{code}")
     family.language = code
-    db.session().commit()
     return True
+
+
+def change_family_language(family: Family, code: str, by: User) -> bool:
+    """A parent chose a language in the footer; True if it changed (committed)."""
+    changed = set_family_language(family, code, by)
+    db.session().commit()
+    return changed
 
 
 @cache
