@@ -38,9 +38,9 @@ assets: install-run
 # template (.pot), merge it into each language's .po, then compile (make assets does too).
 POT := vigparent/translations/messages.pot
 translations: install-run
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k t -k lazy_gettext --sort-by-file \
+	$(BIN)/pybabel -q extract -F babel.cfg -k t -k lazy_gettext --sort-by-file \
 		--no-wrap --omit-header -o $(POT) vigparent
-	$(BIN)/pybabel update --quiet -i $(POT) -d vigparent/translations --no-wrap \
+	$(BIN)/pybabel -q update -i $(POT) -d vigparent/translations --no-wrap \
 		--no-fuzzy-matching --ignore-obsolete
 	$(BIN)/python -m vigparent.build_assets
 

@@ -104,12 +104,17 @@ def check_choices(organisation: Organisation, granted: Iterable[ConsentKind]) ->
     chosen = set(granted) & set(offered)
     missing = [kind for kind in REQUIRED_KINDS if kind not in chosen]
     if missing:
-        boxes = "both boxes" if len(offered) == len(REQUIRED_KINDS) else "the first two boxes"
-        raise ConsentMissing(
-            f"To take part, please tick {boxes}. If you are not sure, "
-            "talk to your practitioner first. Nothing has been saved.",
-            missing[0],
-        )
+        if len(offered) == len(REQUIRED_KINDS):
+            words = gettext(
+                "To take part, please tick both boxes. If you are not sure, "
+                "talk to your practitioner first. Nothing has been saved."
+            )
+        else:
+            words = gettext(
+                "To take part, please tick the first two boxes. If you are not sure, "
+                "talk to your practitioner first. Nothing has been saved."
+            )
+        raise ConsentMissing(words, missing[0])
     return chosen
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from vigparent import access, db
@@ -146,7 +147,7 @@ def agree(goal_id: int) -> Any:
     except service.GoalNotOpen as e:
         return _render(family, None, str(e), 400)
     if goal.status is GoalStatus.AGREED:
-        flash("You both agree. This is your goal now.", "success")
+        flash(gettext("You both agree. This is your goal now."), "success")
     else:
         other = "your practitioner" if current_user.is_parent else "the family"
         flash(f"Thank you. Now we wait for {other} to agree.", "success")

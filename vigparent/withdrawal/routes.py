@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -151,8 +152,10 @@ def stop_filming() -> Any:
         return redirect(url_for("withdrawal.receipt"), code=303)
     service.withdraw_filming_only(family, current_user)
     flash(
-        "Filming is stopped. We will not take any new videos. The videos and clips you "
-        "already have are kept.",
+        gettext(
+            "Filming is stopped. We will not take any new videos. The videos and clips you "
+            "already have are kept."
+        ),
         "success",
     )
     return redirect(url_for("withdrawal.index"), code=303)

@@ -6,6 +6,8 @@
 (function () {
   "use strict";
   const vig = /** @type {Vig} */ (window.vig);
+  /** In the page's language (common.js). @param {string} english */
+  const t = (english) => (vig.t ? vig.t(english) : english);
   const box = document.getElementById("home-sending");
   if (!box || !vig || !vig.store || !vig.describeRecording) return;
   const words = box.querySelector("[data-sending-words]");
@@ -22,7 +24,7 @@
     const more = waiting.length > 1 ? " " + (waiting.length - 1) + " more will follow." : "";
     words.textContent = (said.progress !== undefined
       ? "Your video is sending: " + said.progress + " % so far."
-      : "Your video is waiting to send. It will send by itself.") + more;
+      : t("Your video is waiting to send. It will send by itself.")) + more;
   }
 
   window.addEventListener("vig:recordings", refresh);
