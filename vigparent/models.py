@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from vigparent import clock
 from vigparent.db import Base
+from vigparent.i18n import N_
 
 
 def utcnow() -> datetime:
@@ -117,12 +118,12 @@ class Principle(enum.StrEnum):
 
 
 _PRINCIPLE_FOR_PARENTS = {
-    Principle.BEING_ATTENTIVE: "Noticing your child",
-    Principle.ENCOURAGING_INITIATIVES: "Following your child's lead",
-    Principle.RECEIVING_INITIATIVES: "Answering your child",
-    Principle.DEVELOPING_ATTUNED_INTERACTIONS: "Taking turns together",
-    Principle.GUIDING: "Showing your child the way",
-    Principle.DEEPENING_DISCUSSION: "Talking it through",
+    Principle.BEING_ATTENTIVE: N_("Noticing your child"),
+    Principle.ENCOURAGING_INITIATIVES: N_("Following your child's lead"),
+    Principle.RECEIVING_INITIATIVES: N_("Answering your child"),
+    Principle.DEVELOPING_ATTUNED_INTERACTIONS: N_("Taking turns together"),
+    Principle.GUIDING: N_("Showing your child the way"),
+    Principle.DEEPENING_DISCUSSION: N_("Talking it through"),
 }
 
 

@@ -108,11 +108,11 @@ def say_date(day: date | datetime) -> str:
 
 
 def say_time(at: datetime) -> str:
-    """'10am', '2:30pm' in UK time (other languages: their own short time, e.g. 14:30)."""
+    """'10am', '2:30pm' in UK time (other languages: the 24-hour clock, e.g. 14:30)."""
     local = to_local(at)
     language = i18n.current_language()
     if language != i18n.ENGLISH:
-        return format_time(local.time(), "short", locale=language)
+        return format_time(local.time(), "HH:mm", locale=language)
     hour = local.hour % 12 or 12
     suffix = "am" if local.hour < 12 else "pm"
     return f"{hour}{suffix}" if local.minute == 0 else f"{hour}:{local.minute:02d}{suffix}"

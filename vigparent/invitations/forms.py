@@ -6,11 +6,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import Length
 
+from vigparent.i18n import N_
 from vigparent.models import ConsentKind
 
 
 class ConsentForm(FlaskForm):
-    name = StringField("Your first name (optional)", validators=[Length(max=120)])
+    name = StringField(N_("Your first name (optional)"), validators=[Length(max=120)])
     filming = BooleanField()
     storage = BooleanField()
     keep_copy = BooleanField()
