@@ -19,7 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 _PLACEHOLDER = re.compile(r"%\([a-z_0-9]+\)s|%s|\{[a-z_]+\}|<[^>]+>|&[a-z]+;")
 # Words a phone shows in its own menus (in English on phones set to English): a translation
 # may keep them, in quotes or beside its own words.
-PHONE_LABELS = {"Add to Home Screen", "Add", "Add to Home screen", "Install app", "Add to home screen"}
+PHONE_LABELS = {
+    "Add to Home Screen",
+    "Add",
+    "Add to Home screen",
+    "Install app",
+    "Add to home screen",
+}
 # Words spelt the same in the language and in English ("clip" is Welsh too; Polish says
 # "Offline"): a translation made only of these is not English left over.
 SAME_IN = {"cy": {"clip", "Clip"}, "pl": {"Offline"}, "ur": set()}

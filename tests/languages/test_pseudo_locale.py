@@ -94,7 +94,9 @@ def _csrf(html: str) -> str:
 
 
 def test_pseudo_catalogue_transforms_and_keeps_placeholders() -> None:
-    assert pseudo("Before %(film_by)s <b>now</b> &larr;") == "[Ɓḗƒǿřḗ %(film_by)s <b>ƞǿẇ</b> &larr;]"
+    assert (
+        pseudo("Before %(film_by)s <b>now</b> &larr;") == "[Ɓḗƒǿřḗ %(film_by)s <b>ƞǿẇ</b> &larr;]"
+    )
 
 
 def test_parent_pages_have_no_english_left(pseudo_app: Flask, tmp_path: Path) -> None:

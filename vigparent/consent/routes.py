@@ -50,7 +50,10 @@ def give_supervision() -> Any:
     except supervision.SupervisionProblem as e:
         flash(e.message, "error")
     else:
-        flash(gettext("Thank you. Your practitioner may now show some clips to their teacher."), "success")
+        flash(
+            gettext("Thank you. Your practitioner may now show some clips to their teacher."),
+            "success",
+        )
     return redirect(url_for(".privacy", _anchor="supervision"), code=303)
 
 

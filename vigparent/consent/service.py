@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from flask_babel import force_locale, gettext
+from sqlalchemy import select
 
 from vigparent import audit, db, i18n
 from vigparent.i18n import N_

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
-
 from babel.dates import format_date, format_time
 from flask_babel import gettext
+from sqlalchemy import or_, select
 
 from vigparent import audit, clock, db, i18n
-from vigparent.i18n import N_
 from vigparent.auth import service as auth_service
+from vigparent.i18n import N_
 from vigparent.invitations import service as invitation_service
 from vigparent.invitations.service import FamilyNotOpen
 from vigparent.models import (
@@ -534,7 +533,10 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
         if cycle.review_at is None:
             return NextStep(
                 "review_needed",
-                gettext("Your clips are ready. Your practitioner will plan a time to watch them with you."),
+                gettext(
+                    "Your clips are ready. "
+                    "Your practitioner will plan a time to watch them with you."
+                ),
                 "Clips are shared. Book a time to review them with the family.",
                 Waiting.PRACTITIONER,
             )

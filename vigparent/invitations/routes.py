@@ -24,8 +24,8 @@ from flask_babel import gettext
 from flask_login import current_user, login_user
 
 from vigparent import assets, i18n
-from vigparent.i18n import N_
 from vigparent.consent import service as consent_service
+from vigparent.i18n import N_
 from vigparent.invitations import service
 from vigparent.invitations.forms import ConsentForm
 from vigparent.invitations.service import InvitationProblem, InvitationRefused

@@ -17,9 +17,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from vigparent import audit, clock, db, i18n, links
-from vigparent.languages import service as languages
 from vigparent.auth import service as auth_service
 from vigparent.consent import service as consent_service
+from vigparent.languages import service as languages
 from vigparent.models import ConsentKind, Family, FamilyStatus, Invitation, Role, User
 
 _SALT = "vigparent.invitation"

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import refresh
 from flask_login import current_user
 
 from vigparent import i18n
@@ -18,8 +19,9 @@ bp = Blueprint("languages", __name__)
 
 def _back_to(target: str | None) -> str:
     """Only a path on this site (never another host): the page the switcher was on."""
-    parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not parts.path.startswith("/") or "\\" in target:
+    text = target or ""
+    parts = urlsplit(text)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or "\\" in text:
         return url_for("auth.index")
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
@@ -34,6 +36,7 @@ def choose() -> Any:
         service.change_family_language(current_user.family, code, current_user)
     else:
         session[i18n.SESSION_KEY] = code
+    refresh()
     return redirect(_back_to(request.form.get("next")), code=303)
 
 

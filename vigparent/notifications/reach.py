@@ -12,8 +12,8 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from vigparent import db
-from vigparent.i18n import N_
 from vigparent.families import service as family_service
+from vigparent.i18n import N_
 from vigparent.models import (
     CarerMessaging,
     Family,

@@ -53,7 +53,10 @@ _PUSH_FULL: dict[MessageKind, tuple[str, str]] = {
         N_("Filming day"),
         N_("Today is your filming day for Video Interaction Guidance with {organisation}."),
     ),
-    MessageKind.CLIPS_SHARED: (N_("Your clips are ready"), N_("{practitioner} has shared your clips.")),
+    MessageKind.CLIPS_SHARED: (
+        N_("Your clips are ready"),
+        N_("{practitioner} has shared your clips."),
+    ),
 }
 
 
