@@ -8,8 +8,8 @@
 (function () {
   "use strict";
   const vig = /** @type {Vig} */ (window.vig = window.vig || {});
-  /** In the page's language (common.js). @param {string} english */
-  const t = (english) => (vig.t ? vig.t(english) : english);
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
 
   /* {text, icon, tone, done} for a local record and/or the server's status of it. */
   vig.describeRecording = function (rec, server) {
@@ -92,8 +92,9 @@
 
   function titleFor(rec, server) {
     const when = rec ? rec.recordedAt || rec.createdAt : server && Date.parse(server.recorded_at || server.created_at || "");
-    const verb = rec && rec.source === "file" ? "Chosen " : "Filmed ";
-    return when ? verb + vig.fmt.when(when) : "A video you sent";
+    if (!when) return t("A video you sent");
+    const said = { when: vig.fmt.when(when) };
+    return rec && rec.source === "file" ? t("Chosen %(when)s", said) : t("Filmed %(when)s", said);
   }
 
   function actionsFor(rec) {
@@ -102,13 +103,13 @@
     if (confirming.has(id)) {
       return [
         node("p", { class: "vid-confirm-question", text: t("Delete this video for good? It has not been sent.") }),
-        button("Yes, delete it", "delete-yes", id, "button-danger"),
-        button("No, keep it", "delete-no", id),
+        button(t("Yes, delete it"), "delete-yes", id, "button-danger"),
+        button(t("No, keep it"), "delete-no", id),
       ];
     }
     const out = [];
     if (rec.state === "review") {
-      out.push(node("a", { class: "button button-primary", href: recordUrl + "?review=" + encodeURIComponent(id), text: "Watch and send" }));
+      out.push(node("a", { class: "button button-primary", href: recordUrl + "?review=" + encodeURIComponent(id), text: t("Watch and send") }));
     } else if (rec.state === "problem" && rec.mismatch) {
       out.push(button(t("Send again"), "send-again", id, "button-primary"));
     } else if ((rec.state === "queued" || rec.state === "problem") && !vig.uploader.isRunning(id) &&
@@ -116,7 +117,7 @@
       out.push(button(t("Send now"), "send", id, "button-primary"));
     }
     if (["review", "queued", "problem", "rejected", "broken"].includes(rec.state)) {
-      out.push(button(rec.state === "rejected" || rec.state === "broken" ? t("Delete from this phone") : "Delete", "delete", id));
+      out.push(button(rec.state === "rejected" || rec.state === "broken" ? t("Delete from this phone") : t("Delete"), "delete", id));
     }
     return out;
   }
@@ -166,20 +167,24 @@
   // No browser sends from a closed app: the service worker cannot run tus, and only Chromium
   // has Background Sync even to wake it. So the parent is told to keep the app open.
   function keepOpen(waiting) {
-    return (waiting === 1 ? " It sends by itself" : " They send by themselves") +
-      " while this app is open. If you close the app, open it again when you have signal.";
+    return " " + (waiting === 1
+      ? t("It sends by itself while this app is open. If you close the app, open it again when you have signal.")
+      : t("They send by themselves while this app is open. If you close the app, open it again when you have signal."));
   }
 
   function summarise(local) {
     const waiting = waitingCount(local);
     if (navigator.onLine === false) {
       return waiting
-        ? t("No signal right now. ") + (waiting === 1 ? t("Your video is") : t("Your videos are")) +
-          " safe on this phone." + keepOpen(waiting)
+        ? t("No signal right now. ") +
+          (waiting === 1 ? t("Your video is safe on this phone.") : t("Your videos are safe on this phone.")) +
+          keepOpen(waiting)
         : t("No signal right now.");
     }
     if (!waiting) return t("Everything you filmed has been sent.");
-    return (waiting === 1 ? "1 video is waiting to be sent." : waiting + " videos are waiting to be sent.") + keepOpen(waiting);
+    return (waiting === 1
+      ? t("1 video is waiting to be sent.")
+      : t("%(count)s videos are waiting to be sent.", { count: waiting })) + keepOpen(waiting);
   }
 
   /* Where the browser has not promised to keep our storage (Safari deletes a website's data

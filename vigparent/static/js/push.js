@@ -4,8 +4,8 @@
 (function () {
   "use strict";
   const vig = window.vig || {};
-  /** In the page's language (common.js). @param {string} english */
-  const t = (english) => (vig.t ? vig.t(english) : english);
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
   const box = document.querySelector("[data-push]");
   if (!box || !vig.fetchJSON) return;
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) return;

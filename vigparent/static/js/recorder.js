@@ -11,8 +11,8 @@
   "use strict";
   const root = document.getElementById("vig-recorder");
   const vig = /** @type {Vig} */ (window.vig);
-  /** In the page's language (common.js). @param {string} english */
-  const t = (english) => (vig.t ? vig.t(english) : english);
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
   if (!root || !vig || !vig.store) return;
 
   const $ = (id) => document.getElementById(id);
@@ -143,13 +143,13 @@
     // One clear message with the way that works first (CSS moves the fallback up).
     const problem = document.getElementById("rec-blocked");
     if (!problem) return;
-    problem.querySelector("h2").textContent = blocked ? "The camera is blocked" : "The camera did not start";
+    problem.querySelector("h2").textContent = blocked ? t("The camera is blocked") : t("The camera did not start");
     let why = t("The camera did not start.");
     if (!err) why = t("Filming in this app does not work on this phone.");
     else if (blocked) why = t("This browser is not allowed to use the camera.");
     else if (name === "NotFoundError" || name === "OverconstrainedError") why = t("We could not find a camera.");
     else if (name === "NotReadableError") why = t("Another app has the camera. Close that app first.");
-    say(document.getElementById("rec-blocked-msg"), why + " You can still film with your phone's camera app, above.");
+    say(document.getElementById("rec-blocked-msg"), why + " " + t("You can still film with your phone's camera app, above."));
     show(problem.querySelector("[data-steps-for=blocked]"), blocked);
     problem.querySelectorAll("[data-platform]").forEach((/** @type {HTMLElement} */ ol) => show(ol, ol.dataset.platform === platform()));
     show(problem, true);
@@ -167,7 +167,7 @@
     say(el.clock, vig.fmt.clock(s));
     if (s >= NUDGE_S && !session.nudged) {
       session.nudged = true;
-      say(el.note, "5 minutes filmed. That's plenty — stop when you're ready. It stops by itself at 10 minutes.");
+      say(el.note, t("5 minutes filmed. That's plenty — stop when you're ready. It stops by itself at 10 minutes."));
     }
     if (s >= MAX_S) stopFilming("limit");
   }
@@ -273,7 +273,7 @@
   }
 
   const STOP_WORDS = {
-    limit: "10 minutes filmed, so filming stopped by itself. Well done!",
+    limit: t("10 minutes filmed, so filming stopped by itself. Well done!"),
     full: t("Your phone is full, so filming stopped. We kept the first %s."),
     write: t("This phone stopped saving, so filming stopped. We kept the first %s."),
     camera: t("The camera stopped, so filming stopped. We kept the first %s."),
@@ -368,7 +368,7 @@
     el.playback.src = reviewUrl;
     const parts = [];
     if (rec.durationMs) parts.push(vig.fmt.duration(rec.durationMs));
-    parts.push("saved on this phone");
+    parts.push(t("saved on this phone"));
     say(el.reviewMeta, parts.join(" · "));
     say(el.reviewNote, message || (rec.interrupted
       ? t("Filming was interrupted, but what you filmed was saved.")
@@ -520,8 +520,7 @@
 
   vig.storageSpace.free().then((free) => {
     if (free === null || free >= LOW_BYTES) return;
-    say(el.space, "Your phone is nearly full (about " + vig.fmt.mb(free) + " free). " +
-      "10 minutes of video needs about 75 MB. Free up some space before you film.");
+    say(el.space, t("Your phone is nearly full (about %(free)s free). 10 minutes of video needs about 75 MB. Free up some space before you film.", { free: vig.fmt.mb(free) }));
     show(el.space, true);
   });
 
