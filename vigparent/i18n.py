@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale, gettext, refresh
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 SCRIPTS = Path(__file__).resolve().parent / "static" / "js"
@@ -113,6 +113,19 @@ def script_words(*groups: dict[str, str]) -> Markup:
     return island.format(Markup(text))  # noqa: S704
 
 
+def auto_dir() -> Markup:
+    """` dir="auto"` for an element showing what people typed, on a non-English page: a goal
+    written in English on an Urdu page keeps its own direction (English pages: nothing)."""
+    return Markup("") if current_language() == ENGLISH else Markup(' dir="auto"')
+
+
+def bdi(text: object) -> Markup:
+    """What people typed, inside a sentence: isolated from the page's direction when not English."""
+    if current_language() == ENGLISH:
+        return escape(text)
+    return Markup("<bdi>{}</bdi>").format(text)
+
+
 def compile_catalogues(root: Path = TRANSLATIONS) -> list[Path]:
     """Compile every .po under root into its .mo (make assets; a wheel then carries them)."""
     written = []
@@ -142,6 +155,8 @@ def init_app(app: Flask) -> None:
         languages=LANGUAGES,
         current_language=current_language,
         script_words=script_words,
+        auto_dir=auto_dir,
+        bdi=bdi,
     )
 
 

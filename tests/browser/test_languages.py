@@ -1,0 +1,219 @@
+"""The parent's journey in Welsh and in Urdu on a 320 px phone, and the footer's language
+switcher: nothing wider than the screen, no text cut off, right to left in Urdu."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import time, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from tests.browser.conftest import LiveServer, new_context, screenshot
+from tests.capture.phone import sign_in_parent
+from tests.conftest import Factory
+from tests.media.factories import add_clip, add_recording
+from vigparent import db
+from vigparent.families import service as family_service
+from vigparent.goals import service as goal_service
+from vigparent.models import Family, FilmingPlace, Role, User
+
+NARROW = {"width": 320, "height": 568}
+
+# Every element with text of its own that is cut off: wider than the screen, or hiding part
+# of its content behind overflow (an ellipsis, a clipped button label).
+CLIPPED = """() => {
+  const width = document.documentElement.clientWidth;
+  const bad = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const style = getComputedStyle(el);
+    if (style.display === "none" || style.visibility === "hidden") continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height) continue;
+    if (el.closest(".visually-hidden, .skip-link")) continue;
+    if (box.left < -1 || box.right > width + 1) bad.push("off screen: " + el.outerHTML.slice(0, 80));
+    // Text spilling out of its own box (a word wider than its button), shown or hidden.
+    if (style.display !== "inline" && el.clientWidth && el.scrollWidth > el.clientWidth + 1) {
+      bad.push("cut: " + el.outerHTML.slice(0, 80));
+    }
+  }
+  return bad;
+}"""
+
+
+@pytest.fixture
+def narrow(browser: Any, live_server: LiveServer) -> Iterator[Page]:
+    context = new_context(browser, live_server, NARROW)
+    yield context.new_page()
+    context.close()
+
+
+def _fits(page: Page, name: str) -> None:
+    """No sideways scrolling and nothing cut off; a screenshot for a person to look at."""
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate(
+        """(w) => [...document.querySelectorAll("body *")]
+          .filter((el) => el.getBoundingClientRect().right > w + 1)
+          .map((el) => el.outerHTML.slice(0, 100))""",
+        NARROW["width"],
+    )
+    assert scroll <= NARROW["width"], f"{name}: the page is {scroll} px wide: {wide[:3]}"
+    assert page.evaluate(CLIPPED) == [], name
+    screenshot(page, f"lang-{name}")
+
+
+def _invite(make: Factory, language: str) -> tuple[str, User]:
+    practitioner = make.practitioner()
+    _family, _invitation, token = family_service.start_family(
+        practitioner, "Sam and Alex", "Alex", language
+    )
+    db.session().commit()
+    return f"/join/{token}", practitioner
+
+
+def _film_and_plan(app: Flask, practitioner_id: int) -> None:
+    """What the practitioner does meanwhile: a goal, a plan, a video and one clip shared."""
+    with app.app_context():
+        s = db.session()
+        practitioner = s.get(User, practitioner_id)
+        assert practitioner is not None
+        family = s.scalars(select(Family).where(Family.practitioner_id == practitioner_id)).one()
+        parent = s.scalars(
+            select(User).where(User.family_id == family.id, User.role == Role.PARENT)
+        ).one()
+        goal_service.propose_goal(
+            family, practitioner, "I'd like bath time to be calmer.", "What helps Sam settle?"
+        )
+        cycle = family_service.plan_cycle(
+            family,
+            practitioner,
+            family_service.FilmingPlan(
+                film_by=family_service.today() + timedelta(days=3),
+                place=FilmingPlace.HOME,
+                activity="bath time",
+                review_on=family_service.today() + timedelta(days=10),
+                review_time=time(10, 30),
+            ),
+        )
+        add_clip(add_recording(family, parent, cycle=cycle))
+
+
+JOURNEY = {
+    "cy": {
+        "next": "Nesaf: dewiswch beth rydych chi'n cytuno iddo",
+        "join": "Ydw, rwy'n cytuno. Ymuno nawr",
+        "missing": "ticiwch y ddau flwch",
+        "home": "Beth sy'n digwydd nesaf",
+        "agree": "Ydw, rwy'n cytuno",
+        "film": "Dechrau ffilmio",
+        "privacy": "Stopio a dileu ein holl fideos",
+        "review": "Chwarae",
+    },
+    "ur": {
+        "next": "اگلا قدم: چنیں کہ آپ کس بات پر رضامند ہیں",
+        "join": "ہاں، میں متفق ہوں۔ ابھی شامل ہوں",
+        "missing": "دونوں خانوں پر نشان لگائیں",
+        "home": "آگے کیا ہوگا",
+        "agree": "ہاں، میں متفق ہوں",
+        "film": "ویڈیو بنانا شروع کریں",
+        "privacy": "رکیں اور ہماری تمام ویڈیوز مٹا دیں",
+        "review": "چلائیں",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["cy", "ur"])
+def test_parent_journey_at_320px(
+    narrow: Page, make: Factory, app: Flask, live_server: LiveServer, language: str
+) -> None:
+    words = JOURNEY[language]
+    page = narrow
+    link, practitioner = _invite(make, language)
+
+    page.goto(link)
+    html = page.locator("html")
+    expect(html).to_have_attribute("lang", language)
+    if language == "ur":
+        expect(html).to_have_attribute("dir", "rtl")
+    _fits(page, f"{language}-01-welcome")
+
+    page.get_by_role("link", name=words["next"]).click()
+    page.get_by_role("button", name=words["join"]).click()
+    expect(page.get_by_role("alert")).to_contain_text(words["missing"])
+    _fits(page, f"{language}-02-consent-missing")
+    for box in page.locator(".consent-choices input[type=checkbox]").all()[:2]:
+        box.check()
+    page.get_by_role("button", name=words["join"]).click()
+    expect(page.get_by_role("heading", name=words["home"])).to_be_visible()
+    _fits(page, f"{language}-03-home-joined")
+
+    _film_and_plan(app, practitioner.id)
+    page.goto("/goals/")
+    _fits(page, f"{language}-04-goal")
+    page.get_by_role("button", name=words["agree"]).click()
+    expect(page.get_by_role("heading", name=words["home"])).to_be_visible()
+    _fits(page, f"{language}-05-home-planned")
+
+    page.goto("/film/")
+    expect(page.get_by_role("button", name=words["film"])).to_be_enabled()
+    _fits(page, f"{language}-06-film")
+    page.goto("/film/videos")
+    _fits(page, f"{language}-07-my-videos")
+    page.goto("/consent/privacy")
+    expect(page.get_by_role("button", name=words["privacy"])).to_be_visible()
+    _fits(page, f"{language}-08-privacy")
+    page.goto("/review/")
+    expect(page.locator(".review-play").first).to_have_text(words["review"])
+    _fits(page, f"{language}-09-review")
+
+    if language == "ur":
+        _right_to_left(page)
+
+
+def _right_to_left(page: Page) -> None:
+    """Urdu reads from the right: the layout mirrors, the seek bar follows the video's time."""
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    width = NARROW["width"]
+    brand = page.locator(".brand").bounding_box()
+    assert brand and brand["x"] > width / 2, "the brand starts on the right"
+    tabs = [page.locator(".parent-nav a").nth(i).bounding_box() for i in range(3)]
+    xs = [box["x"] for box in tabs if box]
+    assert xs == sorted(xs, reverse=True), "the first tab (Home) is on the right"
+    buttons = page.locator(".review-buttons .button")
+    first, last = buttons.first.bounding_box(), buttons.last.bounding_box()
+    assert first and last and first["x"] > last["x"], "Start again is on the right, Full screen left"
+    seek = page.locator(".review-seek").first
+    assert seek.evaluate("(el) => getComputedStyle(el).direction") == "ltr"
+    # The Urdu font is the one the page asks for (not a box for each letter).
+    family = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+    assert "Nastaliq" in family or "Naskh" in family
+
+
+def test_language_switcher_is_two_taps_from_any_page(
+    narrow: Page, make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    family = make.family()
+    parent = make.parent_of(family)
+    sign_in_parent(app, narrow, parent, live_server.url)
+    narrow.goto("/film/videos")
+    expect(narrow.locator("html")).to_have_attribute("lang", "en-GB")
+
+    narrow.get_by_text("Language: English").click()  # tap 1
+    _fits(narrow, "switcher-open-en")
+    narrow.get_by_role("button", name="Cymraeg").click()  # tap 2
+    expect(narrow.locator("html")).to_have_attribute("lang", "cy")
+    assert narrow.url.endswith("/film/videos"), "the parent stays on the same page"
+    expect(narrow.get_by_role("heading", name="Fy fideos")).to_be_visible()
+
+    narrow.get_by_text("Iaith: Cymraeg").click()
+    narrow.get_by_role("button", name="اردو").click()
+    expect(narrow.locator("html")).to_have_attribute("dir", "rtl")
+    narrow.get_by_text("زبان: اردو").click()
+    _fits(narrow, "switcher-open-ur")
+    narrow.get_by_role("button", name="English").click()
+    expect(narrow.locator("html")).to_have_attribute("lang", "en-GB")
