@@ -113,6 +113,12 @@ def script_words(*groups: dict[str, str]) -> Markup:
     return island.format(Markup(text))  # noqa: S704
 
 
+def service_worker_args() -> dict[str, str]:
+    """The service worker's URL arguments: its language, when not English."""
+    language = current_language()
+    return {} if language == ENGLISH else {"lang": language}
+
+
 def auto_dir() -> Markup:
     """` dir="auto"` for an element showing what people typed, on a non-English page: a goal
     written in English on an Urdu page keeps its own direction (English pages: nothing)."""

@@ -12,7 +12,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import LiveServer, new_context, screenshot
+from tests.browser.conftest import SW_READY, LiveServer, new_context, screenshot, wait_until
 from tests.capture.phone import sign_in_parent
 from tests.conftest import Factory
 from tests.media.factories import add_clip, add_recording
@@ -186,7 +186,9 @@ def _right_to_left(page: Page) -> None:
     assert xs == sorted(xs, reverse=True), "the first tab (Home) is on the right"
     buttons = page.locator(".review-buttons .button")
     first, last = buttons.first.bounding_box(), buttons.last.bounding_box()
-    assert first and last and first["x"] > last["x"], "Start again is on the right, Full screen left"
+    assert first and last and first["x"] > last["x"], (
+        "Start again is on the right, Full screen left"
+    )
     seek = page.locator(".review-seek").first
     assert seek.evaluate("(el) => getComputedStyle(el).direction") == "ltr"
     # The Urdu font is the one the page asks for (not a box for each letter).
@@ -217,3 +219,48 @@ def test_language_switcher_is_two_taps_from_any_page(
     _fits(narrow, "switcher-open-ur")
     narrow.get_by_role("button", name="English").click()
     expect(narrow.locator("html")).to_have_attribute("lang", "en-GB")
+
+
+def test_offline_pages_speak_the_familys_language(
+    narrow: Page, make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    """The service worker saves the shell pages in the family's language, and again in the
+    new one when the parent switches."""
+    family = make.family()
+    family.language = "cy"
+    db.session().commit()
+    sign_in_parent(app, narrow, make.parent_of(family), live_server.url)
+    context = narrow.context
+    narrow.goto("/film/videos")
+    assert narrow.evaluate(SW_READY) == "activated"
+
+    context.set_offline(True)
+    response = narrow.goto("/home/")
+    assert response is not None and response.from_service_worker
+    expect(narrow.locator("html")).to_have_attribute("lang", "cy")
+    narrow.goto("/review/")  # not saved: the offline page, in Welsh
+    expect(narrow.get_by_role("heading", name="Dim signal")).to_be_visible()
+    context.set_offline(False)
+
+    # Switch to Urdu; the new worker saves the pages again, in Urdu, before it takes over.
+    narrow.goto("/film/videos")
+    narrow.get_by_text("Iaith: Cymraeg").click()
+    narrow.get_by_role("button", name="اردو").click()
+    expect(narrow.locator("html")).to_have_attribute("dir", "rtl")
+    wait_until(
+        narrow,
+        """async () => {
+          const reg = await navigator.serviceWorker.getRegistration();
+          if (!reg || !reg.active || reg.waiting || reg.installing) return false;
+          const names = await caches.keys();
+          if (names.length !== 1) return false;
+          const home = await (await caches.open(names[0])).match("/offline");
+          return !!home && (await home.text()).includes('<html lang="ur" dir="rtl">');
+        }""",
+    )
+    context.set_offline(True)
+    narrow.goto("/review/")
+    expect(narrow.locator("html")).to_have_attribute("dir", "rtl")
+    expect(narrow.get_by_role("heading", name="سگنل نہیں ہے")).to_be_visible()
+    screenshot(narrow, "lang-ur-offline")
+    context.set_offline(False)
