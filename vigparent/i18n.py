@@ -19,7 +19,7 @@ from pathlib import Path
 from babel.messages.extract import extract
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session, url_for
 from flask_babel import Babel, get_locale, gettext, refresh
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -113,10 +113,12 @@ def script_words(*groups: dict[str, str]) -> Markup:
     return island.format(Markup(text))  # noqa: S704
 
 
-def service_worker_args() -> dict[str, str]:
-    """The service worker's URL arguments: its language, when not English."""
+def service_worker_url() -> str:
+    """The service worker's URL, with its language when not English (English: as it was)."""
     language = current_language()
-    return {} if language == ENGLISH else {"lang": language}
+    if language == ENGLISH:
+        return url_for("pwa.service_worker")
+    return url_for("pwa.service_worker", lang=language)
 
 
 def auto_dir() -> Markup:

@@ -36,7 +36,8 @@ CLIPPED = """() => {
     const box = el.getBoundingClientRect();
     if (!box.width || !box.height) continue;
     if (el.closest(".visually-hidden, .skip-link")) continue;
-    if (box.left < -1 || box.right > width + 1) bad.push("off screen: " + el.outerHTML.slice(0, 80));
+    const where = el.outerHTML.slice(0, 80);
+    if (box.left < -1 || box.right > width + 1) bad.push("off screen: " + where);
     // Text spilling out of its own box (a word wider than its button), shown or hidden.
     if (style.display !== "inline" && el.clientWidth && el.scrollWidth > el.clientWidth + 1) {
       bad.push("cut: " + el.outerHTML.slice(0, 80));

@@ -57,7 +57,7 @@ def _capture_config() -> dict[str, Any]:
             "pending-url": url_for("capture.pending"),
             # A new language is a new worker script, so the phone saves its offline pages again
             # in that language (pwa/routes.py); English keeps the plain URL it always had.
-            "sw-url": url_for("pwa.service_worker", **i18n.service_worker_args()),
+            "sw-url": i18n.service_worker_url(),
             "tus-url": assets.bundle_url("tus_js"),
         }
 
