@@ -14,7 +14,16 @@ from tests.invitations.conftest import Invited, give_consent
 from vigparent import db, i18n
 from vigparent.consent.service import CONSENT_WORDING_VERSION, translation_version
 from vigparent.families import service as family_service
-from vigparent.models import AuditEvent, ConsentKind, ConsentRecord, Family, FamilyStatus
+from vigparent.models import (
+    AuditEvent,
+    ConsentKind,
+    ConsentRecord,
+    Family,
+    FamilyStatus,
+    MessageChannel,
+    MessageKind,
+)
+from vigparent.notifications import delivery
 
 # One sentence each page shows, in each language, to tell which one it speaks.
 HOME_WORD = {
@@ -232,3 +241,16 @@ def test_withdrawal_works_the_same_in_every_language(
         "ur": "آپ کی ویڈیوز مٹا دی گئی ہیں",
     }
     assert words[language] in text
+
+
+def test_texts_and_emails_use_the_familys_language_template_when_there_is_one(app, monkeypatch):
+    settings = app.extensions["vig_settings"].with_overrides(
+        notify_templates=(("invitation_sms", "english-id"), ("invitation_sms_cy", "welsh-id"))
+    )
+    monkeypatch.setitem(app.extensions, "vig_settings", settings)
+    with app.app_context():
+        sms, kind = MessageChannel.SMS, MessageKind.INVITATION
+        assert delivery.template_id(kind, sms, "private", "cy") == "welsh-id"
+        assert delivery.template_id(kind, sms, "private", "pl") == "english-id"
+        assert delivery.template_id(kind, sms, "private") == "english-id"
+        assert delivery.template_id(kind, sms, "full", "cy") == "welsh-id"
