@@ -54,6 +54,13 @@ LANGUAGES: dict[str, Language] = {
     )
 }
 TRANSLATED = tuple(code for code in LANGUAGES if code != ENGLISH)
+# Staff screens stay English, signed in or not (the sign-in page, a colleague's invitation).
+STAFF_BLUEPRINTS = frozenset(
+    {"mfa", "practitioner", "staff", "organisation", "supervision", "handover", "reports", "clips"}
+)
+STAFF_ENDPOINTS = frozenset(
+    {"auth.login", "client_errors.admin_list", "languages.review_status", "languages.mark_reviewed"}
+)
 # <html lang>: English pages say en-GB as they always have.
 HTML_LANG = {"en": "en-GB", "cy": "cy", "pl": "pl", "ur": "ur"}
 
@@ -65,11 +72,9 @@ def language_or_english(code: str | None) -> str:
 
 def choose_language() -> str:
     """The language of this request (the rule in the module docstring)."""
-    if not has_request_context():
+    if not has_request_context() or staff_page():
         return ENGLISH
     if current_user and current_user.is_authenticated:
-        if not current_user.is_parent:
-            return ENGLISH
         family = current_user.family
         if family is not None:
             return language_or_english(family.language)
@@ -80,6 +85,13 @@ def choose_language() -> str:
     if invited in LANGUAGES:
         return str(invited)
     return request.accept_languages.best_match(list(LANGUAGES)) or ENGLISH
+
+
+def staff_page() -> bool:
+    """A staff screen or a signed-in member of staff: English, and no language switcher."""
+    if request.blueprint in STAFF_BLUEPRINTS or request.endpoint in STAFF_ENDPOINTS:
+        return True
+    return bool(current_user and current_user.is_authenticated and not current_user.is_parent)
 
 
 def speak_as_invited(code: str) -> None:
@@ -164,6 +176,7 @@ def init_app(app: Flask) -> None:
         current_language=current_language,
         script_words=script_words,
         auto_dir=auto_dir,
+        staff_page=staff_page,
         bdi=bdi,
     )
 

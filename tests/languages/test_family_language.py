@@ -254,3 +254,11 @@ def test_texts_and_emails_use_the_familys_language_template_when_there_is_one(ap
         assert delivery.template_id(kind, sms, "private", "pl") == "english-id"
         assert delivery.template_id(kind, sms, "private") == "english-id"
         assert delivery.template_id(kind, sms, "full", "cy") == "welsh-id"
+
+
+def test_the_staff_sign_in_page_stays_english_for_a_welsh_phone(client: FlaskClient):
+    html = client.get("/login", headers={"Accept-Language": "cy"}).get_data(as_text=True)
+    assert '<html lang="en-GB">' in html and "language-switcher" not in html
+    # The welcome page a signed-out parent sees speaks their phone's language.
+    html = client.get("/", headers={"Accept-Language": "cy"}).get_data(as_text=True)
+    assert '<html lang="cy">' in html and "Rhieni a gofalwyr" in html

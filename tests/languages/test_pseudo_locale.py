@@ -174,6 +174,8 @@ def test_invitation_pages_have_no_english_left(pseudo_app: Flask) -> None:
     left = english_left_over(r.get_data(as_text=True), SHOWN_AS_IS)
     assert not left, left
     _check(client, "/join/not-a-real-link", 404, headers={"Accept-Language": "ur"})
+    # A parent whose phone was signed out opens the app: the welcome page.
+    _check(pseudo_app.test_client(), "/", headers={"Accept-Language": "ur"})
 
 
 def test_dates_follow_the_language(pseudo_app: Flask) -> None:
