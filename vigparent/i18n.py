@@ -19,6 +19,7 @@ from pathlib import Path
 from babel.messages.extract import extract
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from flask import Flask, g, has_request_context, request, session, url_for
 from flask_babel import Babel, get_locale, gettext, refresh
 from flask_login import current_user
@@ -131,6 +132,12 @@ def service_worker_url() -> str:
     if language == ENGLISH:
         return url_for("pwa.service_worker")
     return url_for("pwa.service_worker", lang=language)
+
+
+def say_number(number: int) -> str:
+    """A whole number as the page's language writes it: '4,000' in English, '4000' in Polish."""
+    language = current_language()
+    return f"{number:,}" if language == ENGLISH else format_decimal(number, locale=language)
 
 
 def auto_dir() -> Markup:

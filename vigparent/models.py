@@ -556,7 +556,7 @@ class AuditEvent(Base):
 
 class TranslationReview(Base):
     """An organisation admin marked one catalogue (one version of a language) as checked by a
-    qualified translator. A newer catalogue needs a new review (vigparent/translation_review)."""
+    qualified translator. A newer catalogue needs a new review (languages/service.py)."""
 
     __tablename__ = "translation_review"
     __table_args__ = (UniqueConstraint("organisation_id", "language", "catalogue_version"),)

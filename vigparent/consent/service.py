@@ -118,10 +118,11 @@ def check_choices(organisation: Organisation, granted: Iterable[ConsentKind]) ->
 
 
 def record_consents(
-    family: Family, carer: User, kinds: Iterable[ConsentKind], language: str = "en"
+    family: Family, carer: User, kinds: Iterable[ConsentKind], language: str | None = None
 ) -> None:
     """Store one ConsentRecord per kind for this carer: the wording version, the language they
-    read it in and that translation's version."""
+    read it in (default: the page's language now) and that translation's version."""
+    language = i18n.language_or_english(language or i18n.current_language())
     kinds = sorted(set(kinds), key=lambda k: list(ConsentKind).index(k))
     version = wording_version_for(family.organisation)
     translation = translation_version(version, language)
