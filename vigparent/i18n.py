@@ -110,7 +110,7 @@ def current() -> Language:
     return LANGUAGES[current_language()]
 
 
-def script_words(*groups: dict[str, str]) -> Markup:
+def script_words() -> Markup:
     """The phone scripts' words in this page's language, as JSON for a data island.
 
     `vig.t("English words")` in the scripts looks the English up here; only non-English
@@ -205,6 +205,6 @@ def script_messages(js_dir: Path = SCRIPTS) -> tuple[str, ...]:
 SCRIPT_MESSAGES: tuple[str, ...] = script_messages()
 
 
-def N_(text: str) -> str:  # noqa: N802  (gettext's name for the marker)
+def N_(text: str) -> str:
     """Mark words for translation where they are defined; translate them where they are shown."""
     return text

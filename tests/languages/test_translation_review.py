@@ -62,3 +62,9 @@ def test_an_unknown_language_cannot_be_marked(make: Factory, login_as, client):
     token = csrf_token(client, "/admin/translations")
     assert client.post("/admin/translations/en", data={"csrf_token": token}).status_code == 404
     assert client.post("/admin/translations/xx", data={"csrf_token": token}).status_code == 404
+
+
+def test_each_language_has_its_own_words_version():
+    versions = {service.catalogue_version(code) for code in ("cy", "pl", "ur")}
+    empty = "e3b0c44298fc1c14"  # the fingerprint of no words at all
+    assert len(versions) == 3 and empty not in versions

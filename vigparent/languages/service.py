@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from babel.messages.pofile import read_po
+from babel.messages.mofile import read_mo
 from sqlalchemy import select
 
 from vigparent import audit, db, i18n
@@ -43,12 +43,13 @@ def change_family_language(family: Family, code: str, by: User) -> bool:
 
 @cache
 def catalogue_version(code: str) -> str:
-    """A fingerprint of one language's translated words (English: the app's own words)."""
+    """A fingerprint of one language's translated words, read from the compiled catalogue an
+    install runs on (the header, with its dates, is left out: only words count)."""
     digest = hashlib.sha256()
-    path = i18n.TRANSLATIONS / code / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+    path = i18n.TRANSLATIONS / code / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo"
     if path.exists():
-        with path.open("rb") as po:
-            for message in read_po(po, locale=code):
+        with path.open("rb") as mo:
+            for message in sorted(read_mo(mo), key=lambda m: repr(m.id)):
                 if message.id:
                     digest.update(repr((message.id, message.string)).encode())
     return digest.hexdigest()[:16]
