@@ -262,3 +262,17 @@ def test_the_staff_sign_in_page_stays_english_for_a_welsh_phone(client: FlaskCli
     # The welcome page a signed-out parent sees speaks their phone's language.
     html = client.get("/", headers={"Accept-Language": "cy"}).get_data(as_text=True)
     assert '<html lang="cy">' in html and "Rhieni a gofalwyr" in html
+
+
+def test_the_practitioner_sees_which_language_consent_was_read_in(
+    invited: Invited, client: FlaskClient, login_as
+):
+    invited.family.language = "pl"
+    db.session().commit()
+    give_consent(client, invited.path, read_in="pl")
+    staff = client.application.test_client()
+    login_as(invited.practitioner, on=staff)
+    page = page_text(staff.get(f"/practice/families/{invited.family.id}"))
+    with client.application.test_request_context():
+        version = translation_version(CONSENT_WORDING_VERSION, "pl")
+    assert f"(wording {CONSENT_WORDING_VERSION}, read in Polish: {version})" in page

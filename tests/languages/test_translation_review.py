@@ -35,6 +35,8 @@ def test_admin_sees_every_translation_unreviewed_then_marks_one(make: Factory, l
         )
     )
     assert event is not None and event.detail == f"cy {service.catalogue_version('cy')}"
+    log = page_text(client.get("/admin/audit?kind=languages"))
+    assert "Marked a translation as checked by a qualified translator" in log
 
 
 def test_a_review_is_for_the_words_checked_and_one_organisation(make: Factory, app_ctx):
