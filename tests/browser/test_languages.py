@@ -1,4 +1,4 @@
-"""The parent's journey in Welsh and in Urdu on a 320 px phone, and the footer's language
+"""The parent's journey in Welsh, Polish and Urdu on a 320 px phone, and the footer's language
 switcher: nothing wider than the screen, no text cut off, right to left in Urdu."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.browser.conftest import SW_READY, LiveServer, new_context, screenshot, wait_until
 from tests.capture.phone import sign_in_parent
-from tests.conftest import Factory
+from tests.conftest import PASSWORD, Factory
 from tests.media.factories import add_clip, add_recording
 from vigparent import db
 from vigparent.families import service as family_service
@@ -115,6 +115,16 @@ JOURNEY = {
         "privacy": "Stopio a dileu ein holl fideos",
         "review": "Chwarae",
     },
+    "pl": {
+        "next": "Dalej: wybierz, na co się zgadzasz",
+        "join": "Tak, zgadzam się. Dołącz teraz",
+        "missing": "zaznacz oba pola",
+        "home": "Co dalej",
+        "agree": "Tak, zgadzam się",
+        "film": "Zacznij nagrywać",
+        "privacy": "Zakończ i usuń wszystkie nasze filmy",
+        "review": "Odtwórz",
+    },
     "ur": {
         "next": "اگلا قدم: چنیں کہ آپ کس بات پر رضامند ہیں",
         "join": "ہاں، میں متفق ہوں۔ ابھی شامل ہوں",
@@ -128,7 +138,7 @@ JOURNEY = {
 }
 
 
-@pytest.mark.parametrize("language", ["cy", "ur"])
+@pytest.mark.parametrize("language", ["cy", "pl", "ur"])
 def test_parent_journey_at_320px(
     narrow: Page, make: Factory, app: Flask, live_server: LiveServer, language: str
 ) -> None:
@@ -265,3 +275,40 @@ def test_offline_pages_speak_the_familys_language(
     expect(narrow.get_by_role("heading", name="سگنل نہیں ہے")).to_be_visible()
     screenshot(narrow, "lang-ur-offline")
     context.set_offline(False)
+
+
+def _sign_in_staff(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/practice/")
+
+
+def test_staff_choose_the_language_and_review_translations(
+    narrow: Page, make: Factory, live_server: LiveServer
+) -> None:
+    """The screens staff use for languages, at 320 px: add a family in Polish, invite in Urdu,
+    mark Welsh as checked."""
+    org = make.organisation()
+    admin = make.practitioner(organisation=org, role=Role.ADMIN)
+    _sign_in_staff(narrow, admin.email or "")
+    if narrow.locator("details.add-family[open]").count() == 0:  # open while the list is empty
+        narrow.locator("summary", has_text="Add a family").click()
+    narrow.get_by_label("Family label").fill("Ola and Kuba")
+    narrow.get_by_label("The family's language").select_option("pl")
+    _fits(narrow, "staff-add-family-language")
+    narrow.get_by_role("button", name="Add family and make a link").click()
+    expect(narrow.get_by_text("Added Ola and Kuba")).to_be_visible()
+    expect(narrow.locator("#invite-language")).to_have_value("pl")
+    narrow.locator("#invite-language").scroll_into_view_if_needed()
+    _fits(narrow, "staff-family-invite-language")
+
+    narrow.goto("/admin/settings")
+    expect(narrow.get_by_text("Welsh: not yet reviewed by a qualified translator")).to_be_visible()
+    _fits(narrow, "staff-settings-languages")
+    narrow.get_by_role("link", name="Translations: review status").click()
+    narrow.get_by_role("button", name="Mark Welsh as checked by a qualified translator").click()
+    expect(narrow.get_by_text("Welsh marked as checked by a qualified translator.")).to_be_visible()
+    expect(narrow.locator("html")).to_have_attribute("lang", "en-GB")
+    _fits(narrow, "staff-translations")
