@@ -32,6 +32,10 @@ pages split among the processes sharing them), with the largest process and the 
     .venv/bin/python bench/upload.py [--sizes-mb 75,1024] [--servers gunicorn[,waitress,waitress16]]
         [--runs 5] [--chunk-mib 8] [--interruptions 20] [--work-dir /tmp]
 
+``--servers gunicorn,gunicorn-s3`` adds the same server keeping its media in an S3 bucket
+(``--s3-url``, or a moto server started here) and prints its throughput as a ratio of the
+local-disk one.
+
 Pass ``--work-dir /dev/shm`` to take the disk out of both sides (fsync is then free): that
 shows how our code compares when durability costs nothing.
 """
@@ -194,9 +198,10 @@ class Peer(Server):
 class Ours(Server):
     """vigparent under a production WSGI server, on its own data dir."""
 
-    def __init__(self, kind: str, work: Path) -> None:
+    def __init__(self, kind: str, work: Path, s3_url: str = "") -> None:
         super().__init__()
-        self.kind = kind
+        # "<server>-s3": the same server with media in an S3 bucket (object_store).
+        self.kind = kind.removesuffix("-s3")
         self.name = f"ours ({kind})"
         self.endpoint = f"http://127.0.0.1:{self.port}/api/uploads"
         self.data_dir = work / f"ours-{kind}"
@@ -209,6 +214,8 @@ class Ours(Server):
         }
         for name in ("DATABASE_URL", "HUEY_REDIS_URL", "VIGPARENT_ENV"):
             self._env.pop(name, None)
+        if kind.endswith("-s3"):
+            self._env.update(s3_bucket_env(s3_url))
         self.app = None
 
     def prepare(self) -> None:
@@ -315,6 +322,24 @@ def _rss_pss(pid: int) -> tuple[int, int]:
             if key in ("Rss", "Pss"):
                 fields[key] = int(value.split()[0]) * 1024
     return fields["Rss"], fields["Pss"]
+
+
+def s3_bucket_env(s3_url: str) -> dict[str, str]:
+    """A new bucket on ``s3_url`` and the settings that keep a server's media in it."""
+    import boto3
+
+    bucket, region = f"vig-bench-{secrets.token_hex(4)}", "eu-west-2"
+    creds = {"aws_access_key_id": "vigbench", "aws_secret_access_key": "vigbench-secret"}
+    boto3.client("s3", endpoint_url=s3_url, region_name=region, **creds).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
+    )
+    return {
+        "VIGPARENT_S3_BUCKET": bucket,
+        "VIGPARENT_S3_ENDPOINT_URL": s3_url,
+        "VIGPARENT_S3_REGION": region,
+        "VIGPARENT_S3_ACCESS_KEY_ID": creds["aws_access_key_id"],
+        "VIGPARENT_S3_SECRET_ACCESS_KEY": creds["aws_secret_access_key"],
+    }
 
 
 def metadata() -> str:
@@ -558,13 +583,24 @@ def main() -> None:
     parser.add_argument("--chunk-mib", type=int, default=8)
     parser.add_argument("--interruptions", type=int, default=20)
     parser.add_argument("--work-dir", default=None, help="where files and both stores live")
+    parser.add_argument(
+        "--s3-url", default="", help="S3 endpoint for *-s3 servers (default: start moto)"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="vig-bench-", dir=args.work_dir))
+    s3_server = None
     try:
+        kinds = [kind for kind in args.servers.split(",") if kind]
+        s3_url = args.s3_url
+        if any(k.endswith("-s3") for k in kinds) and not s3_url:
+            from tests.support.servers import start_s3
+
+            s3_server = start_s3()
+            s3_url = s3_server.url
         peer = Peer(work)
         print(f"peer: {peer.install()}")
-        ours = [Ours(kind, work) for kind in args.servers.split(",") if kind]
+        ours = [Ours(kind, work, s3_url) for kind in kinds]
         for server in ours:
             server.prepare()
         print(
@@ -607,7 +643,20 @@ def main() -> None:
                 f"{r.largest_rss / MB:11.1f} "
                 f"{r.amplification:9.4f}"
             )
+        for r in results:
+            if r.server.endswith("-s3)"):
+                local_name = r.server.replace("-s3)", ")")
+                local = next(
+                    (p for p in results if p.size == r.size and p.server == local_name), None
+                )
+                if local is not None:
+                    print(
+                        f"{r.size // MB:>6}MB  S3 / local disk ({local_name}): "
+                        f"{r.mbps / local.mbps:.2f} of the throughput"
+                    )
     finally:
+        if s3_server is not None:
+            s3_server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -35,14 +35,14 @@ import repo_root  # noqa: F401  (tests.support below)
 MIB = 1 << 20
 
 
-def build(root: Path, total_mib: int):  # type: ignore[no-untyped-def]
+def build(root: Path, total_mib: int, **settings: object):  # type: ignore[no-untyped-def]
     from bench_app import bench_app
 
     from tests.support.parent_session import create_consenting_family
     from vigparent import clock, db, media_store
     from vigparent.models import Clip, ClipStatus, Principle, Recording, RecordingStatus, User
 
-    app = bench_app(root)
+    app = bench_app(root, **settings)
     parent_id = create_consenting_family(app)
     ctx = app.app_context()
     ctx.push()

@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
+from tests.support import servers
 from vigparent import clock, create_app, db, i18n
 from vigparent.auth import service as auth_service
 from vigparent.config import Settings
@@ -306,3 +307,19 @@ def page_text(response: Any) -> str:
     from html import unescape
 
     return unescape(response.get_data(as_text=True))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server (Debian's redis-server) for this test worker."""
+    server = servers.start_redis(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_url() -> Iterator[str]:
+    """A real S3-protocol server (moto's standalone server) for this test worker."""
+    server = servers.start_s3()
+    yield server.url
+    server.stop()

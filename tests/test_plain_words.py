@@ -20,28 +20,32 @@ import textstat
 from tests.conftest import Factory, csrf_token
 from tests.invitations.conftest import Invited, invited  # noqa: F401 - shared fixture
 from tests.media.conftest import Filmed, filmed  # noqa: F401 - shared fixture
+from vigparent import assets
+from vigparent.models import MessageKind
+from vigparent.notifications import wording
 from vigparent.recordings import service as recordings
 from vigparent.withdrawal import service as withdrawal
 from vigparent.withdrawal import words
 
 MAX_GRADE = 6.0
 JS = Path(__file__).resolve().parents[1] / "vigparent" / "static" / "js"
-PARENT_SCRIPTS = (
-    "recorder.js",
-    "pending.js",
-    "uploader.js",
-    "vig-store.js",
-    "withdraw.js",
-    "install.js",
-    "home-sending.js",
-)
+# Scripts only staff pages load. Every other script of ours in a page bundle is a parent's
+# and is checked, so a new one is checked unless it is named here.
+STAFF_SCRIPTS = {
+    "clip-status.js",
+    "clip-editor.js",
+    "clip-present.js",
+    "invitations.js",
+    "passkeys.js",
+}
 # Scored as "Sam": names, and words a parent meets as a name. "practitioner" is on the list
 # because it is how the parent's own person is named on every screen (as "your
-# practitioner"); without it six more sentences score 6.8 to 9.2.
+# practitioner"); without it six more sentences score 6.8 to 9.2. "Notifications", like
+# "Settings", is what the phone itself calls it, so it is the word a parent looks for.
 NAMES = re.compile(
     r"\b(practitioner|practitioners|Alex|Sam|Pat Practitioner|Video Interaction Guidance|VIG|"
     r"Safari|Chrome|Android|iPhone|"
-    r"Permissions|Settings|Wednesday|Thursday|Saturday|November|December|September|"
+    r"Permissions|Settings|Notifications|notifications|Wednesday|Thursday|Saturday|November|December|September|"
     r"February|January|October)\b"
 )
 BLOCKS = {
@@ -114,16 +118,43 @@ def page_words(html: str) -> list[str]:
     return parser.pieces
 
 
+def parent_scripts() -> list[str]:
+    """Our scripts in the page bundles (registered as the app imports its features), and the
+    service worker, less those only staff pages load."""
+    ours = {
+        source.removeprefix("js/")
+        for bundle in assets.BUNDLES.values()
+        for source in bundle.contents
+        if isinstance(source, str) and source.startswith("js/")
+    }
+    return sorted((ours | {"sw.js"}) - STAFF_SCRIPTS)
+
+
 def js_messages() -> list[str]:
     """String literals of the parent's scripts that read as words (three or more)."""
     found: list[str] = []
-    for name in PARENT_SCRIPTS:
+    for name in parent_scripts():
         source = (JS / name).read_text(encoding="utf-8")
         source = re.sub(r"^\s*(//|/?\*).*$", "", source, flags=re.M)  # comments
         for literal in re.findall(r'"((?:[^"\\\n]|\\.)*)"', source):
             if re.match(r"^[A-Z][a-z']* ", literal) and len(literal.split()) >= 3:
                 found.append(literal.replace("\\u2026", "…"))
     return found
+
+
+def notification_messages() -> list[str]:
+    """Texts, emails (the suggested Notify templates) and push notifications to parents, with
+    names and the link in place of their fields."""
+    fill = {"practitioner": "Sam", "organisation": "Sam", "link": ""}
+    texts = [
+        re.sub(r"\(\((\w+)\)\)", lambda m: fill[m.group(1)], text)
+        for name, text in wording.SUGGESTED_TEMPLATES.items()
+        if not name.startswith("video_arrived")  # that one goes to the practitioner
+    ]
+    for kind in MessageKind:
+        for chosen in wording.WORDINGS:
+            texts += wording.push_text(kind, chosen, fill)
+    return texts
 
 
 def api_messages() -> list[str]:
@@ -142,8 +173,13 @@ def _get(client, path: str) -> str:  # type: ignore[no-untyped-def]
     return client.get(path, follow_redirects=True).get_data(as_text=True)
 
 
-def test_scripts_and_upload_messages_are_plain() -> None:
+def test_scripts_and_upload_messages_are_plain(app) -> None:  # type: ignore[no-untyped-def]
+    assert {"recorder.js", "push.js", "withdraw.js"} <= set(parent_scripts())
     assert_plain(js_messages() + api_messages())
+
+
+def test_texts_emails_and_push_messages_to_parents_are_plain() -> None:
+    assert_plain(notification_messages())
 
 
 def test_joining_pages_are_plain(client, invited: Invited) -> None:  # noqa: F811

@@ -91,12 +91,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         media_store,
         safe_input,
         security,
+        shared_redis,
         tasks,
     )
     from vigparent.live import fanout
 
     logging_policy.init_app(app)
     db.init_app(app, settings.database_url)
+    shared_redis.init_app(app, settings)
     media_store.init_app(app, settings)
     security.init_app(app)
     i18n.init_app(app)

@@ -37,11 +37,15 @@ def _organisation(name: str) -> Organisation:
     return org
 
 
-def _practitioner(email: str) -> User:
+def _staff(email: str, roles: tuple[Role, ...], word: str) -> User:
     user = db.session().scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or user.role not in (Role.PRACTITIONER, Role.ADMIN):
-        raise click.ClickException(f"No practitioner with email {email}.")
+    if user is None or user.role not in roles:
+        raise click.ClickException(f"No {word} with email {email}.")
     return user
+
+
+def _practitioner(email: str) -> User:
+    return _staff(email, (Role.PRACTITIONER, Role.ADMIN), "practitioner")
 
 
 @vig.command("create-practitioner")
@@ -113,7 +117,7 @@ def invite(family_id: int, carer: str) -> None:
 @click.argument("email")
 def reset_second_factor(email: str) -> None:
     """Clear a staff member's passkeys, app and recovery codes, and sign them out."""
-    user = _practitioner(email)
+    user = _staff(email, (Role.PRACTITIONER, Role.ADMIN, Role.SUPERVISOR), "member of staff")
     mfa.clear_factors(user)
     ended = auth_service.end_all_sessions(user)
     audit.record(

@@ -64,8 +64,22 @@ class Settings:
     # Per address; guessing is held back per person (auth.mfa.LOCK_FAILURES), and a whole
     # office behind one address signs in through this step at nine o'clock.
     second_factor_rate_limit: str = "30 per minute"
-    rate_limit_storage_uri: str = "memory://"
-    redis_url: str = ""
+    # URLs that may carry a password stay out of repr (and so out of logs).
+    rate_limit_storage_uri: str = field(default="memory://", repr=False)
+    # Several web nodes (README): Redis for jobs, rate limits, upload locks and the live
+    # fan-out; media in an S3-compatible bucket; wrapped keys in a database of their own.
+    redis_url: str = field(default="", repr=False)
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = "media/"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = field(default="", repr=False)
+    # Bytes of a tus PATCH sealed in memory before they are PUT as one object (object_store).
+    s3_segment_bytes: int = 8 * 1024 * 1024
+    keystore_url: str = field(default="", repr=False)
+    # How long a dead node's upload lock outlives it (uploads.locks); renewed while alive.
+    upload_lock_ttl_s: float = 15.0
     practitioner_idle_hours: int = 12
     parent_session_days: int = 180
     # How many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto/-Host.
@@ -337,6 +351,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         except FileNotFoundError:
             raise _missing_secret("master key", key_file, production) from None
 
+    s3_key_id = env.get("VIGPARENT_S3_ACCESS_KEY_ID", "").strip()
+    s3_secret = env.get("VIGPARENT_S3_SECRET_ACCESS_KEY", "").strip()
+    if bool(s3_key_id) != bool(s3_secret):
+        # Neither (boto3 then finds its own, e.g. an instance role) or both.
+        raise ConfigError(
+            "Set both VIGPARENT_S3_ACCESS_KEY_ID and VIGPARENT_S3_SECRET_ACCESS_KEY, or neither."
+        )
+    # VIGPARENT_REDIS_URL; HUEY_REDIS_URL is its older name (jobs only, then).
+    redis_url = (env.get("VIGPARENT_REDIS_URL") or env.get("HUEY_REDIS_URL") or "").strip()
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
     mail_backend = env.get("VIGPARENT_MAIL_BACKEND", "smtp").strip() or "smtp"
     if mail_backend not in MAIL_BACKENDS or (production and mail_backend != "smtp"):
@@ -355,8 +378,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_upload_bytes=int(env.get("VIGPARENT_MAX_UPLOAD_BYTES", 2 * 1024**3)),
         upload_idle_timeout_s=float(env.get("VIGPARENT_UPLOAD_IDLE_TIMEOUT_S", 60)),
         upload_patch_deadline_s=float(env.get("VIGPARENT_UPLOAD_PATCH_DEADLINE_S", 600)),
-        rate_limit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
-        redis_url=env.get("HUEY_REDIS_URL", ""),
+        rate_limit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        redis_url=redis_url,
+        s3_bucket=env.get("VIGPARENT_S3_BUCKET", "").strip(),
+        s3_endpoint_url=env.get("VIGPARENT_S3_ENDPOINT_URL", "").strip(),
+        s3_region=env.get("VIGPARENT_S3_REGION", "").strip(),
+        s3_prefix=env.get("VIGPARENT_S3_PREFIX", "media/").strip(),
+        s3_access_key_id=s3_key_id,
+        s3_secret_access_key=s3_secret,
+        s3_segment_bytes=_int_setting(env, "VIGPARENT_S3_SEGMENT_BYTES", 8 * 1024 * 1024),
+        keystore_url=env.get("VIGPARENT_KEYSTORE_URL", "").strip(),
+        upload_lock_ttl_s=float(env.get("VIGPARENT_UPLOAD_LOCK_TTL_S", 15)),
         trusted_proxies=_int_setting(env, "TRUSTED_PROXIES", 0),
         mail_backend=mail_backend,
         mail_from=env.get("VIGPARENT_MAIL_FROM", "vigparent@localhost"),

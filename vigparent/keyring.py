@@ -33,6 +33,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -42,6 +43,8 @@ from vigparent.serving import fsync_dir, offload
 __all__ = [
     "KEY_LEN",
     "DataKeyMissing",
+    "DirectoryKeyStore",
+    "KeyStore",
     "KeyCreationRefused",
     "KeyUnwrapError",
     "Keyring",
@@ -166,24 +169,32 @@ def _flock_politely(fd: int) -> None:
             pause = min(pause * 2, 0.05)
 
 
-class Keyring:
-    """Per-family 32-byte data keys, stored wrapped under a master key in ``key_dir``.
+class KeyStore(Protocol):
+    """Where wrapped data keys are kept: apart from media and from database backups."""
 
-    Unwrapped keys are never cached: every call reads the key file, so a key destroyed by one
-    process (a withdrawal handled by another worker) is gone for all of them at once.
-    """
+    def read(self, family_id: int) -> bytes | None:
+        """The family's wrapped key, or None if there is none."""
 
-    def __init__(
-        self,
-        key_dir: Path,
-        master_key: bytes,
-        *,
-        may_create: Callable[[int], bool] | None = None,
-    ) -> None:
-        self._master = _check_master(master_key)
-        # Asked before minting a key. Without it, a job that writes after a withdrawal
-        # destroyed the key would silently get a fresh key and leave readable media behind.
-        self._may_create = may_create
+    def add(self, family_id: int, blob: bytes) -> bool:
+        """Store a new wrapped key durably; False (keeping the old) if the family has one."""
+
+    def replace(self, family_id: int, blob: bytes) -> None:
+        """Overwrite the family's wrapped key durably (master key rotation)."""
+
+    def shred(self, family_id: int) -> bool:
+        """Destroy the family's wrapped key everywhere it is held; whether there was one."""
+
+    def family_ids(self) -> list[int]:
+        """Families that have a wrapped key."""
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """Exclusive across every process using the store: create, destroy, rewrap."""
+
+
+class DirectoryKeyStore:
+    """One small file per family in a local directory (one machine, or a shared volume)."""
+
+    def __init__(self, key_dir: Path) -> None:
         self._dir = Path(key_dir)
         self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -195,7 +206,7 @@ class Keyring:
         return self._dir / f"{_check_family_id(family_id)}.key"
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
         # Serialises destroy/create/rewrap across threads and processes, so a rewrap that read
         # a key just before it was destroyed cannot write it back afterwards.
         fd = os.open(self._dir / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -204,6 +215,91 @@ class Keyring:
             yield
         finally:
             os.close(fd)
+
+    def read(self, family_id: int) -> bytes | None:
+        try:
+            return _read_small(self._path(family_id), follow_symlinks=False)[0]
+        except FileNotFoundError:
+            return None
+
+    def add(self, family_id: int, blob: bytes) -> bool:
+        return _write_atomic(self._path(family_id), blob, replace=False)
+
+    def replace(self, family_id: int, blob: bytes) -> None:
+        _write_atomic(self._path(family_id), blob, replace=True)
+
+    def shred(self, family_id: int) -> bool:
+        """Overwriting before unlinking keeps the old bytes out of the free blocks of a plain
+        in-place filesystem. On SSDs and copy-on-write filesystems that is best effort only;
+        the real guarantee is that the wrapped key exists nowhere else (keep key_dir out of
+        long-lived backups)."""
+        path = self._path(family_id)
+        existed = False
+        # Stale temporaries from an interrupted write or rewrap hold the same key.
+        victims = [path, *self._dir.glob(f".{path.name}.*.tmp")]
+        for victim in victims:
+            try:
+                fd = os.open(victim, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                size = os.fstat(fd).st_size
+                os.pwrite(fd, bytes(size), 0)
+                offload(os.fsync, fd)
+            finally:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(victim)
+                if victim == path:
+                    existed = True
+        fsync_dir(self._dir)
+        return existed
+
+    def family_ids(self) -> list[int]:
+        ids: list[int] = []
+        if not self._dir.is_dir():
+            return ids
+        for entry in os.scandir(self._dir):
+            match = _KEY_FILE_RE.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False):
+                ids.append(int(match.group(1)))
+        return sorted(ids)
+
+
+class Keyring:
+    """Per-family 32-byte data keys, stored wrapped under a master key in a ``KeyStore``
+    (a key directory when given a path).
+
+    Unwrapped keys are never cached: every call reads the store, so a key destroyed by one
+    process (a withdrawal handled by another worker or web node) is gone for all of them at
+    once.
+    """
+
+    def __init__(
+        self,
+        store: KeyStore | Path,
+        master_key: bytes,
+        *,
+        may_create: Callable[[int], bool] | None = None,
+    ) -> None:
+        self._master = _check_master(master_key)
+        # Asked before minting a key. Without it, a job that writes after a withdrawal
+        # destroyed the key would silently get a fresh key and leave readable media behind.
+        self._may_create = may_create
+        self._store: KeyStore = (
+            DirectoryKeyStore(store) if isinstance(store, str | os.PathLike) else store
+        )
+
+    @property
+    def store(self) -> KeyStore:
+        return self._store
+
+    @property
+    def key_dir(self) -> Path:
+        """The key directory (only for a directory key store)."""
+        if not isinstance(self._store, DirectoryKeyStore):
+            raise KeyringError("this keyring keeps its keys in a database, not a directory")
+        return self._store.key_dir
 
     def _wrap(self, family_id: int, data_key: bytes, master_key: bytes) -> bytes:
         key_id = _master_key_id(master_key)
@@ -231,9 +327,6 @@ class Keyring:
                 "(altered, or copied from another family)"
             ) from None
 
-    def _read_blob(self, family_id: int) -> bytes:
-        return _read_small(self._path(family_id), follow_symlinks=False)[0]
-
     def data_key(self, family_id: int, create: bool = True) -> bytes:
         """Return the family's data key, creating it on first use unless ``create`` is False.
 
@@ -242,63 +335,37 @@ class Keyring:
         KeyCreationRefused (a DataKeyMissing) when ``may_create`` says the family may not
         have media any more.
         """
-        path = self._path(family_id)
-        try:
-            blob = self._read_blob(family_id)
-        except FileNotFoundError:
+        _check_family_id(family_id)
+        blob = self._store.read(family_id)
+        if blob is None:
             if not create:
-                raise DataKeyMissing(f"family {family_id} has no data key") from None
+                raise DataKeyMissing(f"family {family_id} has no data key")
             key = os.urandom(KEY_LEN)
-            with self._locked():
+            with self._store.locked():
                 # Asked under the lock that destroy() takes: a withdrawal commits its status
                 # before destroying the key, so either we are refused here or our key is
                 # written before destroy() runs and is destroyed with the rest.
                 if self._may_create is not None and not self._may_create(family_id):
-                    raise KeyCreationRefused(
-                        f"family {family_id} may not get a new data key"
-                    ) from None
-                if _write_atomic(path, self._wrap(family_id, key, self._master), replace=False):
+                    raise KeyCreationRefused(f"family {family_id} may not get a new data key")
+                if self._store.add(family_id, self._wrap(family_id, key, self._master)):
                     return key
             # Another process created it first; everyone must use that one.
-            blob = self._read_blob(family_id)
+            blob = self._store.read(family_id)
+            if blob is None:
+                raise DataKeyMissing(f"family {family_id}'s data key went as it was made")
         return self._unwrap(family_id, blob, self._master)
 
     def has_key(self, family_id: int) -> bool:
-        return self._path(family_id).exists()
+        return self._store.read(_check_family_id(family_id)) is not None
 
     def destroy(self, family_id: int) -> bool:
-        """Shred the family's wrapped key; idempotent; returns whether a key existed.
-
-        Overwriting before unlinking keeps the old bytes out of the free blocks of a plain
-        in-place filesystem. On SSDs and copy-on-write filesystems that is best effort only;
-        the real guarantee is that the wrapped key exists nowhere else (keep key_dir out of
-        long-lived backups).
-        """
-        path = self._path(family_id)
-        existed = False
-        with self._locked():
-            # Stale temporaries from an interrupted write or rewrap hold the same key.
-            victims = [path, *self._dir.glob(f".{path.name}.*.tmp")]
-            for victim in victims:
-                try:
-                    fd = os.open(victim, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-                except FileNotFoundError:
-                    continue
-                try:
-                    size = os.fstat(fd).st_size
-                    os.pwrite(fd, bytes(size), 0)
-                    offload(os.fsync, fd)
-                finally:
-                    os.close(fd)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(victim)
-                    if victim == path:
-                        existed = True
-            fsync_dir(self._dir)
-        return existed
+        """Shred the family's wrapped key; idempotent; returns whether a key existed."""
+        _check_family_id(family_id)
+        with self._store.locked():
+            return self._store.shred(family_id)
 
     def rewrap_all(self, new_master: bytes) -> int:
-        """Re-wrap every key under ``new_master`` (one atomic replace per file); return the count.
+        """Re-wrap every key under ``new_master`` (one atomic replace per key); return the count.
 
         Resumable: keys already under ``new_master`` (from an interrupted run) are verified and
         counted. Run it with the app stopped: other processes still hold the old master key.
@@ -306,31 +373,22 @@ class Keyring:
         new_master = _check_master(new_master)
         new_id = _master_key_id(new_master)
         count = 0
-        with self._locked():
-            for family_id in self.family_ids():
-                try:
-                    blob = self._read_blob(family_id)
-                except FileNotFoundError:
+        with self._store.locked():
+            for family_id in self._store.family_ids():
+                blob = self._store.read(family_id)
+                if blob is None:
                     continue
                 if blob[len(_MAGIC) : len(_MAGIC) + _KEY_ID_LEN] == new_id:
                     self._unwrap(family_id, blob, new_master)
                 else:
                     key = self._unwrap(family_id, blob, self._master)
-                    wrapped = self._wrap(family_id, key, new_master)
-                    _write_atomic(self._path(family_id), wrapped, replace=True)
+                    self._store.replace(family_id, self._wrap(family_id, key, new_master))
                 count += 1
             self._master = new_master
         return count
 
     def family_ids(self) -> list[int]:
-        ids: list[int] = []
-        if not self._dir.is_dir():
-            return ids
-        for entry in os.scandir(self._dir):
-            match = _KEY_FILE_RE.fullmatch(entry.name)
-            if match and entry.is_file(follow_symlinks=False):
-                ids.append(int(match.group(1)))
-        return sorted(ids)
+        return self._store.family_ids()
 
 
 def read_master_key(path: Path) -> bytes:

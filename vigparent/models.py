@@ -148,6 +148,9 @@ class Organisation(Base):
     message_wording: Mapped[str] = mapped_column(
         String(16), default="private", server_default="private"
     )
+    # How a family reaches the service with a question (a phone number, its hours, an email
+    # address), shown to parents on their receipts; empty until an admin sets it.
+    family_contact: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -24,6 +24,7 @@ from huey import crontab
 from sqlalchemy import or_, select
 
 from vigparent import audit, clock, db, jobs, media_store
+from vigparent.client_errors import service as client_errors
 from vigparent.models import (
     Clip,
     DeletionReceipt,
@@ -83,6 +84,11 @@ def sweep() -> SweepReport:
     _expired_uploads(report)
     _leftovers(report)
     _orphans(report, now)
+    pruned = client_errors.prune()
+    if pruned:
+        report.add(
+            f"Deleted {pruned} phone error reports older than {client_errors.KEEP_DAYS} days."
+        )
     return report
 
 

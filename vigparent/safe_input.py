@@ -53,13 +53,24 @@ def _has_nul(values: Any) -> bool:
     return any("\x00" in key or any("\x00" in v for v in values.getlist(key)) for key in values)
 
 
+def _json_has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_json_has_nul(k) or _json_has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_json_has_nul(v) for v in value)
+    return False
+
+
 def refuse_nul_characters() -> None:
-    """Refuse a request whose query, form fields or User-Agent hold a NUL character."""
+    """Refuse a request whose query, form fields, JSON or User-Agent hold a NUL character."""
     form_sent = request.mimetype in _FORM_TYPES
     if (
         _has_nul(request.args)
         or "\x00" in request.headers.get("User-Agent", "")
         or (form_sent and _has_nul(request.form))
+        or (request.is_json and _json_has_nul(request.get_json(silent=True)))
     ):
         raise PlainError(400, NUL_MESSAGE)
 

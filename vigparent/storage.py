@@ -88,6 +88,7 @@ __all__ = [
     "StorageError",
     "StorageLimitExceeded",
     "ciphertext_size",
+    "new_media_name",
     "plaintext_size",
     "Buffer",
 ]
@@ -318,6 +319,12 @@ class _FileCipher:
                         f"media file ends early: chunk {index} is not its last"
                     ) from None
             raise IntegrityError(f"media chunk {index} failed authentication") from None
+
+    def seal(self, index: int, piece: _Bytes, *, last: bool) -> bytes:
+        """Chunk ``index`` sealed as a record (nonce, ciphertext, tag), for a store that
+        writes whole objects instead of into a file (the object store)."""
+        nonce = os.urandom(NONCE_LEN)
+        return nonce + self._aead.encrypt(nonce, bytes(piece), self._aad(index, last))
 
     def sealed_as_last(self, index: int, record: bytes | memoryview) -> bool | None:
         """Whether chunk ``index`` was sealed as the final chunk; None if it is not authentic."""
@@ -737,6 +744,13 @@ class _Writer:
             wait()
 
 
+def new_media_name(kind: str) -> str:
+    """A fresh unguessable media name such as ``clip-3q2v...`` (every store issues these)."""
+    if not _KIND_RE.fullmatch(kind):
+        raise InvalidMediaName(f"media kind must be a short lowercase word, got {kind!r}")
+    return f"{kind}-{secrets.token_urlsafe(18)}"
+
+
 class MediaStore:
     """Encrypted media files at ``root/<family_id>/<name>``, names chosen by the store.
 
@@ -803,9 +817,7 @@ class MediaStore:
 
     def new_name(self, kind: str) -> str:
         """A fresh unguessable name such as ``clip-3q2v...``; ``kind`` is for humans only."""
-        if not _KIND_RE.fullmatch(kind):
-            raise InvalidMediaName(f"media kind must be a short lowercase word, got {kind!r}")
-        return f"{kind}-{secrets.token_urlsafe(18)}"
+        return new_media_name(kind)
 
     def create(self, family_id: int, name: str, *, expected_size: int = 0) -> None:
         """Create an empty encrypted file (header only), durably; the name must be new.

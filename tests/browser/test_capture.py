@@ -362,6 +362,38 @@ def test_full_phone_stops_filming_and_says_so(parent_phone: Phone) -> None:
     assert len(rec["chunkSizes"]) == 2  # what was saved is whole and kept
 
 
+def test_a_recorder_that_saves_nothing_puts_the_camera_app_first(parent_phone: Phone) -> None:
+    """Some iPhones' recorders run, count and stop but hand over no video."""
+    page = parent_phone.page
+    page.add_init_script(
+        """const add = MediaRecorder.prototype.addEventListener;
+        MediaRecorder.prototype.addEventListener = function (type, listener, options) {
+          const empty = () => listener({ data: new Blob([]) });
+          return add.call(this, type, type === "dataavailable" ? empty : listener, options);
+        };"""
+    )
+    page.goto("/film/")
+    page.get_by_role("button", name="Start filming").click()
+    wait_until(page, "() => document.getElementById('rec-clock').textContent >= '0:02'")
+    page.get_by_role("button", name="Stop filming").click()
+    expect(
+        page.get_by_text(
+            "Filming did not work on this phone, so nothing was saved. Please film with your "
+            "phone's camera app instead, with the button at the top."
+        )
+    ).to_be_visible()
+    assert local_records(page) == []  # no empty video left to confuse anyone
+    fallback = page.locator("#rec-fallback").bounding_box()
+    start = page.get_by_role("button", name="Start filming")
+    start_box = start.bounding_box()
+    assert fallback and start_box and fallback["y"] < start_box["y"]  # the way that works first
+    assert fallback["y"] < PHONE["height"]  # and in view
+    red = "rgb(179, 38, 30)"
+    assert start.evaluate("b => getComputedStyle(b).backgroundColor") != red
+    screenshot(page, "capture-16-record-filming-saved-nothing")
+    assert parent_phone.requests == []
+
+
 def test_nearly_full_phone_is_warned_before_filming(parent_phone: Phone) -> None:
     page = parent_phone.page
     page.add_init_script(

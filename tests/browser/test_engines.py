@@ -140,7 +140,7 @@ def _film_fails_then_choose_file(phone: PhonePage, video: Path) -> None:
     else:
         phone.wait_for_text(
             "Filming did not work on this phone, so nothing was saved. "
-            "Please film with your phone's camera app instead"
+            "Please film with your phone's camera app instead, with the button at the top."
         )
         assert phone.run(RECORDS) == []  # no empty video left behind to confuse anyone
         assert phone.run(

@@ -53,3 +53,11 @@ def test_first_signed_in_load_is_small_and_downloads_nothing_twice(
         u.rsplit("/", 1)[-1].split(".")[0] for u in urls.values() if u.endswith(".js")
     )
     assert "tus_js" not in scripts and scripts["capture_js"] == 1
+
+    # A repeat visit: Home again in the same browser downloads next to nothing (the worker
+    # answers the shell from its cache and only the page itself comes over the network).
+    page_bytes.clear()
+    worker.clear()
+    phone.goto("/home/", wait_until="networkidle")
+    repeat = sum(page_bytes.values()) + sum(n for _, n in worker)
+    assert repeat < 10 * KB, (repeat, [urls.get(r) for r in page_bytes], worker)

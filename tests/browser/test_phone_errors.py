@@ -61,3 +61,22 @@ def test_a_script_error_on_the_phone_is_listed_for_the_admin(
         screenshot(page, "phone-errors-admin")
     finally:
         context.close()
+
+
+def test_a_failure_with_no_signal_is_reported_when_the_signal_is_back(
+    phone: Page, make: Factory, app: Flask, live_server: LiveServer
+) -> None:
+    """Uploads fail most with no signal: the report waits on the phone, then is sent."""
+    sign_in_parent(app, phone, make.parent_of(make.family()), live_server.url)
+    phone.goto("/home/")
+    phone.context.set_offline(True)
+    try:
+        phone.evaluate("() => vig.reportError('upload_failed', new Error('network gone'))")
+        assert phone.evaluate("() => JSON.parse(localStorage.getItem('vig-error-reports')).length")
+    finally:
+        with phone.expect_response("**/api/client-errors") as sent:
+            phone.context.set_offline(False)
+    assert sent.value.status == 204
+    (report,) = _reports()
+    assert report.kind == "upload_failed" and report.message == "Error: network gone"
+    assert phone.evaluate("() => localStorage.getItem('vig-error-reports')") is None

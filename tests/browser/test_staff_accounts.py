@@ -126,6 +126,7 @@ def test_admin_changes_a_setting_and_finds_it_in_the_audit_log(phone, make: Fact
     _no_sideways_scroll(phone)
     screenshot(phone, "organisation-settings-error")
     phone.get_by_label("Days to keep videos after a case closes").fill("7")
+    phone.get_by_label("How families can contact you").fill("0300 123 4567, weekdays 9am to 5pm")
     phone.get_by_role("button", name="Save settings").click()
     expect(phone.get_by_text("applies from the next nightly sweep")).to_be_visible()
     screenshot(phone, "organisation-settings")

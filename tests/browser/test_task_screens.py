@@ -116,6 +116,45 @@ def test_camera_blocked_puts_the_working_option_first_with_steps_and_try_again(
     screenshot(page, f"task-camera-blocked-{size}")
 
 
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+LAPTOP_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+@pytest.mark.parametrize(
+    ("platform", "user_agent", "first_step"),
+    [
+        ("ios", IPHONE_UA, "Open the Settings app."),
+        ("other", LAPTOP_UA, "Open the settings for this website in your browser."),
+    ],
+)
+def test_camera_blocked_shows_the_steps_for_this_phone_only(
+    browser, make: Factory, app: Flask, live_server: LiveServer, platform, user_agent, first_step
+) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(
+        base_url=live_server.url, viewport=SIZES["375"], user_agent=user_agent, locale="en-GB"
+    )
+    context.set_default_timeout(15_000)
+    context.add_init_script(
+        """navigator.mediaDevices.getUserMedia = () =>
+             Promise.reject(new DOMException("Permission denied", "NotAllowedError"));"""
+    )
+    try:
+        page = context.new_page()
+        sign_in_parent(app, page, make.parent_of(make.family()), live_server.url)
+        page.goto("/film/")
+        problem = page.locator("#rec-blocked")
+        expect(problem.get_by_text(first_step)).to_be_visible()
+        shown = problem.locator("ol:visible")
+        expect(shown).to_have_count(1)
+        assert shown.get_attribute("data-platform") == platform
+        screenshot(page, f"task-camera-blocked-{platform}")
+    finally:
+        context.close()
+
+
 def test_privacy_page_shows_withdrawal_and_what_it_deletes_at_once(
     small_phone: tuple[str, Page], make: Factory, app: Flask, live_server: LiveServer
 ) -> None:

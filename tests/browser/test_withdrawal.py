@@ -242,6 +242,8 @@ def test_receipt_counts_only_videos_that_were_waiting_and_gives_a_reference(
     with_media,  # noqa: F811 - the shared fixture
 ) -> None:
     fm: FamilyMedia = with_media(recordings=2, clips=1)
+    fm.family.organisation.family_contact = "0300 123 4567, Monday to Friday, 9am to 5pm"
+    db.session().commit()
     sign_in_parent(app, phone, fm.parent, live_server.url)
     phone.goto("/consent/privacy")
     # Two videos this phone already sent (it keeps a small note of each) and one still waiting.
@@ -264,4 +266,5 @@ def test_receipt_counts_only_videos_that_were_waiting_and_gives_a_reference(
     ).to_be_visible()
     expect(phone.get_by_role("heading", name="What happens next")).to_be_visible()
     expect(phone.get_by_role("heading", name="Who to contact")).to_be_visible()
+    expect(phone.get_by_text("0300 123 4567, Monday to Friday, 9am to 5pm")).to_be_visible()
     screenshot(phone, "withdraw-10-receipt-panel")

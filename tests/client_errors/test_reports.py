@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.conftest import Factory, page_text
 from tests.support.parent_session import SignedIn, sign_in
-from vigparent import db
+from vigparent import db, retention
 from vigparent.client_errors import service
 from vigparent.models import ClientError, Role, User
 
@@ -194,3 +194,17 @@ def test_scrub_keeps_the_gist():
     assert service.script_location("https://h.example/static/gen/a.1f.js:3:4?x") == (
         "/static/gen/a.1f.js:3:4"
     )
+
+
+def test_the_nightly_sweep_deletes_reports_after_ninety_days(
+    app: Flask, client: FlaskClient, parent: User, frozen_clock
+):
+    signed = sign_in(app, parent.id)
+    assert post(client, signed, _report(message="Error: old")).status_code == 204
+    frozen_clock(days=service.KEEP_DAYS - 1)
+    assert post(client, signed, _report(message="Error: newer")).status_code == 204
+    frozen_clock(days=1, seconds=1)  # the first is now just over ninety days old
+    report = retention.sweep()
+    db.session().commit()
+    assert [r.message for r in stored()] == ["Error: newer"]
+    assert "Deleted 1 phone error reports older than 90 days." in str(report)

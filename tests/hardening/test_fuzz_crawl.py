@@ -60,6 +60,17 @@ ROLES = (
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE")
 EXAMPLES = 400  # per database: 5–15 s on one core
 
+# JSON bodies shaped as each API expects (a push subscription, a phone's error report), their
+# text holding what PostgreSQL cannot store, and a number too big for any column.
+NASTY_JSON = [
+    {
+        "endpoint": "https://fcm.googleapis.com/fcm/send/\x00",
+        "keys": {"p256dh": "\x00", "auth": 2**70},
+        "expirationTime": None,
+    },
+    {"kind": "script_error", "message": "\x00", "page": "/home/\x00", "app_version": "1"},
+]
+
 # Values that broke, or could break, a parser, a converter or the database.
 NASTY = [
     "",
@@ -304,6 +315,7 @@ class Crawler:
         form: dict[str, str] | None = None,
         with_csrf: bool = True,
         body: bytes | None = None,
+        json_body: Any = None,
     ) -> int:
         client = self.app.test_client()
         signed = self.signed_in(role)
@@ -319,14 +331,17 @@ class Crawler:
                 data.setdefault("csrf_token", signed.csrf_token)
         with self.app.app_context():
             limiter.reset()
-        response = client.open(path, method=method, headers=all_headers, data=data)
+        if json_body is not None:
+            response = client.open(path, method=method, headers=all_headers, json=json_body)
+        else:
+            response = client.open(path, method=method, headers=all_headers, data=data)
         status = response.status_code
         response.close()
         if method not in ("GET", "HEAD", "OPTIONS"):
             # The request may have signed someone out (sign-out, a carer's device, erasure).
             self.sessions.clear()
         self.requests += 1
-        assert status < 500, f"{status} for {role} {method} {path} {headers} {form}"
+        assert status < 500, f"{status} for {role} {method} {path} {headers} {form} {json_body}"
         return status
 
 
@@ -373,6 +388,23 @@ def _nasty_text() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(NASTY), st.text(_CHARS, max_size=40))
 
 
+def _json_value(fields: list[str]) -> st.SearchStrategy[Any]:
+    """JSON objects an API might be sent: known field names (the push subscription's too)
+    holding nasty text, numbers, lists or objects."""
+    keys = st.sampled_from([*fields, "endpoint", "keys", "p256dh", "auth", "expirationTime"])
+    leaf = st.one_of(
+        _nasty_text(), st.integers(min_value=-(2**70), max_value=2**70), st.booleans(), st.none()
+    )
+    nested = st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+    return st.dictionaries(keys, nested, max_size=4)
+
+
 def _path_value() -> st.SearchStrategy[str]:
     digits = st.integers(min_value=0, max_value=2**80).map(str)
     return st.one_of(digits, st.sampled_from(NASTY[:13]), st.text(_CHARS, min_size=1, max_size=20))
@@ -390,6 +422,9 @@ def test_every_rule_as_every_role_never_answers_5xx(crawler: Crawler):
                 path = crawler.path(rule, values)
                 for method in sorted((rule.methods or set()) | {"PUT"}):
                     crawler.send(role, method, path, form={"text": "\x00", "score": "²"})
+                if "POST" in (rule.methods or set()) and values is real:
+                    for body in NASTY_JSON:
+                        crawler.send(role, "POST", path, json_body=body)
     assert crawler.requests > 1000
 
 
@@ -439,12 +474,23 @@ def test_generated_requests_never_answer_5xx(crawler: Crawler):
             ),
             label="form",
         )
-        body = None
+        body = json_body = None
         if form is None:
             body = data.draw(st.one_of(st.none(), st.binary(max_size=256)), label="body")
+        if form is None and body is None:
+            json_body = data.draw(st.one_of(st.none(), _json_value(fields)), label="json")
         with_csrf = data.draw(st.booleans(), label="csrf")
         path = crawler.path(rule, {k: _quote(v) for k, v in values.items()})
-        crawler.send(role, method, path, headers=headers, form=form, with_csrf=with_csrf, body=body)
+        crawler.send(
+            role,
+            method,
+            path,
+            headers=headers,
+            form=form,
+            with_csrf=with_csrf,
+            body=body,
+            json_body=json_body,
+        )
 
     crawl()
     assert crawler.requests >= EXAMPLES

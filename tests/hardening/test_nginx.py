@@ -11,6 +11,7 @@ spool at all: `proxy_max_temp_file_size 0` forbids the temp file outright.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -258,3 +259,61 @@ def test_invitation_links_stay_out_of_the_access_log(
         nginx.stop()
     log = (tmp_path / "nginx" / "access.log").read_text()
     assert "/join/[link]" in log and "secret-link-token" not in log
+
+
+def _raw_request(nginx: Nginx, method: str, path: str, headers: dict[str, str]) -> int:
+    """Send only the request's headers (a body announced, none sent) and read the status."""
+    import http.client
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # loopback, a certificate made for this test
+    conn = http.client.HTTPSConnection("127.0.0.1", nginx.port, context=context, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_bodies_over_nginxs_limits_are_refused_before_the_app_sees_them(
+    tmp_path: Path, upstream: tuple[Deployment, ServerProcess]
+):
+    """A tus PATCH may carry up to 16 MiB (the phone sends 5 MiB), anything else 1 MiB."""
+    deployment, server = upstream
+    nginx = Nginx(tmp_path / "nginx", server.port).start()
+    try:
+        session = requests.Session()
+        tus = {**deployment.signed.headers, "Tus-Resumable": "1.0.0"}
+        created = session.post(
+            f"{nginx.url}/api/uploads",
+            headers={
+                **tus,
+                "Upload-Length": str(20 * 1024 * 1024),
+                "Upload-Metadata": "filetype dmlkZW8vd2VibQ==,client_id "
+                + base64.b64encode(str(uuid.uuid4()).encode()).decode(),
+            },
+            timeout=10,
+            verify=False,  # loopback, a certificate made for this test
+        )
+        assert created.status_code == 201, created.text
+        path = "/api/uploads/" + created.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+        patch = {
+            **tus,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+            "Content-Length": str(16 * 1024 * 1024 + 1),
+        }
+        assert _raw_request(nginx, "PATCH", path, patch) == 413
+        head = session.head(f"{nginx.url}{path}", headers=tus, timeout=10, verify=False)
+        assert head.headers["Upload-Offset"] == "0"  # nothing reached the app
+        form = {**deployment.signed.headers, "Content-Type": "application/x-www-form-urlencoded"}
+        form["Content-Length"] = str(1024 * 1024 + 1)
+        assert _raw_request(nginx, "POST", "/goals/", form) == 413
+    finally:
+        nginx.stop()
+    assert nginx.temp_files() == []

@@ -6,20 +6,29 @@ the same tests.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import make_test_settings
 from vigparent.live import fanout as fan
+from vigparent.live.redis_fanout import RedisFanout
 
-BACKENDS: dict[str, Callable[[], fan.Fanout]] = {"local": fan.LocalFanout}
+# Each takes the test's request, so a backend can ask for the server it needs.
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], fan.Fanout]] = {
+    "local": lambda request: fan.LocalFanout(),
+    "redis": lambda request: RedisFanout.connect(request.getfixturevalue("redis_url")),
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def fanout(request: pytest.FixtureRequest) -> Iterator[fan.Fanout]:
-    yield BACKENDS[request.param]()
+    yield BACKENDS[request.param](request)
 
 
 def test_every_listener_in_the_room_gets_each_event_in_order(fanout: fan.Fanout) -> None:
@@ -73,3 +82,28 @@ def test_a_listener_that_falls_behind_is_told_to_resync() -> None:
 def test_the_app_fans_out_in_process_by_default(app: Any) -> None:
     with app.app_context():
         assert isinstance(fan.current(), fan.LocalFanout)
+
+
+PUBLISHER = """
+import sys
+from vigparent.live.redis_fanout import RedisFanout
+
+fanout = RedisFanout.connect(sys.argv[1])
+for n in range(3):
+    fanout.publish("review-9", {"from": "another process", "n": n})
+"""
+
+
+def test_redis_fans_out_across_processes(redis_url: str) -> None:
+    listener = RedisFanout.connect(redis_url).subscribe("review-9")
+    subprocess.run([sys.executable, "-c", PUBLISHER, redis_url], check=True, timeout=60)
+    heard = [listener.get(timeout=5) for _ in range(3)]
+    assert heard == [{"from": "another process", "n": n} for n in range(3)]
+    listener.close()
+
+
+def test_the_app_fans_out_through_redis_when_redis_is_configured(
+    redis_url: str, tmp_path: Path
+) -> None:
+    settings = make_test_settings(tmp_path, redis_url=redis_url)
+    assert isinstance(fan.build(settings), RedisFanout)

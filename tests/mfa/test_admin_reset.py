@@ -107,3 +107,27 @@ def test_admin_sets_the_rule_only_with_a_factor_of_their_own(client, make: Facto
         client.get("/account/security")
     )
     assert mfa.has_second_factor(admin)
+
+
+def test_the_operator_clears_a_staff_members_factors_from_the_command_line(app, make: Factory):
+    """`vig reset-second-factor`: for the admin who lost their own passkey, and for supervisors."""
+    p, phone = _practitioner_with_app(app, make)
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["vig", "reset-second-factor", "JO@example.org "])
+    assert r.exit_code == 0, r.output
+    assert "Cleared the second factor of jo@example.org; signed out 1 device(s)." in r.output
+    assert not mfa.has_second_factor(p)
+    assert phone.get("/practice/").headers["Location"].startswith("/login")
+    assert (
+        db.session().scalar(
+            select(AuditEvent.detail).where(AuditEvent.action == "second_factor_reset")
+        )
+        == f"staff {p.id} (cli)"
+    )
+
+    make.practitioner("sup@example.org", role=Role.SUPERVISOR)
+    r = runner.invoke(args=["vig", "reset-second-factor", "sup@example.org"])
+    assert r.exit_code == 0, r.output
+    family = make.family()
+    r = runner.invoke(args=["vig", "reset-second-factor", make.parent_of(family).email or "x"])
+    assert r.exit_code != 0 and "No member of staff with email" in r.output

@@ -231,3 +231,20 @@ def test_a_welsh_familys_phone_gets_welsh_words(
     assert got.payload["title"] == "Neges newydd"
     assert got.payload["body"] == "Mae gennych neges newydd gan eich ymwelydd iechyd."
     assert_private(str(got.payload))
+
+
+def test_a_nul_character_in_a_subscription_is_refused_at_the_door(
+    app, make: Factory, login_as, push_service: FakePushService
+):
+    """PostgreSQL cannot hold a NUL in text; a JSON body carrying one is a 400, never a 500."""
+    _, _, _, phone = _family_with_phone(make, login_as, app)
+    handset = push_service.new_phone()
+    token = csrf_token(phone, "/home/")
+    for path, body in (
+        ("/api/push/subscription", handset.as_json() | {"endpoint": handset.endpoint + "\x00"}),
+        ("/api/push/subscription/check", {"endpoint": "https://fcm.googleapis.com/\x00"}),
+        ("/api/push/subscription/forget", {"endpoint": "x", "keys": {"p256dh": ["\x00"]}}),
+    ):
+        r = phone.post(path, json=body, headers={"X-CSRFToken": token})
+        assert r.status_code == 400, path
+    assert db.session().scalars(select(PushSubscription)).all() == []

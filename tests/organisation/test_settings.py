@@ -16,12 +16,14 @@ from vigparent.consent import service as consent_service
 from vigparent.families import service as families
 from vigparent.invitations import service as invitation_service
 from vigparent.models import AuditEvent, ConsentKind, ConsentRecord, Organisation, Role
+from vigparent.withdrawal import service as withdrawal
 
 GOOD = {
     "retention_days": "30",
     "keep_copies": "",
     "invitation_days": "14",
     "wording_version": consent_service.CONSENT_WORDING_VERSION,
+    "family_contact": "",
 }
 
 
@@ -193,3 +195,33 @@ def test_the_chosen_consent_wording_is_what_new_parents_agree_to(
         )
     )
     assert versions == {newer}
+
+
+def test_how_families_contact_the_service_is_saved_and_shown_on_their_receipt(
+    client: FlaskClient, make: Factory, login_as
+):
+    admin = _admin(make, login_as)
+    contact = "0300 123 4567, Monday to Friday, 9am to 5pm"
+    assert _save(client, family_contact=f"  {contact}\n").status_code == 303
+    org = db.session().get(Organisation, admin.organisation_id)
+    db.session().refresh(org)
+    assert org.family_contact == contact  # spaces and line breaks tidied
+    assert _settings_events() == ["family_contact: old -> new"]  # what was typed stays out
+
+    family = make.family(make.practitioner("hv@example.org", organisation=org))
+    parent = make.parent_of(family)
+    withdrawal.withdraw_consent(family, parent)
+    login_as(parent)
+    text = page_text(client.get("/withdrawal/receipt"))
+    assert f"You can also contact {org.name}: {contact}" in text
+
+
+def test_a_contact_too_long_is_refused_with_a_plain_message(
+    client: FlaskClient, make: Factory, login_as
+):
+    _admin(make, login_as)
+    r = _save(client, family_contact="9" * 201)
+    assert r.status_code == 400
+    assert "200 characters or fewer" in page_text(r)
+    assert 'href="#family_contact"' in r.get_data(as_text=True)
+    assert _settings_events() == []

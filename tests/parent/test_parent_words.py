@@ -17,12 +17,14 @@ def _staff_words_in(text: str) -> list[str]:
     return found
 
 
-def test_review_and_privacy_pages_use_parents_words(filmed: Filmed, login_as, client):
+def test_review_goal_and_privacy_pages_use_parents_words(filmed: Filmed, login_as, client):
     login_as(filmed.parent)
     review = page_text(client.get("/review/"))
     assert _staff_words_in(review) == []
     assert filmed.clip.principle.parent_label in review
     assert _staff_words_in(page_text(client.get("/consent/privacy"))) == []
+    goal = client.get("/goals/")
+    assert goal.status_code == 200 and _staff_words_in(page_text(goal)) == []
 
 
 @pytest.mark.parametrize("path", ["/home/", "/no-such-page"])

@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from tests.conftest import Factory
 from tests.uploads.conftest import Tus, new_client_id
-from vigparent import db, media_store
+from vigparent import db, media_store, video_sandbox
 from vigparent.models import ConsentKind, ConsentRecord, FamilyStatus, Recording, RecordingStatus
 from vigparent.recordings import jobs
 from vigparent.recordings import service as recordings
 from vigparent.uploads.checksums import running_hashes
-from vigparent.video_sandbox import CRASHED, TOO_BIG, VideoLimits
+from vigparent.video_sandbox import CRASHED, TOO_BIG, TOO_SLOW, VideoLimits
 
 
 def test_check_may_record_is_the_one_consent_rule(make: Factory):
@@ -161,3 +161,41 @@ def test_a_recording_whose_worker_fails_is_turned_away_with_a_reason(
     assert media_store.store().names(rec.family_id) == []  # nothing half-made is kept
     status = tus.status(client_id).json
     assert status["status"] == "rejected" and status["reason"] == rec.rejection_reason
+
+
+@pytest.mark.parametrize(
+    ("drill", "args", "limits", "reason"),
+    [
+        ("drill-crash", {}, VideoLimits(), CRASHED),
+        ("drill-hang", {}, VideoLimits(wall_seconds=2), TOO_SLOW),
+    ],
+)
+def test_a_video_that_crashes_or_hangs_its_checker_is_turned_away_with_a_reason(
+    app: Flask,
+    tus: Tus,
+    webm: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+    drill: str,
+    args: dict[str, object],
+    limits: VideoLimits,
+    reason: str,
+) -> None:
+    """As a malicious video might make it: the real job, its checker made to misbehave."""
+    settings = app.extensions["vig_settings"]
+    monkeypatch.setitem(
+        app.extensions, "vig_settings", settings.with_overrides(video_limits=limits)
+    )
+
+    def misbehaving_inspect(src, *, limits, **_kw):  # type: ignore[no-untyped-def]
+        return video_sandbox.run(drill, args, src, None, limits)
+
+    monkeypatch.setattr(video_sandbox, "inspect", misbehaving_inspect)
+    client_id = new_client_id()
+    tus.upload(webm, client_id=client_id)
+
+    rec = db.session().scalar(select(Recording))
+    assert rec is not None and rec.status is RecordingStatus.REJECTED
+    assert rec.rejection_reason == reason
+    assert media_store.store().names(rec.family_id) == []  # nothing half-made is kept
+    status = tus.status(client_id).json
+    assert status["status"] == "rejected" and status["reason"] == reason

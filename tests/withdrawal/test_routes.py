@@ -50,6 +50,16 @@ def test_privacy_page_states_the_consequences_beside_the_one_tap_button(
     assert 'href="/consent/privacy"' in home.get_data(as_text=True)
 
 
+def test_privacy_page_lists_no_zero_counts_before_anything_is_sent(
+    client: FlaskClient, login_as, make
+) -> None:
+    family = make.family()
+    login_as(make.parent_of(family))
+    text = page_text(client.get("/consent/privacy"))
+    assert "0 videos" not in text and "0 clips" not in text
+    assert "videos still on this phone" in text and "notes you wrote" in text
+
+
 def test_one_tap_withdraws_and_shows_a_plain_receipt(
     app: Flask, client: FlaskClient, login_as, with_media, frozen_clock
 ) -> None:

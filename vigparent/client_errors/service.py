@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from vigparent import db
+from vigparent import clock, db
 from vigparent.models import ClientError, User
 
 MAX_BODY_BYTES = 2048
+# Reports are for fixing what is broken now: the nightly sweep deletes them after this long.
+KEEP_DAYS = 90
 RATE_LIMIT = "6 per minute;60 per day"
 KINDS = {
     "script_error": "Script error",
@@ -125,6 +128,14 @@ def recent(organisation_id: int, limit: int = 200) -> list[ClientError]:
             .limit(limit)
         )
     )
+
+
+def prune() -> int:
+    """Delete reports older than KEEP_DAYS; returns how many."""
+    cutoff = clock.now() - timedelta(days=KEEP_DAYS)
+    result = db.session().execute(delete(ClientError).where(ClientError.at < cutoff))
+    db.session().commit()
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def app_version() -> str:

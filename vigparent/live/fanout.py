@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import Flask, current_app
 
+from vigparent.live.fanout_types import BACKLOG as BACKLOG
+from vigparent.live.fanout_types import Event as Event
+from vigparent.live.fanout_types import Overrun as Overrun
+from vigparent.live.redis_fanout import RedisFanout
+
 if TYPE_CHECKING:
     from vigparent.config import Settings
-
-Event = dict[str, Any]
-
-# Events a listener may have waiting before it is dropped: a live review sends a few a second.
-BACKLOG = 256
-
-
-class Overrun(Exception):
-    """The listener fell behind and lost events: reconnect and resync."""
 
 
 class Subscription(Protocol):
@@ -104,6 +100,8 @@ class LocalFanout:
 
 def build(settings: Settings) -> Fanout:
     """The fan-out these settings ask for: in-process unless a broker is configured."""
+    if settings.redis_url:
+        return RedisFanout.connect(settings.redis_url)
     return LocalFanout()
 
 

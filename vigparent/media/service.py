@@ -31,7 +31,7 @@ from vigparent.models import (
     Role,
     User,
 )
-from vigparent.storage import MediaNotFound, MediaRange
+from vigparent.storage import MediaNotFound
 
 T = TypeVar("T", Recording, Clip)
 
@@ -192,7 +192,7 @@ def etag_for(blob: Blob) -> str:
     return '"' + hashlib.sha256(blob.name.encode()).hexdigest()[:32] + '"'
 
 
-def _pieces(pieces: MediaRange) -> Iterator[bytes]:
+def _pieces(pieces: media_store.MediaPieces) -> Iterator[bytes]:
     with pieces:
         yield from pieces
 

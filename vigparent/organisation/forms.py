@@ -15,3 +15,4 @@ class OrganisationSettingsForm(FlaskForm):
     keep_copies = BooleanField("Families may keep a copy of their clips")
     invitation_days = StringField("Days an invitation link works", validators=[Length(max=20)])
     wording_version = SelectField("Consent wording parents see", choices=[], validate_choice=False)
+    family_contact = StringField("How families can contact you", validators=[Length(max=1000)])

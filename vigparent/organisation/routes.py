@@ -34,6 +34,7 @@ def _settings_page(form: OrganisationSettingsForm, field_errors: dict[str, str])
         retention_max=service.RETENTION_MAX_DAYS,
         invitation_max=service.INVITATION_MAX_DAYS,
         translations=languages.review_status(_admin().organisation),
+        contact_max=service.CONTACT_MAX_CHARS,
     ), 400 if field_errors else 200
 
 
@@ -46,6 +47,7 @@ def settings() -> Any:
             "keep_copies": current.keep_copies,
             "invitation_days": str(current.invitation_days),
             "wording_version": current.wording_version,
+            "family_contact": current.family_contact,
         }
     )
     return _settings_page(form, {})
@@ -63,6 +65,7 @@ def save_settings() -> Any:
             bool(form.keep_copies.data),
             form.invitation_days.data or "",
             form.wording_version.data or "",
+            form.family_contact.data or "",
         )
     except service.SettingsProblem as problem:
         return _settings_page(form, problem.problems)

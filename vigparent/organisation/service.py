@@ -1,7 +1,8 @@
 """An organisation's own settings, and the audit log its admins read.
 
 Settings: how long a closed case's videos are kept, whether families may keep copies of
-clips, how long invitation links work, and which consent wording is current. Each change is
+clips, how long invitation links work, which consent wording is current, and how families
+can contact the service. Each change is
 checked, then audited with its old and new value. Retention is read by the sweep when it runs
 (vigparent/retention.py), so a shorter period takes effect at the next sweep.
 
@@ -22,6 +23,7 @@ from vigparent.models import AuditEvent, Organisation, Role, User
 
 RETENTION_MAX_DAYS = 3650
 INVITATION_MAX_DAYS = 60
+CONTACT_MAX_CHARS = 200
 PAGE_SIZE = 50
 
 
@@ -39,6 +41,7 @@ class OrganisationSettings:
     keep_copies: bool
     invitation_days: int
     wording_version: str
+    family_contact: str = ""
 
 
 def settings_of(org: Organisation) -> OrganisationSettings:
@@ -47,6 +50,7 @@ def settings_of(org: Organisation) -> OrganisationSettings:
         keep_copies=org.parents_may_keep_copies,
         invitation_days=org.invitation_lifetime_days,
         wording_version=consent_service.wording_version_for(org),
+        family_contact=org.family_contact,
     )
 
 
@@ -66,7 +70,11 @@ def _whole_days(raw: str, low: int, high: int, words: str) -> tuple[int | None, 
 
 
 def parse_settings(
-    retention: str, keep_copies: bool, invitation: str, wording_version: str
+    retention: str,
+    keep_copies: bool,
+    invitation: str,
+    wording_version: str,
+    family_contact: str = "",
 ) -> OrganisationSettings:
     """The settings an admin typed, or SettingsProblem naming every field that is wrong."""
     problems: dict[str, str] = {}
@@ -82,9 +90,16 @@ def parse_settings(
         problems["invitation_days"] = problem
     if wording_version not in consent_service.CONSENT_WORDINGS:
         problems["wording_version"] = "Choose one of the consent wordings listed."
+    contact = " ".join(family_contact.split())
+    if len(contact) > CONTACT_MAX_CHARS:
+        problems["family_contact"] = (
+            f"Keep how families contact you to {CONTACT_MAX_CHARS} characters or fewer."
+        )
     if problems or retention_days is None or invitation_days is None:
         raise SettingsProblem(problems)
-    return OrganisationSettings(retention_days, keep_copies, invitation_days, wording_version)
+    return OrganisationSettings(
+        retention_days, keep_copies, invitation_days, wording_version, contact
+    )
 
 
 def update_settings(admin: User, new: OrganisationSettings) -> list[str]:
@@ -105,6 +120,10 @@ def update_settings(admin: User, new: OrganisationSettings) -> list[str]:
     if new.wording_version != old.wording_version:
         org.consent_wording_version = new.wording_version
         changed.append(("consent_wording", old.wording_version, new.wording_version))
+    if new.family_contact != old.family_contact:
+        org.family_contact = new.family_contact
+        # What the admin typed is not copied into the log, only that it changed.
+        changed.append(("family_contact", "old", "new"))
     for name, before, after in changed:
         audit.record("setting_changed", actor=admin, detail=f"{name}: {before} -> {after}")
     db.session().commit()

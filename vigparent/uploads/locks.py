@@ -8,20 +8,36 @@ interleaving bytes. The kernel drops the lock if the process dies (SIGKILL inclu
 crash never leaves an upload stuck. Lock files are removed when the upload finishes or ends;
 the inode check after locking makes that removal race-free. This needs a local (or
 flock-honouring) filesystem for the data dir, as the media store does already.
+
+Several web nodes (Redis configured): the lock is a Redis key instead, set only if absent
+(redis-py's ``Lock``, a token only its holder can release), so a PATCH on one node turns away
+a PATCH for the same upload on any other. A node that dies cannot release it, so the key
+lives ``upload_lock_ttl_s`` seconds (15 by default) and the holder renews it every third of
+that while the PATCH runs: a dead node's upload is free again within seconds and the phone
+resumes on another node. Renewing runs in a thread, a greenlet under the gevent server, so nothing
+blocks the event loop; redis-py's sockets are gevent's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import redis
 from flask import current_app
+from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
 
+from vigparent import shared_redis
 from vigparent.config import settings_of
 from vigparent.uploads.refusals import UploadBusy
+
+log = logging.getLogger(__name__)
 
 
 def lock_path(data_dir: Path | str, upload_id: str) -> Path:
@@ -33,9 +49,62 @@ def _lock_path(upload_id: str) -> Path:
     return lock_path(settings_of(current_app).data_dir, upload_id)
 
 
+def redis_lock_name(upload_id: str) -> str:
+    """The Redis key that holds an upload's lock."""
+    return f"vigparent:upload-lock:{upload_id}"
+
+
+def upload_lock(upload_id: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the upload's lock (every node's, or every process's) or raise UploadBusy at once."""
+    client = shared_redis.current()
+    if client is not None:
+        return _redis_lock(client, upload_id)
+    return _file_lock(upload_id)
+
+
+class _Renewer(threading.Thread):
+    """Keeps a Redis lock alive while its PATCH runs."""
+
+    def __init__(self, lock: Lock, ttl_s: float) -> None:
+        super().__init__(daemon=True, name="upload-lock-renewer")
+        self._lock = lock
+        self._ttl_s = ttl_s
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self._ttl_s / 3):
+            try:
+                self._lock.reacquire()
+            except (LockError, RedisError):
+                # Ids only: the upload id is not personal data, but keep logs lean anyway.
+                log.warning("an upload lock could not be renewed; another node may take it")
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
 @contextlib.contextmanager
-def upload_lock(upload_id: str) -> Iterator[None]:
-    """Hold the upload's cross-process lock or raise UploadBusy at once."""
+def _redis_lock(client: redis.Redis, upload_id: str) -> Iterator[None]:
+    ttl_s = settings_of(current_app).upload_lock_ttl_s
+    lock = client.lock(
+        redis_lock_name(upload_id), timeout=ttl_s, blocking=False, thread_local=False
+    )
+    if not lock.acquire(blocking=False):
+        raise UploadBusy()
+    renewer = _Renewer(lock, ttl_s)
+    renewer.start()
+    try:
+        yield
+    finally:
+        renewer.stop()
+        with contextlib.suppress(LockError):
+            lock.release()
+
+
+@contextlib.contextmanager
+def _file_lock(upload_id: str) -> Iterator[None]:
     path = _lock_path(upload_id)
     path.parent.mkdir(mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
@@ -54,6 +123,10 @@ def upload_lock(upload_id: str) -> Iterator[None]:
 
 
 def drop_lock_file(upload_id: str) -> None:
-    """Remove the lock file while holding its lock (upload finished, rejected or ended)."""
+    """Remove the lock file while holding its lock (upload finished, rejected or ended).
+
+    A Redis lock leaves nothing behind once released."""
+    if shared_redis.current() is not None:
+        return
     with contextlib.suppress(FileNotFoundError):
         os.unlink(_lock_path(upload_id))

@@ -558,9 +558,11 @@ def _finish(rec: Recording, container: str | None, sha256: str | None = None) ->
     this process saw the whole upload; otherwise the stored file is hashed here.
     """
     store = media_store.store()
-    if container is None:
-        with store.open(rec.family_id, rec.original_name) as f:
-            container = sniff_container(f.read(SNIFF_BYTES))
+    if container is None and rec.declared_size:
+        # A range read, not open(): on the object store that fetches one chunk, not the file.
+        end = min(SNIFF_BYTES, rec.declared_size) - 1
+        with store.read_range(rec.family_id, rec.original_name, 0, end) as pieces:
+            container = sniff_container(b"".join(pieces))
     if container is None:
         recordings.reject(rec, NOT_A_VIDEO)
         drop_lock_file(rec.upload_id)

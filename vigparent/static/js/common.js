@@ -39,27 +39,83 @@
   /* Tell the team about an error the page would otherwise swallow (parents' pages only: the
    * meta tag is only there). Sends the error's name, message and first stack frame, the page
    * path and the app version; the server scrubs it again. Never what the parent typed or
-   * filmed. At most a few a page; returns null so it can stand in for `.catch(() => null)`. */
+   * filmed. At most a few a page; returns null so it can stand in for `.catch(() => null)`.
+   * With no signal (when uploads fail most) a report waits on the phone, the newest few only,
+   * and is sent when the signal is back, from whatever page is open then. */
   let reportsLeft = 5;
+  const WAITING_KEY = "vig-error-reports";
+  const WAITING_MAX = 10;
+
+  function reportUrl() {
+    const meta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="vig-error-report"]'));
+    return meta ? meta.content : "";
+  }
+
+  /** @returns {object[]} */
+  function waitingReports() {
+    try {
+      const list = JSON.parse(localStorage.getItem(WAITING_KEY) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch { return []; }
+  }
+
+  function keepWaiting(list) {
+    try {
+      if (list.length) localStorage.setItem(WAITING_KEY, JSON.stringify(list.slice(-WAITING_MAX)));
+      else localStorage.removeItem(WAITING_KEY);
+    } catch { /* private mode or full: the report is lost, the page is not */ }
+  }
+
+  /* Send one report; resolves false only when it did not reach the server. */
+  function sendReport(url, report) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", keepalive: true,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": vig.csrfToken() },
+      body: JSON.stringify(report),
+    }).then(() => true, () => false);
+  }
+
+  function sendWaiting() {
+    const url = reportUrl();
+    const list = waitingReports();
+    if (!url || !list.length || navigator.onLine === false) return;
+    keepWaiting([]);
+    const sendable = list.slice(0, Math.max(reportsLeft, 0));
+    reportsLeft -= sendable.length;
+    const notSent = list.slice(sendable.length);
+    sendable.reduce((chain, report) => chain.then(async () => {
+      if (!(await sendReport(url, report))) notSent.push(report);
+    }), Promise.resolve()).then(() => { if (notSent.length) keepWaiting(waitingReports().concat(notSent)); });
+  }
+
+  vig.forgetWaitingReports = function () { keepWaiting([]); };
+
   vig.reportError = function (kind, error) {
     try {
-      const meta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="vig-error-report"]'));
-      if (!meta || reportsLeft <= 0 || navigator.onLine === false) return null;
-      reportsLeft -= 1;
+      const url = reportUrl();
+      if (!url) return null;
       const err = error || {};
       const stack = String(err.stack || "").split("\n").find((l) => /https?:|\.js/.test(l)) || "";
       const message = (err.name ? err.name + ": " : "") + String(err.message || error || "");
-      fetch(meta.content, {
-        method: "POST", credentials: "same-origin", keepalive: true,
-        headers: { "Content-Type": "application/json", "X-CSRFToken": vig.csrfToken() },
-        body: JSON.stringify({
-          kind: kind, message: message.slice(0, 300), source: stack.trim().slice(0, 200),
-          page: location.pathname.slice(0, 120), app_version: meta.dataset.version || "",
-        }),
-      }).catch(() => {});
+      const meta = /** @type {HTMLMetaElement} */ (document.querySelector('meta[name="vig-error-report"]'));
+      const report = {
+        kind: kind, message: message.slice(0, 300), source: stack.trim().slice(0, 200),
+        page: location.pathname.slice(0, 120), app_version: meta.dataset.version || "",
+      };
+      if (navigator.onLine === false) {
+        keepWaiting(waitingReports().concat([report]));
+        return null;
+      }
+      if (reportsLeft <= 0) return null;
+      reportsLeft -= 1;
+      sendReport(url, report).then((sent) => {
+        if (!sent) keepWaiting(waitingReports().concat([report]));
+      });
     } catch { /* reporting must never break the page */ }
     return null;
   };
+  window.addEventListener("online", sendWaiting);
+  document.addEventListener("DOMContentLoaded", sendWaiting);
   window.addEventListener("error", (event) => vig.reportError("script_error", event.error || {
     message: event.message, stack: event.filename + ":" + event.lineno + ":" + event.colno }));
   window.addEventListener("unhandledrejection", (event) => {

@@ -43,7 +43,7 @@
     try {
       const permission = await Notification.requestPermission();
       if (permission !== "granted") {
-        show(false, t("Your phone said no. You can allow notifications in your phone's settings."));
+        show(false, t("Your phone said no. You can turn them on in your phone's Settings."));
         return;
       }
       const reg = await navigator.serviceWorker.ready;

@@ -231,6 +231,7 @@
     recorder.addEventListener("error", () => stopFilming("error"));
     recorder.start(TIMESLICE_MS);
     s.timer = setInterval(tick, 250);
+    root.classList.remove("filming-failed");
     filmingUi(true);
     tick();
     vig.wakeLock.hold("recording").then((awake) => { show(el.awake, !awake && session === s); });
@@ -320,8 +321,10 @@
    * app, which always works: its video is chosen and sent in the same way. */
   function filmingFailed() {
     say(el.note, t("Filming did not work on this phone, so nothing was saved. ") +
-      t("Please film with your phone's camera app instead. Tap the camera app button below."));
+      t("Please film with your phone's camera app instead, with the button at the top."));
     el.fallback.classList.add("is-recommended");
+    // The way that works comes first; filming here again stays possible, but not the big button.
+    root.classList.add("filming-failed");
     el.start.disabled = !stream;
     el.fallback.scrollIntoView({ block: "nearest" });
   }

@@ -98,6 +98,34 @@
     return dbPromise;
   }
 
+  /* Every transaction still running, so a page put away can end them (below). */
+  const running = new Set();
+  function tracked(tx) {
+    running.add(tx);
+    tx.done.catch(() => {}).finally(() => running.delete(tx));
+    return tx;
+  }
+
+  async function readTx(storeName) {
+    return tracked((await openDb()).transaction(storeName));
+  }
+
+  /* A page kept in the back-forward cache (Safari keeps most pages there when you leave them)
+    is frozen with whatever it was doing, and a frozen transaction holds up every other page's
+    store: "My videos" would never open. So a page being put away ends its transactions (a
+    write ended so is tried again if the page is ever shown again, see withRetry) and closes
+    its connection; the next use opens a new one. */
+  window.addEventListener("pagehide", (event) => {
+    if (!event.persisted) return;
+    for (const tx of running) {
+      try { tx.abort(); } catch { /* it had just finished */ }
+    }
+    running.clear();
+    const p = dbPromise;
+    dbPromise = null;
+    if (p) p.then((db) => db.close(), () => {});
+  });
+
   function isQuotaError(err, tx) {
     const names = [err && err.name, tx && tx.error && tx.error.name];
     return names.includes("QuotaExceededError");
@@ -122,8 +150,7 @@
   }
 
   async function writeTx(storeNames, body) {
-    const db = await openDb();
-    const tx = db.transaction(storeNames, "readwrite");
+    const tx = tracked((await openDb()).transaction(storeNames, "readwrite"));
     try {
       const result = await body(tx);
       await tx.done;
@@ -161,12 +188,12 @@
     },
 
     async get(id) {
-      return (await openDb()).get("recordings", id);
+      return (await readTx("recordings")).store.get(id);
     },
 
     /* Every recording, newest first. */
     async all() {
-      return (await (await openDb()).getAllFromIndex("recordings", "createdAt")).reverse();
+      return (await (await readTx("recordings")).store.index("createdAt").getAll()).reverse();
     },
 
     /* Merge `patch` (or the result of patch(record)) into a record; returns the new record. */
@@ -205,15 +232,14 @@
     },
 
     async readChunks(id, from, to) {
-      const rows = await (await openDb()).getAll("chunks", chunkRange(id, from, to));
+      const rows = await (await readTx("chunks")).store.getAll(chunkRange(id, from, to));
       return rows.map((row) => row.data);
     },
 
     /* Call fn(ArrayBuffer) for each chunk in order, holding one chunk in memory at a time. */
     async forEachChunk(id, count, fn) {
-      const db = await openDb();
       for (let seq = 0; seq < count; seq++) {
-        const row = await db.get("chunks", [id, seq]);
+        const row = await (await readTx("chunks")).store.get([id, seq]);
         if (!row) throw new Error("missing chunk " + seq);
         await fn(row.data);
       }
@@ -424,6 +450,7 @@
   vig.localRecordings = {
     async wipeAll() {
       if (vig.uploader) vig.uploader.stopAll();
+      if (vig.forgetWaitingReports) vig.forgetWaitingReports();
       const counts = await store.wipe();
       let cacheCount = 0;
       if (window.caches) {

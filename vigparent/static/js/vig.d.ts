@@ -94,6 +94,7 @@ interface Vig {
   csrfToken?(): string;
   fetchJSON?(url: string, options?: RequestInit): Promise<{ ok: boolean; status: number; body: any }>;
   reportError?(kind: string, error?: any): null;
+  forgetWaitingReports?(): void;
   // vig-store.js
   config?: {
     uploadEndpoint: string; statusUrl: string; chunkBytes: number; maxBytes: number;
