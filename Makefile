@@ -6,7 +6,7 @@ export VIGPARENT_DATA_DIR ?= $(CURDIR)/instance
 
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint install install-run assets secrets worker clean-data
+.PHONY: run test lint install install-run assets secrets worker clean-data translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,19 @@ install-run: $(VENV)/.installed-run node_modules/.installed
 
 install: $(VENV)/.installed node_modules/.installed
 
-# The page bundles, built into vigparent/static/gen (a wheel built after this carries them).
+# The page bundles, built into vigparent/static/gen, and the compiled language catalogues
+# (vigparent/translations/*/LC_MESSAGES/messages.mo): a wheel built after this carries both.
 assets: install-run
+	$(BIN)/python -m vigparent.build_assets
+
+# After marking or changing words (README "Adding or changing words"): extract them into the
+# template (.pot), merge it into each language's .po, then compile (make assets does too).
+POT := vigparent/translations/messages.pot
+translations: install-run
+	$(BIN)/pybabel -q extract -F babel.cfg -k t -k lazy_gettext --sort-by-file \
+		--no-wrap --omit-header -o $(POT) vigparent
+	$(BIN)/pybabel -q update -i $(POT) -d vigparent/translations --no-wrap \
+		--no-fuzzy-matching --ignore-obsolete
 	$(BIN)/python -m vigparent.build_assets
 
 # The one step that writes secrets: reading settings never does (vigparent/config.py).

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from tests.support import servers
-from vigparent import clock, create_app, db
+from vigparent import clock, create_app, db, i18n
 from vigparent.auth import service as auth_service
 from vigparent.config import Settings
 from vigparent.db import Base
@@ -74,6 +74,7 @@ def _build_assets_once(app: Flask) -> None:
     gen.mkdir(exist_ok=True)
     with open(gen / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        i18n.compile_catalogues()
         env = app.extensions["vig_assets"]
         for bundle in env:
             bundle.urls()

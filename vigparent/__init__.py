@@ -36,6 +36,7 @@ FEATURES = (
     "organisation",
     "notifications",
     "live",
+    "languages",
 )
 
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         cli,
         db,
         errors,
+        i18n,
         jobs,
         logging_policy,
         media_store,
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     shared_redis.init_app(app, settings)
     media_store.init_app(app, settings)
     security.init_app(app)
+    i18n.init_app(app)
     safe_input.init_app(app)
     errors.init_app(app)
     jobs.init_app(app, tasks.ALL)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from vigparent import clock
 from vigparent.db import Base
+from vigparent.i18n import N_
 
 
 def utcnow() -> datetime:
@@ -117,12 +118,12 @@ class Principle(enum.StrEnum):
 
 
 _PRINCIPLE_FOR_PARENTS = {
-    Principle.BEING_ATTENTIVE: "Noticing your child",
-    Principle.ENCOURAGING_INITIATIVES: "Following your child's lead",
-    Principle.RECEIVING_INITIATIVES: "Answering your child",
-    Principle.DEVELOPING_ATTUNED_INTERACTIONS: "Taking turns together",
-    Principle.GUIDING: "Showing your child the way",
-    Principle.DEEPENING_DISCUSSION: "Talking it through",
+    Principle.BEING_ATTENTIVE: N_("Noticing your child"),
+    Principle.ENCOURAGING_INITIATIVES: N_("Following your child's lead"),
+    Principle.RECEIVING_INITIATIVES: N_("Answering your child"),
+    Principle.DEVELOPING_ATTUNED_INTERACTIONS: N_("Taking turns together"),
+    Principle.GUIDING: N_("Showing your child the way"),
+    Principle.DEEPENING_DISCUSSION: N_("Talking it through"),
 }
 
 
@@ -299,6 +300,9 @@ class Family(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
     media_deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The language the family's pages, texts and emails speak (vigparent/i18n.py LANGUAGES):
+    # set by the practitioner when inviting, changed by the parent from any page's footer.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
     organisation: Mapped[Organisation] = relationship()
     practitioner: Mapped[User] = relationship(foreign_keys=[practitioner_id])
@@ -343,6 +347,10 @@ class ConsentRecord(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind))
     wording_version: Mapped[str] = mapped_column(String(20))
+    # The language the parent read the wording in, and that translation's own version
+    # (consent.service.translation_version): what they agreed to, word for word.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    translation_version: Mapped[str] = mapped_column(String(20), default="", server_default="")
     granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -547,6 +555,21 @@ class AuditEvent(Base):
     family_id: Mapped[int | None] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(String(300), default="")
+
+
+class TranslationReview(Base):
+    """An organisation admin marked one catalogue (one version of a language) as checked by a
+    qualified translator. A newer catalogue needs a new review (languages/service.py)."""
+
+    __tablename__ = "translation_review"
+    __table_args__ = (UniqueConstraint("organisation_id", "language", "catalogue_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    catalogue_version: Mapped[str] = mapped_column(String(20))
+    reviewed_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class DeletionReceipt(Base):

@@ -253,6 +253,7 @@ def _form_field_names() -> list[str]:
     names: set[str] = {"csrf_token", "device_id", "score", "text", "confirm_label", "next"}
     names |= {"return_to", "set", "clip", "client_id"}
     names |= {"supervisor", "days", "question", "practitioner"}
+    names |= {"language", "next"}
     pending = list(FlaskForm.__subclasses__())
     while pending:
         form = pending.pop()

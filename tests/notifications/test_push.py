@@ -219,6 +219,20 @@ def test_turning_notifications_off_from_the_phone(app, make, login_as, push_serv
     assert db.session().scalars(select(PushSubscription)).all() == []
 
 
+def test_a_welsh_familys_phone_gets_welsh_words(
+    app, make: Factory, login_as, push_service: FakePushService
+):
+    practitioner, family, parent, phone = _family_with_phone(make, login_as, app)
+    family.language = "cy"
+    db.session().commit()
+    subscribe(phone, push_service.new_phone())
+    _share_a_clip(family, parent, practitioner)
+    [got] = push_service.received
+    assert got.payload["title"] == "Neges newydd"
+    assert got.payload["body"] == "Mae gennych neges newydd gan eich ymwelydd iechyd."
+    assert_private(str(got.payload))
+
+
 def test_a_nul_character_in_a_subscription_is_refused_at_the_door(
     app, make: Factory, login_as, push_service: FakePushService
 ):

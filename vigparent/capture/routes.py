@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, url_for
 from flask_login import current_user
 
-from vigparent import assets
+from vigparent import assets, i18n
 from vigparent.capture import service
 from vigparent.models import Role
 from vigparent.security import require_role
@@ -55,7 +55,9 @@ def _capture_config() -> dict[str, Any]:
             "max-bytes": settings.max_upload_bytes,
             "record-url": url_for("capture.record"),
             "pending-url": url_for("capture.pending"),
-            "sw-url": url_for("pwa.service_worker"),
+            # A new language is a new worker script, so the phone saves its offline pages again
+            # in that language (pwa/routes.py); English keeps the plain URL it always had.
+            "sw-url": i18n.service_worker_url(),
             "tus-url": assets.bundle_url("tus_js"),
         }
 

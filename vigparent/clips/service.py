@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from flask_babel import gettext
 from sqlalchemy import delete, func, select
 
 from vigparent import audit, clock, db, jobs, media_store, video_sandbox
@@ -261,7 +262,10 @@ class ReviewSet:
 
     @property
     def title(self) -> str:
-        return f"Review {self.cycle.number}" if self.cycle is not None else "Clips"
+        # In the reader's language (staff pages are English).
+        if self.cycle is None:
+            return gettext("Clips")
+        return gettext("Review %(number)s", number=self.cycle.number)
 
 
 def review_sets(family: Family, *, published_only: bool, ready_only: bool) -> list[ReviewSet]:

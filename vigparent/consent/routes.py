@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from vigparent import access
@@ -49,7 +50,10 @@ def give_supervision() -> Any:
     except supervision.SupervisionProblem as e:
         flash(e.message, "error")
     else:
-        flash("Thank you. Your practitioner may now show some clips to their teacher.", "success")
+        flash(
+            gettext("Thank you. Your practitioner may now show some clips to their teacher."),
+            "success",
+        )
     return redirect(url_for(".privacy", _anchor="supervision"), code=303)
 
 
@@ -58,5 +62,5 @@ def take_back_supervision() -> Any:
     """Take it back: every share of the family's clips ends at once."""
     family = _own_family()
     supervision.take_back_consent(family, current_user)
-    flash("Done. Your clips are not shown to anyone else now.", "success")
+    flash(gettext("Done. Your clips are not shown to anyone else now."), "success")
     return redirect(url_for(".privacy", _anchor="supervision"), code=303)

@@ -7,13 +7,16 @@ Withdrawal is another module's job; this one only records and reports consent.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
-from vigparent import audit, db
+from vigparent import audit, db, i18n
+from vigparent.i18n import N_
 from vigparent.models import ConsentKind, ConsentRecord, Family, Organisation, User
 
 # Change this whenever the consent statements below or templates/consent/_about.html change:
@@ -22,19 +25,19 @@ CONSENT_WORDING_VERSION = "2026-11-30.1"
 
 # One plain sentence per kind, read by the parent next to its tick box (reading age ~9).
 CONSENT_STATEMENTS: dict[ConsentKind, str] = {
-    ConsentKind.FILMING: (
+    ConsentKind.FILMING: N_(
         "I agree to film short videos of me and my child at ordinary times, "
         "and to send them to my practitioner."
     ),
-    ConsentKind.STORAGE: (
+    ConsentKind.STORAGE: N_(
         "I agree that my videos and the clips made from them are kept here, locked, "
         "until they are deleted."
     ),
-    ConsentKind.KEEP_COPY: (
+    ConsentKind.KEEP_COPY: N_(
         "I would like to keep a copy of my clips on my phone when our work ends. "
         "(You can say no to this and still take part.)"
     ),
-    ConsentKind.SUPERVISION: (
+    ConsentKind.SUPERVISION: N_(
         "My practitioner may show some of my clips to the person who teaches them VIG. "
         "They only watch, and only for a short time."
     ),
@@ -42,10 +45,10 @@ CONSENT_STATEMENTS: dict[ConsentKind, str] = {
 
 # Short names for lists ("You agreed to: filming, keeping videos safely here").
 CONSENT_NAMES: dict[ConsentKind, str] = {
-    ConsentKind.FILMING: "Filming",
-    ConsentKind.STORAGE: "Keeping your videos safely here",
-    ConsentKind.KEEP_COPY: "Keeping a copy of your clips",
-    ConsentKind.SUPERVISION: "Showing clips to the practitioner's supervisor",
+    ConsentKind.FILMING: N_("Filming"),
+    ConsentKind.STORAGE: N_("Keeping your videos safely here"),
+    ConsentKind.KEEP_COPY: N_("Keeping a copy of your clips"),
+    ConsentKind.SUPERVISION: N_("Showing clips to the practitioner's supervisor"),
 }
 
 # Every wording this version of the app can show, by version. An organisation chooses which is
@@ -53,6 +56,17 @@ CONSENT_NAMES: dict[ConsentKind, str] = {
 CONSENT_WORDINGS: dict[str, dict[ConsentKind, str]] = {
     CONSENT_WORDING_VERSION: CONSENT_STATEMENTS,
 }
+
+
+def translation_version(version: str, language: str) -> str:
+    """The version of one consent wording in one language: English is the wording's own
+    version; a translation is versioned by a fingerprint of its words, so a record shows which
+    translation a parent read even after the Welsh, Polish or Urdu words are improved."""
+    if language == i18n.ENGLISH:
+        return version
+    with force_locale(language):
+        words = "\n".join(gettext(text) for text in CONSENT_WORDINGS[version].values())
+    return f"{language}-{hashlib.sha256(words.encode()).hexdigest()[:12]}"
 
 
 def wording_version_for(organisation: Organisation) -> str:
@@ -89,19 +103,29 @@ def check_choices(organisation: Organisation, granted: Iterable[ConsentKind]) ->
     chosen = set(granted) & set(offered)
     missing = [kind for kind in REQUIRED_KINDS if kind not in chosen]
     if missing:
-        boxes = "both boxes" if len(offered) == len(REQUIRED_KINDS) else "the first two boxes"
-        raise ConsentMissing(
-            f"To take part, please tick {boxes}. If you are not sure, "
-            "talk to your practitioner first. Nothing has been saved.",
-            missing[0],
-        )
+        if len(offered) == len(REQUIRED_KINDS):
+            words = gettext(
+                "To take part, please tick both boxes. If you are not sure, "
+                "talk to your practitioner first. Nothing has been saved."
+            )
+        else:
+            words = gettext(
+                "To take part, please tick the first two boxes. If you are not sure, "
+                "talk to your practitioner first. Nothing has been saved."
+            )
+        raise ConsentMissing(words, missing[0])
     return chosen
 
 
-def record_consents(family: Family, carer: User, kinds: Iterable[ConsentKind]) -> None:
-    """Store one ConsentRecord per kind for this carer, with the current wording version."""
+def record_consents(
+    family: Family, carer: User, kinds: Iterable[ConsentKind], language: str | None = None
+) -> None:
+    """Store one ConsentRecord per kind for this carer: the wording version, the language they
+    read it in (default: the page's language now) and that translation's version."""
+    language = i18n.language_or_english(language or i18n.current_language())
     kinds = sorted(set(kinds), key=lambda k: list(ConsentKind).index(k))
     version = wording_version_for(family.organisation)
+    translation = translation_version(version, language)
     s = db.session()
     for kind in kinds:
         s.add(
@@ -110,13 +134,15 @@ def record_consents(family: Family, carer: User, kinds: Iterable[ConsentKind]) -
                 user_id=carer.id,
                 kind=kind,
                 wording_version=version,
+                language=language,
+                translation_version=translation,
             )
         )
     audit.record(
         "consent_given",
         actor=carer,
         family=family,
-        detail=f"{','.join(k.value for k in kinds)} v{version}",
+        detail=f"{','.join(k.value for k in kinds)} v{version} {language} {translation}",
     )
 
 

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time
+from flask_babel import gettext
 from sqlalchemy import or_, select
 
-from vigparent import audit, clock, db
+from vigparent import audit, clock, db, i18n
 from vigparent.auth import service as auth_service
+from vigparent.i18n import N_
 from vigparent.invitations import service as invitation_service
 from vigparent.invitations.service import FamilyNotOpen
 from vigparent.models import (
@@ -40,10 +43,10 @@ from vigparent.notifications import stopping
 LOCAL_TZ = ZoneInfo("Europe/London")
 
 PLACE_NAMES: dict[FilmingPlace, str] = {
-    FilmingPlace.HOME: "At home",
-    FilmingPlace.CLINIC: "At the clinic",
-    FilmingPlace.PARK: "At the park",
-    FilmingPlace.OTHER: "Somewhere else",
+    FilmingPlace.HOME: N_("At home"),
+    FilmingPlace.CLINIC: N_("At the clinic"),
+    FilmingPlace.PARK: N_("At the park"),
+    FilmingPlace.OTHER: N_("Somewhere else"),
 }
 
 STATUS_NAMES: dict[FamilyStatus, str] = {
@@ -91,16 +94,24 @@ def from_local(day: date, at: time) -> datetime:
 
 
 def say_date(day: date | datetime) -> str:
-    """'Thursday 3 December' (with the year when it is not this year)."""
+    """'Thursday 3 December' (with the year when it is not this year), in the page's language."""
     if isinstance(day, datetime):
         day = to_local(day).date()
+    language = i18n.current_language()
+    this_year = day.year == today().year
+    if language != i18n.ENGLISH:
+        pattern = "EEEE d MMMM" if this_year else "EEEE d MMMM y"
+        return format_date(day, pattern, locale=language)
     text = f"{day:%A} {day.day} {day:%B}"
-    return text if day.year == today().year else f"{text} {day.year}"
+    return text if this_year else f"{text} {day.year}"
 
 
 def say_time(at: datetime) -> str:
-    """'10am', '2:30pm' in UK time."""
+    """'10am', '2:30pm' in UK time (other languages: the 24-hour clock, e.g. 14:30)."""
     local = to_local(at)
+    language = i18n.current_language()
+    if language != i18n.ENGLISH:
+        return format_time(local.time(), "HH:mm", locale=language)
     hour = local.hour % 12 or 12
     suffix = "am" if local.hour < 12 else "pm"
     return f"{hour}{suffix}" if local.minute == 0 else f"{hour}:{local.minute:02d}{suffix}"
@@ -108,6 +119,8 @@ def say_time(at: datetime) -> str:
 
 def say_when(at: datetime) -> str:
     """'Thursday 10 December at 10am'."""
+    if i18n.current_language() != i18n.ENGLISH:
+        return gettext("%(date)s at %(time)s", date=say_date(at), time=say_time(at))
     return f"{say_date(at)} at {say_time(at)}"
 
 
@@ -131,10 +144,11 @@ def create_family(practitioner: User, label: str) -> Family:
 
 
 def start_family(
-    practitioner: User, label: str, carer_name: str = ""
+    practitioner: User, label: str, carer_name: str = "", language: str | None = None
 ) -> tuple[Family, Invitation, str]:
     """Create a family and its first invitation at once (the token is shown once); committed."""
     family = create_family(practitioner, label)
+    family.language = i18n.language_or_english(language)
     invitation, token = invitation_service.invite_carer(family, practitioner, carer_name)
     return family, invitation, token
 
@@ -393,7 +407,7 @@ def next_step(family: Family) -> NextStep:
     if family.status is FamilyStatus.CLOSED:
         return NextStep(
             "closed",
-            "Your work together has finished. Thank you for taking part.",
+            gettext("Your work together has finished. Thank you for taking part."),
             "Case closed.",
             Waiting.NOBODY,
         )
@@ -404,8 +418,10 @@ def next_step(family: Family) -> NextStep:
     if goal is None:
         return NextStep(
             "goal_needed",
-            "Think about what you would like to be different, and agree a goal with "
-            "your practitioner.",
+            gettext(
+                "Think about what you would like to be different, and agree a goal with "
+                "your practitioner."
+            ),
             "Agree a goal with the family.",
             Waiting.PRACTITIONER,
         )
@@ -413,13 +429,13 @@ def next_step(family: Family) -> NextStep:
         if goal.parent_agreed_at is None:
             return NextStep(
                 "goal_for_parent",
-                "Read your goal and tell your practitioner if it feels right.",
+                gettext("Read your goal and tell your practitioner if it feels right."),
                 "Waiting for the family to agree the goal.",
                 Waiting.FAMILY,
             )
         return NextStep(
             "goal_for_practitioner",
-            "Your practitioner is reading your goal.",
+            gettext("Your practitioner is reading your goal."),
             "The family agreed a goal. Read it and agree it too.",
             Waiting.PRACTITIONER,
         )
@@ -428,7 +444,7 @@ def next_step(family: Family) -> NextStep:
     if cycle is None:
         return NextStep(
             "plan_needed",
-            "Your practitioner will plan a time to film with you.",
+            gettext("Your practitioner will plan a time to film with you."),
             "Plan the first filming.",
             Waiting.PRACTITIONER,
         )
@@ -443,7 +459,7 @@ def withdrawn_sentence(family: Family) -> str:
 
 
 def _withdrawn_step(family: Family) -> NextStep:
-    parent_words = "You stopped taking part, so your videos were deleted."
+    parent_words = gettext("You stopped taking part, so your videos were deleted.")
     if family.closed_at is None:
         return NextStep(
             "withdrawn",
@@ -466,13 +482,13 @@ def _invited_step(family: Family) -> NextStep:
         until = max(i.expires_at for i in waiting)
         return NextStep(
             "invited",
-            "Open your invitation link to join.",
+            gettext("Open your invitation link to join."),
             f"Waiting for the family to open their link (it works until {say_date(until)}).",
             Waiting.FAMILY,
         )
     return NextStep(
         "invite_needed",
-        "Ask your practitioner for a new link.",
+        gettext("Ask your practitioner for a new link."),
         "No link is waiting. Send the family a new one.",
         Waiting.PRACTITIONER,
     )
@@ -503,41 +519,44 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
             if new_id is not None:
                 return NextStep(
                     "review_booked",
-                    f"Your review is on {when}.",
+                    gettext("Your review is on %(when)s.", when=when),
                     f"A new video has arrived. Watch it before the review on {when}.",
                     Waiting.PRACTITIONER,
                     new_id,
                 )
             return NextStep(
                 "review_booked",
-                f"Your review is on {when}.",
+                gettext("Your review is on %(when)s.", when=when),
                 f"Review with the family on {when}.",
                 Waiting.NOBODY,
             )
         if cycle.review_at is None:
             return NextStep(
                 "review_needed",
-                "Your clips are ready. Your practitioner will plan a time to watch them with you.",
+                gettext(
+                    "Your clips are ready. "
+                    "Your practitioner will plan a time to watch them with you."
+                ),
                 "Clips are shared. Book a time to review them with the family.",
                 Waiting.PRACTITIONER,
             )
         return NextStep(
             "reviewed",
-            "Watch your clips again and notice what went well.",
+            gettext("Watch your clips again and notice what went well."),
             "Review done? Plan the next filming.",
             Waiting.PRACTITIONER,
         )
     if clips:
         return NextStep(
             "choosing_clips",
-            "Your practitioner is choosing clips.",
+            gettext("Your practitioner is choosing clips."),
             "Finish choosing clips and share them.",
             Waiting.PRACTITIONER,
         )
     if statuses & arrived:
         return NextStep(
             "watching",
-            "Your practitioner is watching your video.",
+            gettext("Your practitioner is watching your video."),
             "A new video has arrived. Watch it and choose clips.",
             Waiting.PRACTITIONER,
             new_id,
@@ -545,7 +564,7 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
     if RecordingStatus.UPLOADING in statuses:
         return NextStep(
             "sending",
-            "Your video is still sending. Open this app when you have signal.",
+            gettext("Your video is still sending. Open this app when you have signal."),
             "A video is on its way from the family.",
             Waiting.FAMILY,
         )
@@ -553,7 +572,7 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
         again = film_sentence(cycle).removeprefix("Film ")
         return NextStep(
             "film_again",
-            f"Your video did not work, sorry. Please film {again}",
+            gettext("Your video did not work, sorry. Please film %(again)s", again=again),
             "The video could not be used. The family has been asked to film again.",
             Waiting.FAMILY,
         )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from vigparent import access, db
@@ -28,18 +29,18 @@ def _page_url(family: Family) -> str:
 
 def _author_name(author_id: int, family: Family) -> str:
     if author_id == current_user.id:
-        return "You"
+        return gettext("You")
     if author_id == family.practitioner_id:
         return (
-            "Your practitioner"
+            gettext("Your practitioner")
             if current_user.is_parent
             else (family.practitioner.display_name or "The practitioner")
         )
     user = db.session().get(User, author_id)
     if user is None:
-        return "Someone"
+        return gettext("Someone")
     if user.is_parent:
-        return user.display_name or "A carer"
+        return user.display_name or gettext("A carer")
     return user.display_name or "A practitioner"
 
 
@@ -146,10 +147,12 @@ def agree(goal_id: int) -> Any:
     except service.GoalNotOpen as e:
         return _render(family, None, str(e), 400)
     if goal.status is GoalStatus.AGREED:
-        flash("You both agree. This is your goal now.", "success")
+        flash(gettext("You both agree. This is your goal now."), "success")
     else:
-        other = "your practitioner" if current_user.is_parent else "the family"
-        flash(f"Thank you. Now we wait for {other} to agree.", "success")
+        if current_user.is_parent:
+            flash(gettext("Thank you. Now we wait for your practitioner to agree."), "success")
+        else:
+            flash("Thank you. Now we wait for the family to agree.", "success")
     if current_user.is_parent:
         return redirect(url_for("parent.home"))
     return redirect(_page_url(family))
@@ -163,6 +166,8 @@ def _save_wording(family: Family, form: GoalForm, change: Callable[[], object]) 
         return _render(family, None, str(e), 409)
     except (service.InvalidGoal, service.GoalNotOpen) as e:
         return _render(family, form, str(e), 400)
-    other = "Your practitioner" if current_user.is_parent else "The family"
-    flash(f"Saved. {other} will be asked to agree these words.", "success")
+    if current_user.is_parent:
+        flash(gettext("Saved. Your practitioner will be asked to agree these words."), "success")
+    else:
+        flash("Saved. The family will be asked to agree these words.", "success")
     return redirect(_page_url(family))

@@ -20,10 +20,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_user
 
-from vigparent import assets
+from vigparent import assets, i18n
 from vigparent.consent import service as consent_service
+from vigparent.i18n import N_
 from vigparent.invitations import service
 from vigparent.invitations.forms import ConsentForm
 from vigparent.invitations.service import InvitationProblem, InvitationRefused
@@ -37,50 +39,57 @@ bp = Blueprint("invitations", __name__)
 assets.register("invitations_js", "js/invitations.js")
 
 # What happened, and what to do next, for each way a link can fail (reading age ~9).
-_ASK = "Ask your practitioner for a new link. They can send one in a minute."
+_ASK = N_("Ask your practitioner for a new link. They can send one in a minute.")
 _RECOGNISE = (
     404,
-    "We don't recognise this link",
-    "Part of the link may be missing or changed.",
-    "Try tapping the link in your message again, rather than copying it. "
-    "If it still doesn't work, ask your practitioner for a new link.",
+    N_("We don't recognise this link"),
+    N_("Part of the link may be missing or changed."),
+    N_(
+        "Try tapping the link in your message again, rather than copying it. "
+        "If it still doesn't work, ask your practitioner for a new link."
+    ),
 )
 REFUSALS: dict[InvitationProblem, tuple[int, str, str, str]] = {
     InvitationProblem.TAMPERED: _RECOGNISE,
     InvitationProblem.UNKNOWN: _RECOGNISE,
     InvitationProblem.USED: (
         410,
-        "This link has already been used",
-        "Each link works once, on one phone. If you joined on another phone, "
-        "open the app on that phone.",
-        "To use this phone instead, or if you lost your phone, ask your practitioner for "
-        "a new link. They can send one in a minute.",
+        N_("This link has already been used"),
+        N_(
+            "Each link works once, on one phone. If you joined on another phone, "
+            "open the app on that phone."
+        ),
+        N_(
+            "To use this phone instead, or if you lost your phone, ask your practitioner for "
+            "a new link. They can send one in a minute."
+        ),
     ),
     InvitationProblem.EXPIRED: (
         410,
-        "This link has run out",
-        "Links only work for a short time, to keep you safe.",
+        N_("This link has run out"),
+        N_("Links only work for a short time, to keep you safe."),
         _ASK,
     ),
     InvitationProblem.REVOKED: (
         410,
-        "This link has been cancelled",
-        "Your practitioner cancelled this link. They may have sent you a newer one.",
-        "Look for a newer message from your practitioner. If there isn't one, "
-        + _ASK[0].lower()
-        + _ASK[1:],
+        N_("This link has been cancelled"),
+        N_("Your practitioner cancelled this link. They may have sent you a newer one."),
+        N_(
+            "Look for a newer message from your practitioner. If there isn't one, "
+            "ask your practitioner for a new link. They can send one in a minute."
+        ),
     ),
     InvitationProblem.WITHDRAWN: (
         410,
-        "Your family has stopped taking part",
-        "Your family chose to stop, so the videos were deleted and this link no longer works.",
-        "If you would like to start again, talk to your practitioner.",
+        N_("Your family has stopped taking part"),
+        N_("Your family chose to stop, so the videos were deleted and this link no longer works."),
+        N_("If you would like to start again, talk to your practitioner."),
     ),
     InvitationProblem.CLOSED: (
         410,
-        "This work has finished",
-        "Your practitioner has closed this piece of work, so this link no longer works.",
-        "If you think this is a mistake, talk to your practitioner.",
+        N_("This work has finished"),
+        N_("Your practitioner has closed this piece of work, so this link no longer works."),
+        N_("If you think this is a mistake, talk to your practitioner."),
     ),
 }
 
@@ -96,6 +105,8 @@ join_limit = limiter.shared_limit(_invitation_limit, scope="join")
 
 def _refused(refusal: InvitationRefused) -> Any:
     invitation = refusal.invitation
+    if invitation is not None:
+        i18n.speak_as_invited(invitation.family.language)
     if (
         refusal.problem is InvitationProblem.USED
         and invitation is not None
@@ -107,7 +118,11 @@ def _refused(refusal: InvitationRefused) -> Any:
         return redirect(url_for("parent.home"))
     status, title, message, next_step = REFUSALS[refusal.problem]
     return _page(
-        "invitations/refused.html", status, title=title, message=message, next_step=next_step
+        "invitations/refused.html",
+        status,
+        title=gettext(title),
+        message=gettext(message),
+        next_step=gettext(next_step),
     )
 
 
@@ -141,6 +156,7 @@ def welcome(token: str) -> Any:
         invitation = service.check_invitation(token)
     except InvitationRefused as refusal:
         return _refused(refusal)
+    i18n.speak_as_invited(invitation.family.language)
     return _page("invitations/welcome.html", **_context(invitation, token))
 
 
@@ -152,6 +168,7 @@ def consent(token: str) -> Any:
         invitation = service.check_invitation(token)
     except InvitationRefused as refusal:
         return _refused(refusal)
+    i18n.speak_as_invited(invitation.family.language)
     form = ConsentForm()
     if request.method == "GET":
         form.name.data = invitation.carer_name
@@ -175,6 +192,7 @@ def consent(token: str) -> Any:
             form.name.data or "",
             request.user_agent.string,
             replaces_session=previous_device,
+            language=i18n.language_or_english(form.read_in.data or i18n.current_language()),
         )
     except consent_service.ConsentMissing as missing:
         box = (missing.first_missing or consent_service.REQUIRED_KINDS[0]).value
@@ -193,5 +211,8 @@ def consent(token: str) -> Any:
     login_user(carer)
     # Parents stay signed in on their own phone for months (PERMANENT_SESSION_LIFETIME).
     session.permanent = True
-    flash("You're in. This phone is now signed in, so you won't need the link again.", "success")
+    flash(
+        gettext("You're in. This phone is now signed in, so you won't need the link again."),
+        "success",
+    )
     return redirect(url_for("parent.home"))

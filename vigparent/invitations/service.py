@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import select, update
 
-from vigparent import audit, clock, db, links
+from vigparent import audit, clock, db, i18n, links
 from vigparent.auth import service as auth_service
 from vigparent.consent import service as consent_service
+from vigparent.languages import service as languages
 from vigparent.models import ConsentKind, Family, FamilyStatus, Invitation, Role, User
 
 _SALT = "vigparent.invitation"
@@ -167,13 +168,22 @@ def open_invitations(family: Family) -> list[Invitation]:
 
 
 def invite_carer(
-    family: Family, by: User, carer_name: str = "", carer: User | None = None
+    family: Family,
+    by: User,
+    carer_name: str = "",
+    carer: User | None = None,
+    language: str | None = None,
 ) -> tuple[Invitation, str]:
-    """A new link for this family (or for one of its carers on a new phone)."""
+    """A new link for this family (or for one of its carers on a new phone).
+
+    `language`, when given, becomes the family's language: the link opens in it.
+    """
     if family.status not in _OPEN_STATUSES:
         raise FamilyNotOpen("This family's work has ended, so nobody can be invited.")
     if carer is not None and (carer.family_id != family.id or not carer.is_parent):
         raise ValueError("That carer does not belong to this family.")
+    if language is not None:
+        languages.set_family_language(family, language, by)
     invitation, token = issue_invitation(family, by, carer_name or _name_of(carer), carer)
     db.session().flush()
     audit.record("invitation_issued", actor=by, family=family, detail=f"invitation {invitation.id}")
@@ -236,8 +246,12 @@ def redeem_invitation(
     display_name: str = "",
     device_label: str = "",
     replaces_session: str | None = None,
+    language: str = "en",
 ) -> User:
     """Use the link: record consent, sign the carer in on this device, make the family active.
+
+    `language` is the one the carer read the consent wording in: the record says so, and it
+    becomes the family's language (they chose it if it differs from the invitation's).
 
     Single use holds even when two tabs submit at once: the link is claimed with one
     conditional UPDATE, which the database lets only one transaction win (on InvitationRefused
@@ -287,7 +301,8 @@ def redeem_invitation(
         .execution_options(synchronize_session=False)
     )
     s.refresh(invitation)
-    consent_service.record_consents(family, carer, kinds)
+    consent_service.record_consents(family, carer, kinds, language)
+    languages.set_family_language(family, i18n.language_or_english(language), carer)
     # Conditional, so a withdrawal or closure committed meanwhile is never overwritten.
     s.execute(
         update(Family)

@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import force_locale
 from huey import crontab
 from sqlalchemy import select, update
 
@@ -112,13 +113,18 @@ def _wording_of(message: Message, family: Family) -> str:
     return chosen if chosen in wording.WORDINGS else wording.PRIVATE
 
 
-def template_id(kind: MessageKind, channel: MessageChannel, chosen: str) -> str:
-    """The Notify template for this message; "full" falls back to the private one."""
+def template_id(
+    kind: MessageKind, channel: MessageChannel, chosen: str, language: str = "en"
+) -> str:
+    """The Notify template for this message in the family's language (`<name>_cy`), else in
+    English; "full" falls back to the private one."""
     templates = dict(current_app.extensions["vig_settings"].notify_templates)
-    found = templates.get(wording.template_name(kind, channel, chosen))
-    if found is None and chosen != wording.PRIVATE:
-        found = templates.get(wording.template_name(kind, channel, wording.PRIVATE))
-    return found or ""
+    names = [wording.template_name(kind, channel, chosen)]
+    if chosen != wording.PRIVATE:
+        names.append(wording.template_name(kind, channel, wording.PRIVATE))
+    if language != "en":
+        names = [f"{name}_{language}" for name in names] + names
+    return next((templates[name] for name in names if name in templates), "")
 
 
 def _address(message: Message) -> str:
@@ -190,8 +196,9 @@ def _hand_over(message: Message, family: Family) -> MessageStatus:
     chosen = _wording_of(message, family)
     fields = _fields(message, family)
     if message.channel is MessageChannel.PUSH:
-        return _push(message, chosen, fields)
-    template = template_id(message.kind, message.channel, chosen)
+        with force_locale(family.language):
+            return _push(message, chosen, fields)
+    template = template_id(message.kind, message.channel, chosen, family.language)
     backend = reach.notifier()
     if not template and backend.name != "log":
         raise SendRefused(

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from vigparent import db
 from vigparent.families import service as family_service
+from vigparent.i18n import N_
 from vigparent.models import (
     CarerMessaging,
     Family,
@@ -67,12 +68,12 @@ def how_reached(carer: User) -> str:
     """For the parent's page: how messages reach them, in plain words."""
     channel = best_channel(carer)
     if channel is MessageChannel.PUSH:
-        return "We send them to this app on your phone."
+        return N_("We send them to this app on your phone.")
     if channel is MessageChannel.SMS:
-        return "We send them by text message."
+        return N_("We send them by text message.")
     if channel is MessageChannel.EMAIL:
-        return "We send them by email."
-    return "Turn on notifications below to get them on this phone."
+        return N_("We send them by email.")
+    return N_("Turn on notifications below to get them on this phone.")
 
 
 def reachable_carers(family: Family) -> list[User]:

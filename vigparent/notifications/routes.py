@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -41,9 +42,9 @@ def reminders() -> Any:
         abort(400)
     service.set_reminders(current_user, wanted == "on")
     if wanted == "on":
-        flash("Filming-day reminders are on.", "success")
+        flash(gettext("Filming-day reminders are on."), "success")
     else:
-        flash("Filming-day reminders are off. We won't send you any.", "success")
+        flash(gettext("Filming-day reminders are off. We won't send you any."), "success")
     return redirect(url_for("parent.home", _anchor="messages"))
 
 

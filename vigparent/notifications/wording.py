@@ -10,6 +10,9 @@ the family's label, media or anybody's free text.
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
+from vigparent.i18n import N_
 from vigparent.models import MessageChannel, MessageKind
 
 PRIVATE = "private"
@@ -43,13 +46,17 @@ SUGGESTED_TEMPLATES: dict[str, str] = {
     "clips_shared_email_full": "((practitioner)) has shared your clips: ((link))",
 }
 
-_PUSH_PRIVATE = ("New message", "You have a new message from your health visitor.")
+# Push words are translated into the family's language (delivery forces its locale).
+_PUSH_PRIVATE = (N_("New message"), N_("You have a new message from your health visitor."))
 _PUSH_FULL: dict[MessageKind, tuple[str, str]] = {
     MessageKind.FILMING_REMINDER: (
-        "Filming day",
-        "Today is your filming day for Video Interaction Guidance with {organisation}.",
+        N_("Filming day"),
+        N_("Today is your filming day for Video Interaction Guidance with {organisation}."),
     ),
-    MessageKind.CLIPS_SHARED: ("Your clips are ready", "{practitioner} has shared your clips."),
+    MessageKind.CLIPS_SHARED: (
+        N_("Your clips are ready"),
+        N_("{practitioner} has shared your clips."),
+    ),
 }
 
 
@@ -69,5 +76,5 @@ def push_text(kind: MessageKind, wording: str, fields: dict[str, str]) -> tuple[
     """The title and body of a push notification."""
     if wording == FULL and kind in _PUSH_FULL:
         title, body = _PUSH_FULL[kind]
-        return title, body.format(**personalisation(FULL, fields))
-    return _PUSH_PRIVATE
+        return gettext(title), gettext(body).format(**personalisation(FULL, fields))
+    return gettext(_PUSH_PRIVATE[0]), gettext(_PUSH_PRIVATE[1])

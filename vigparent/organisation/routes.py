@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from vigparent.languages import service as languages
 from vigparent.models import Role, User
 from vigparent.organisation import service
 from vigparent.organisation.forms import OrganisationSettingsForm
@@ -32,6 +33,7 @@ def _settings_page(form: OrganisationSettingsForm, field_errors: dict[str, str])
         field_errors=field_errors,
         retention_max=service.RETENTION_MAX_DAYS,
         invitation_max=service.INVITATION_MAX_DAYS,
+        translations=languages.review_status(_admin().organisation),
         contact_max=service.CONTACT_MAX_CHARS,
     ), 400 if field_errors else 200
 

@@ -188,7 +188,8 @@ AUDIT_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
             "recovery_codes_made",
         ),
     ),
-    "settings": ("Organisation settings", ("setting_changed",)),
+    "settings": ("Organisation settings", ("setting_changed", "translation_reviewed")),
+    "languages": ("Languages", ("language_changed", "translation_reviewed")),
 }
 
 ACTION_WORDS = {
@@ -229,6 +230,8 @@ ACTION_WORDS = {
     "second_factor_optional": "Made a second factor optional",
     "recovery_codes_made": "Made new recovery codes",
     "setting_changed": "Changed an organisation setting",
+    "language_changed": "Changed the family's language",
+    "translation_reviewed": "Marked a translation as checked by a qualified translator",
 }
 
 

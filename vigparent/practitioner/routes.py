@@ -150,7 +150,7 @@ def create_family() -> Any:
         ), 400
     try:
         family, invitation, token = service.start_family(
-            current_user, form.label.data or "", form.carer_name.data or ""
+            current_user, form.label.data or "", form.carer_name.data or "", form.language.data
         )
     except service.InvalidFamilyLabel as e:
         flash(str(e), "error")
@@ -184,7 +184,7 @@ def family(family_id: int) -> Any:
         place_names=service.PLACE_NAMES,
         film_sentence=service.film_sentence,
         open=family.status in (FamilyStatus.INVITED, FamilyStatus.ACTIVE),
-        invite_form=InviteForm(),
+        invite_form=InviteForm(language=family.language),
         recordings=recordings_service.recordings_for(family),
         sent_messages=messages.family_messages(family),
         message_words=(messages.KIND_WORDS, messages.CHANNEL_WORDS, messages.STATUS_WORDS),
@@ -239,7 +239,9 @@ def invite(family_id: int) -> Any:
         return _back(family, "invitations")
     return _issue(
         family,
-        lambda: invitation_service.invite_carer(family, current_user, form.carer_name.data or ""),
+        lambda: invitation_service.invite_carer(
+            family, current_user, form.carer_name.data or "", language=form.language.data
+        ),
     )
 
 

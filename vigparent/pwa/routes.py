@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 
+from vigparent import i18n
 from vigparent.security import public
 
 bp = Blueprint("pwa", __name__)
@@ -125,6 +126,9 @@ def service_worker_config() -> dict[str, Any]:
         # Never answered from a cache: uploads, status and media are always live.
         "passThrough": ["/api/", "/media/"],
         "onceHeader": ONCE_HEADER,
+        # The family's language, from the worker's URL (capture_config): a new language is a
+        # new worker, which saves the shell pages again in it (offline pages speak it too).
+        "language": i18n.language_or_english(request.args.get("lang")),
     }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from sqlalchemy import select
 
-from vigparent import access, audit, db
+from vigparent import access, audit, db, i18n
 from vigparent.clips.service import ReviewSet, review_sets
+from vigparent.i18n import N_
 from vigparent.models import (
     Clip,
     Cycle,
@@ -89,12 +91,15 @@ def _clean(text: str) -> str:
     text = text.replace("\r\n", "\n").strip()
     if len(text) > MAX_REFLECTION:
         raise ReviewProblem(
-            f"That is a bit long to save. Please keep it under {MAX_REFLECTION:,} letters."
+            gettext(
+                "That is a bit long to save. Please keep it under %(limit)s letters.",
+                limit=i18n.say_number(MAX_REFLECTION),
+            )
         )
     return text
 
 
-EMPTY_REFLECTION = "Write what you noticed first, then tap Save."
+EMPTY_REFLECTION = N_("Write what you noticed first, then tap Save.")
 
 
 def _save(existing: Reflection | None, new: Reflection, text: str) -> Reflection | None:
@@ -102,7 +107,7 @@ def _save(existing: Reflection | None, new: Reflection, text: str) -> Reflection
     s = db.session()
     if not text:
         if existing is None:
-            raise ReviewProblem(EMPTY_REFLECTION)
+            raise ReviewProblem(gettext(EMPTY_REFLECTION))
         s.delete(existing)
         s.commit()
         return None
@@ -163,16 +168,16 @@ def parse_score(raw: str | None) -> int:
     try:
         score = int(raw or "")
     except ValueError:
-        raise ReviewProblem("Choose a number from 1 to 10.") from None
+        raise ReviewProblem(gettext("Choose a number from 1 to 10.")) from None
     if not LOWEST <= score <= HIGHEST:
-        raise ReviewProblem("Choose a number from 1 to 10.")
+        raise ReviewProblem(gettext("Choose a number from 1 to 10."))
     return score
 
 
 def rate(user: User, cycle: Cycle, score: int) -> ProgressRating:
     """The carer's rating towards the goal at this review; a second rating replaces the first."""
     if not LOWEST <= score <= HIGHEST:
-        raise ReviewProblem("Choose a number from 1 to 10.")
+        raise ReviewProblem(gettext("Choose a number from 1 to 10."))
     s = db.session()
     existing = s.scalar(
         select(ProgressRating)

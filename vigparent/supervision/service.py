@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import delete, select, update
 
 from vigparent import access, audit, clock, db
@@ -99,7 +100,7 @@ def family_agreed(family: Family) -> bool:
 def give_consent(family: Family, carer: User) -> bool:
     """Record this carer's supervision consent; False if it already stands. Commits."""
     if family.status is not FamilyStatus.ACTIVE:
-        raise SupervisionProblem("You can only agree to this while you are taking part.")
+        raise SupervisionProblem(gettext("You can only agree to this while you are taking part."))
     if carer_agreed(family, carer):
         return False
     consent_service.record_consents(family, carer, [ConsentKind.SUPERVISION])

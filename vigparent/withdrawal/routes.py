@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -151,8 +152,10 @@ def stop_filming() -> Any:
         return redirect(url_for("withdrawal.receipt"), code=303)
     service.withdraw_filming_only(family, current_user)
     flash(
-        "Filming is stopped. We will not take any new videos. The videos and clips you "
-        "already have are kept.",
+        gettext(
+            "Filming is stopped. We will not take any new videos. The videos and clips you "
+            "already have are kept."
+        ),
         "success",
     )
     return redirect(url_for("withdrawal.index"), code=303)
@@ -211,9 +214,14 @@ def delete_recording(recording_id: int) -> Any:
     client_id = recording.client_id
     receipt = service.delete_recording(recording, current_user)
     clips = receipt.clips
-    message = "We deleted that video" + (
-        f" and the {clips} clip{'s' if clips != 1 else ''} made from it." if clips else "."
-    )
+    if not clips:
+        message = gettext("We deleted that video.")
+    else:
+        message = ngettext(
+            "We deleted that video and the %(num)s clip made from it.",
+            "We deleted that video and the %(num)s clips made from it.",
+            clips,
+        )
     if _wants_json():
         return jsonify(message=message, client_id=client_id)
     flash(message, "success")

@@ -1,8 +1,16 @@
-"""What people read about deletions: receipts, reasons, sizes, durations, a family's status."""
+"""What people read about deletions: receipts, reasons, sizes, durations, a family's status.
+
+Words a parent reads go through the catalogues (gettext/ngettext): the page's language.
+"""
 
 from __future__ import annotations
 
+from babel.numbers import format_decimal
+from flask_babel import gettext, ngettext
+
+from vigparent import i18n
 from vigparent.families.service import retention_due, say_when
+from vigparent.i18n import N_
 from vigparent.models import DeletionReceipt, Family, FamilyStatus
 from vigparent.withdrawal.service import Reason, filming_withdrawn
 
@@ -12,49 +20,59 @@ def receipt_reference(receipt: DeletionReceipt) -> str:
     return f"VIG-{receipt.id:05d}"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def what_was_deleted(receipt: DeletionReceipt) -> str:
     """'3 videos and 5 clips'."""
-    return f"{_plural(receipt.recordings, 'video')} and {_plural(receipt.clips, 'clip')}"
+    return gettext(
+        "%(videos)s and %(clips)s",
+        videos=ngettext("%(num)s video", "%(num)s videos", receipt.recordings),
+        clips=ngettext("%(num)s clip", "%(num)s clips", receipt.clips),
+    )
 
 
 def receipt_sentence(receipt: DeletionReceipt) -> str:
     """The receipt in plain words: 'We deleted 3 videos and 5 clips on Wednesday 25 November
     at 2:02pm.'"""
     if receipt.completed_at is None:
-        return (
-            f"We are deleting {what_was_deleted(receipt)}. This will be finished in a few minutes."
+        return gettext(
+            "We are deleting %(what)s. This will be finished in a few minutes.",
+            what=what_was_deleted(receipt),
         )
     when = say_when(receipt.completed_at)
     if receipt.recordings == 0 and receipt.clips == 0:
-        return f"We had no videos or clips of yours to delete. We checked on {when}."
-    return f"We deleted {what_was_deleted(receipt)} on {when}."
+        return gettext(
+            "We had no videos or clips of yours to delete. We checked on %(when)s.", when=when
+        )
+    return gettext("We deleted %(what)s on %(when)s.", what=what_was_deleted(receipt), when=when)
 
 
 _REASON_WORDS = {
-    Reason.WITHDRAWN: "Consent withdrawn",
-    Reason.ERASED: "Erased by an admin",
-    Reason.RETENTION: "Case closed, kept for the retention period",
-    Reason.RECORDING: "One video deleted",
+    Reason.WITHDRAWN: N_("Consent withdrawn"),
+    Reason.ERASED: N_("Erased by an admin"),
+    Reason.RETENTION: N_("Case closed, kept for the retention period"),
+    Reason.RECORDING: N_("One video deleted"),
 }
 
 
 def reason_words(receipt: DeletionReceipt) -> str:
     try:
-        return _REASON_WORDS[Reason(receipt.reason)]
+        return gettext(_REASON_WORDS[Reason(receipt.reason)])
     except ValueError:
         return receipt.reason.replace("_", " ").capitalize()
 
 
+def _one_place(number: float) -> str:
+    language = i18n.current_language()
+    if language == i18n.ENGLISH:
+        return f"{number:.1f}"
+    return format_decimal(number, "0.0", locale=language)
+
+
 def size_words(n: int) -> str:
-    """'1.2 GB', '35.0 MB', '900 KB'."""
+    """'1.2 GB', '35.0 MB', '900 KB' (the decimal mark of the page's language: '1,2 GB')."""
     if n >= 1_000_000_000:
-        return f"{n / 1e9:.1f} GB"
+        return f"{_one_place(n / 1e9)} GB"
     if n >= 1_000_000:
-        return f"{n / 1e6:.1f} MB"
+        return f"{_one_place(n / 1e6)} MB"
     return f"{max(1, round(n / 1000))} KB" if n else "0 KB"
 
 
@@ -64,9 +82,9 @@ def duration_words(seconds: float) -> str:
     minutes, secs = divmod(total, 60)
     parts = []
     if minutes:
-        parts.append(_plural(minutes, "minute"))
+        parts.append(ngettext("%(num)s minute", "%(num)s minutes", minutes))
     if secs or not minutes:
-        parts.append(_plural(secs, "second"))
+        parts.append(ngettext("%(num)s second", "%(num)s seconds", secs))
     return " ".join(parts)
 
 

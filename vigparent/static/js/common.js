@@ -10,6 +10,23 @@
     return meta ? meta.getAttribute("content") : "";
   };
 
+  /* The page's words in the family's language: the server puts a table from the same
+   * catalogues as the pages into <script id="vig-words"> (i18n.script_words). English pages
+   * carry none, so the English given here is the answer. `%(name)s` in the words is filled
+   * from `vars`, as in the templates (a translation may move it). */
+  /** @type {Record<string, string> | null} */
+  let words = null;
+  vig.t = function (english, vars) {
+    if (words === null) {
+      const island = document.getElementById("vig-words");
+      try { words = island ? JSON.parse(island.textContent || "{}") : {}; } catch { words = {}; }
+    }
+    const table = /** @type {Record<string, string>} */ (words);
+    const said = Object.prototype.hasOwnProperty.call(table, english) ? table[english] : english;
+    if (!vars) return said;
+    return said.replace(/%\((\w+)\)s/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+  };
+
   vig.fetchJSON = async function (url, options) {
     const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
     opts.headers = Object.assign({ "X-CSRFToken": vig.csrfToken(), Accept: "application/json" }, opts.headers);

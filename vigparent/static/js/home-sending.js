@@ -6,6 +6,8 @@
 (function () {
   "use strict";
   const vig = /** @type {Vig} */ (window.vig);
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
   const box = document.getElementById("home-sending");
   if (!box || !vig || !vig.store || !vig.describeRecording) return;
   const words = box.querySelector("[data-sending-words]");
@@ -19,10 +21,10 @@
     if (!waiting.length) return;
     const first = waiting[0];
     const said = vig.describeRecording(first, null);
-    const more = waiting.length > 1 ? " " + (waiting.length - 1) + " more will follow." : "";
+    const more = waiting.length > 1 ? " " + t("%(count)s more will follow.", { count: waiting.length - 1 }) : "";
     words.textContent = (said.progress !== undefined
-      ? "Your video is sending: " + said.progress + " % so far."
-      : "Your video is waiting to send. It will send by itself.") + more;
+      ? t("Your video is sending: %(percent)s so far.", { percent: said.progress + " %" })
+      : t("Your video is waiting to send. It will send by itself.")) + more;
   }
 
   window.addEventListener("vig:recordings", refresh);

@@ -8,6 +8,8 @@
 (function () {
   "use strict";
   const vig = /** @type {Vig} */ (window.vig = window.vig || {});
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
 
   /* {text, icon, tone, done} for a local record and/or the server's status of it. */
   vig.describeRecording = function (rec, server) {
@@ -16,31 +18,31 @@
     const pct = () => (vig.uploader ? vig.uploader.percent(rec) : 0);
     switch (rec.state) {
       case "recording":
-        return { text: "Filming now…", icon: "●", tone: "busy" };
+        return { text: t("Filming now…"), icon: "●", tone: "busy" };
       case "copying":
-        return { text: "Saving a copy on this phone…", icon: "…", tone: "busy" };
+        return { text: t("Saving a copy on this phone…"), icon: "…", tone: "busy" };
       case "review":
         return rec.interrupted
-          ? { text: "Filming was interrupted, but it was saved. Watch it, then send it.", icon: "!", tone: "todo" }
-          : { text: "Not sent yet. Watch it, then tap Send.", icon: "!", tone: "todo" };
+          ? { text: t("Filming was interrupted, but it was saved. Watch it, then send it."), icon: "!", tone: "todo" }
+          : { text: t("Not sent yet. Watch it, then tap Send."), icon: "!", tone: "todo" };
       case "broken":
-        return { text: "This copy did not finish saving. Please film it or choose it again.", icon: "✕", tone: "problem" };
+        return { text: t("This copy did not finish saving. Please film it or choose it again."), icon: "✕", tone: "problem" };
       case "queued":
         return online
-          ? { text: "Waiting to send…", icon: "…", tone: "wait" }
-          : { text: "Waiting for signal. It will send by itself.", icon: "…", tone: "wait" };
+          ? { text: t("Waiting to send…"), icon: "…", tone: "wait" }
+          : { text: t("Waiting for signal. It will send by itself."), icon: "…", tone: "wait" };
       case "uploading":
-        if (!online) return { text: "Waiting for signal. It will send by itself.", icon: "…", tone: "wait" };
-        return { text: "Sending… " + pct() + " %", icon: "↑", tone: "busy", progress: pct() };
+        if (!online) return { text: t("Waiting for signal. It will send by itself."), icon: "…", tone: "wait" };
+        return { text: t("Sending… ") + pct() + " %", icon: "↑", tone: "busy", progress: pct() };
       case "verifying":
-        return { text: "Sent. Checking it arrived safely…", icon: "↑", tone: "busy" };
+        return { text: t("Sent. Checking it arrived safely…"), icon: "↑", tone: "busy" };
       case "sent":
         return Object.assign(describeServer(server || { status: rec.serverStatus }), { done: true });
       case "problem":
-        if (rec.blocked) return { text: "Not sent yet. " + (rec.error || ""), icon: "!", tone: "problem" };
-        return { text: "Problem — we will try again. " + (rec.error || ""), icon: "!", tone: "problem" };
+        if (rec.blocked) return { text: t("Not sent yet. ") + (rec.error || ""), icon: "!", tone: "problem" };
+        return { text: t("Problem — we will try again. ") + (rec.error || ""), icon: "!", tone: "problem" };
       case "rejected":
-        return { text: "This video can't be sent. " + (rec.error || ""), icon: "✕", tone: "problem" };
+        return { text: t("This video can't be sent. ") + (rec.error || ""), icon: "✕", tone: "problem" };
       default:
         return { text: "", icon: "", tone: "wait" };
     }
@@ -49,13 +51,13 @@
   function describeServer(server) {
     const status = server && server.status;
     if (status === "rejected") {
-      return { text: "Sent, but it can't be used. " + (server.reason || ""), icon: "✕", tone: "problem", done: true };
+      return { text: t("Sent, but it can't be used. ") + (server.reason || ""), icon: "✕", tone: "problem", done: true };
     }
-    if (status === "ready") return { text: "Sent. Your practitioner has it.", icon: "✓", tone: "ok", done: true };
+    if (status === "ready") return { text: t("Sent. Your practitioner has it."), icon: "✓", tone: "ok", done: true };
     if (status === "uploading") {
-      return { text: "Not finished sending from this phone or another one.", icon: "…", tone: "wait" };
+      return { text: t("Not finished sending from this phone or another one."), icon: "…", tone: "wait" };
     }
-    return { text: "Sent. Your practitioner will see it soon.", icon: "✓", tone: "ok", done: true };
+    return { text: t("Sent. Your practitioner will see it soon."), icon: "✓", tone: "ok", done: true };
   }
 
   const list = document.getElementById("vig-pending");
@@ -90,8 +92,9 @@
 
   function titleFor(rec, server) {
     const when = rec ? rec.recordedAt || rec.createdAt : server && Date.parse(server.recorded_at || server.created_at || "");
-    const verb = rec && rec.source === "file" ? "Chosen " : "Filmed ";
-    return when ? verb + vig.fmt.when(when) : "A video you sent";
+    if (!when) return t("A video you sent");
+    const said = { when: vig.fmt.when(when) };
+    return rec && rec.source === "file" ? t("Chosen %(when)s", said) : t("Filmed %(when)s", said);
   }
 
   function actionsFor(rec) {
@@ -99,22 +102,22 @@
     const id = rec.id;
     if (confirming.has(id)) {
       return [
-        node("p", { class: "vid-confirm-question", text: "Delete this video for good? It has not been sent." }),
-        button("Yes, delete it", "delete-yes", id, "button-danger"),
-        button("No, keep it", "delete-no", id),
+        node("p", { class: "vid-confirm-question", text: t("Delete this video for good? It has not been sent.") }),
+        button(t("Yes, delete it"), "delete-yes", id, "button-danger"),
+        button(t("No, keep it"), "delete-no", id),
       ];
     }
     const out = [];
     if (rec.state === "review") {
-      out.push(node("a", { class: "button button-primary", href: recordUrl + "?review=" + encodeURIComponent(id), text: "Watch and send" }));
+      out.push(node("a", { class: "button button-primary", href: recordUrl + "?review=" + encodeURIComponent(id), text: t("Watch and send") }));
     } else if (rec.state === "problem" && rec.mismatch) {
-      out.push(button("Send again", "send-again", id, "button-primary"));
+      out.push(button(t("Send again"), "send-again", id, "button-primary"));
     } else if ((rec.state === "queued" || rec.state === "problem") && !vig.uploader.isRunning(id) &&
         navigator.onLine !== false) {
-      out.push(button("Send now", "send", id, "button-primary"));
+      out.push(button(t("Send now"), "send", id, "button-primary"));
     }
     if (["review", "queued", "problem", "rejected", "broken"].includes(rec.state)) {
-      out.push(button(rec.state === "rejected" || rec.state === "broken" ? "Delete from this phone" : "Delete", "delete", id));
+      out.push(button(rec.state === "rejected" || rec.state === "broken" ? t("Delete from this phone") : t("Delete"), "delete", id));
     }
     return out;
   }
@@ -134,7 +137,7 @@
         node("span", { class: "vid-words", text: words.text }),
       ]),
       words.progress !== undefined
-        ? node("progress", { class: "vid-progress", max: "100", value: String(words.progress), "aria-label": "Sent so far", text: words.progress + " %" })
+        ? node("progress", { class: "vid-progress", max: "100", value: String(words.progress), "aria-label": t("Sent so far"), text: words.progress + " %" })
         : null,
     ]);
     const actions = actionsFor(rec);
@@ -164,20 +167,24 @@
   // No browser sends from a closed app: the service worker cannot run tus, and only Chromium
   // has Background Sync even to wake it. So the parent is told to keep the app open.
   function keepOpen(waiting) {
-    return (waiting === 1 ? " It sends by itself" : " They send by themselves") +
-      " while this app is open. If you close the app, open it again when you have signal.";
+    return " " + (waiting === 1
+      ? t("It sends by itself while this app is open. If you close the app, open it again when you have signal.")
+      : t("They send by themselves while this app is open. If you close the app, open it again when you have signal."));
   }
 
   function summarise(local) {
     const waiting = waitingCount(local);
     if (navigator.onLine === false) {
       return waiting
-        ? "No signal right now. " + (waiting === 1 ? "Your video is" : "Your videos are") +
-          " safe on this phone." + keepOpen(waiting)
-        : "No signal right now.";
+        ? t("No signal right now. ") +
+          (waiting === 1 ? t("Your video is safe on this phone.") : t("Your videos are safe on this phone.")) +
+          keepOpen(waiting)
+        : t("No signal right now.");
     }
-    if (!waiting) return "Everything you filmed has been sent.";
-    return (waiting === 1 ? "1 video is waiting to be sent." : waiting + " videos are waiting to be sent.") + keepOpen(waiting);
+    if (!waiting) return t("Everything you filmed has been sent.");
+    return (waiting === 1
+      ? t("1 video is waiting to be sent.")
+      : t("%(count)s videos are waiting to be sent.", { count: waiting })) + keepOpen(waiting);
   }
 
   /* Where the browser has not promised to keep our storage (Safari deletes a website's data
@@ -263,7 +270,7 @@
     if (action === "send") {
       target.disabled = true;
       if (navigator.onLine === false) {
-        summary.textContent = "No signal yet. It will send by itself when there is signal.";
+        summary.textContent = t("No signal yet. It will send by itself when there is signal.");
       }
       vig.uploader.start(id);
     } else if (action === "send-again") {

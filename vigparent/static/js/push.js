@@ -4,6 +4,8 @@
 (function () {
   "use strict";
   const vig = window.vig || {};
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
   const box = document.querySelector("[data-push]");
   if (!box || !vig.fetchJSON) return;
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) return;
@@ -41,7 +43,7 @@
     try {
       const permission = await Notification.requestPermission();
       if (permission !== "granted") {
-        show(false, "Your phone said no. You can turn them on in your phone's Settings.");
+        show(false, t("Your phone said no. You can turn them on in your phone's Settings."));
         return;
       }
       const reg = await navigator.serviceWorker.ready;
@@ -49,12 +51,12 @@
       const answer = await post(box.getAttribute("data-push-subscribe"), sub.toJSON());
       if (!answer.ok) {
         await sub.unsubscribe();
-        show(false, "That did not work. Please try again later.");
+        show(false, t("That did not work. Please try again later."));
         return;
       }
-      show(true, "Notifications are on for this phone.");
+      show(true, t("Notifications are on for this phone."));
     } catch {
-      show(false, "This phone can't get notifications from here. We will send texts instead, if we have your number.");
+      show(false, t("This phone can't get notifications from here. We will send texts instead, if we have your number."));
     } finally {
       on.disabled = false;
     }
@@ -68,7 +70,7 @@
         await post(box.getAttribute("data-push-forget"), { endpoint: sub.endpoint });
         await sub.unsubscribe();
       }
-      show(false, "Notifications are off for this phone.");
+      show(false, t("Notifications are off for this phone."));
     } catch {
       show(false, "");
     } finally {

@@ -11,6 +11,8 @@
   "use strict";
   const root = document.getElementById("vig-recorder");
   const vig = /** @type {Vig} */ (window.vig);
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
   if (!root || !vig || !vig.store) return;
 
   const $ = (id) => document.getElementById(id);
@@ -84,7 +86,7 @@
   async function startCamera() {
     stopCamera();
     show(el.cameraMsg, true);
-    say(el.cameraMsg, "Turning the camera on…");
+    say(el.cameraMsg, t("Turning the camera on…"));
     // At most 1280 on the long side whichever way the phone is held: 720p, no bigger.
     const video = {
       facingMode: { ideal: facing },
@@ -126,14 +128,14 @@
   function cameraFailed(err) {
     const name = err && err.name;
     const blocked = name === "NotAllowedError" || name === "SecurityError";
-    let text = "The camera did not start. You can use the buttons below instead.";
-    if (!err) text = "Filming in this app does not work on this phone. Please use the buttons below.";
+    let text = t("The camera did not start. You can use the buttons below instead.");
+    if (!err) text = t("Filming in this app does not work on this phone. Please use the buttons below.");
     if (name === "NotAllowedError" || name === "SecurityError") {
-      text = "The camera is blocked. Allow the camera for this app in your phone's settings, or use the buttons below.";
+      text = t("The camera is blocked. Allow the camera for this app in your phone's settings, or use the buttons below.");
     } else if (name === "NotFoundError" || name === "OverconstrainedError") {
-      text = "We could not find a camera. You can use the buttons below instead.";
+      text = t("We could not find a camera. You can use the buttons below instead.");
     } else if (name === "NotReadableError") {
-      text = "Another app has the camera. Close it and come back, or use the buttons below.";
+      text = t("Another app has the camera. Close it and come back, or use the buttons below.");
     }
     say(el.cameraMsg, text);
     show(el.cameraMsg, true);
@@ -141,13 +143,13 @@
     // One clear message with the way that works first (CSS moves the fallback up).
     const problem = document.getElementById("rec-blocked");
     if (!problem) return;
-    problem.querySelector("h2").textContent = blocked ? "The camera is blocked" : "The camera did not start";
-    let why = "The camera did not start.";
-    if (!err) why = "Filming in this app does not work on this phone.";
-    else if (blocked) why = "This browser is not allowed to use the camera.";
-    else if (name === "NotFoundError" || name === "OverconstrainedError") why = "We could not find a camera.";
-    else if (name === "NotReadableError") why = "Another app has the camera. Close that app first.";
-    say(document.getElementById("rec-blocked-msg"), why + " You can still film with your phone's camera app, above.");
+    problem.querySelector("h2").textContent = blocked ? t("The camera is blocked") : t("The camera did not start");
+    let why = t("The camera did not start.");
+    if (!err) why = t("Filming in this app does not work on this phone.");
+    else if (blocked) why = t("This browser is not allowed to use the camera.");
+    else if (name === "NotFoundError" || name === "OverconstrainedError") why = t("We could not find a camera.");
+    else if (name === "NotReadableError") why = t("Another app has the camera. Close that app first.");
+    say(document.getElementById("rec-blocked-msg"), why + " " + t("You can still film with your phone's camera app, above."));
     show(problem.querySelector("[data-steps-for=blocked]"), blocked);
     problem.querySelectorAll("[data-platform]").forEach((/** @type {HTMLElement} */ ol) => show(ol, ol.dataset.platform === platform()));
     show(problem, true);
@@ -165,7 +167,7 @@
     say(el.clock, vig.fmt.clock(s));
     if (s >= NUDGE_S && !session.nudged) {
       session.nudged = true;
-      say(el.note, "5 minutes filmed. That's plenty — stop when you're ready. It stops by itself at 10 minutes.");
+      say(el.note, t("5 minutes filmed. That's plenty — stop when you're ready. It stops by itself at 10 minutes."));
     }
     if (s >= MAX_S) stopFilming("limit");
   }
@@ -199,7 +201,7 @@
       recorder = new MediaRecorder(stream, options);
     } catch (err) {
       vig.reportError("caught", err);
-      say(el.note, "Filming does not work in this app on this phone. Please use the buttons below.");
+      say(el.note, t("Filming does not work in this app on this phone. Please use the buttons below."));
       el.start.disabled = false;
       return;
     }
@@ -213,8 +215,8 @@
     } catch (err) {
       release();
       say(el.note, err instanceof vig.StorageFullError
-        ? "Your phone is full. Free up some space (old videos, photos or apps), then try again."
-        : "This phone would not let us save a video. Please try again.");
+        ? t("Your phone is full. Free up some space (old videos, photos or apps), then try again.")
+        : t("This phone would not let us save a video. Please try again."));
       el.start.disabled = false;
       return;
     }
@@ -262,7 +264,7 @@
     s.duration = elapsedSeconds();
     el.stop.disabled = true;
     clearInterval(s.timer);
-    say(el.note, "Saving…");
+    say(el.note, t("Saving…"));
     try {
       if (s.recorder.state !== "inactive") s.recorder.stop();
       else finishFilming(s);
@@ -272,11 +274,11 @@
   }
 
   const STOP_WORDS = {
-    limit: "10 minutes filmed, so filming stopped by itself. Well done!",
-    full: "Your phone is full, so filming stopped. We kept the first %s.",
-    write: "This phone stopped saving, so filming stopped. We kept the first %s.",
-    camera: "The camera stopped, so filming stopped. We kept the first %s.",
-    error: "Filming stopped by itself. We kept the first %s.",
+    limit: t("10 minutes filmed, so filming stopped by itself. Well done!"),
+    full: t("Your phone is full, so filming stopped. We kept the first %s."),
+    write: t("This phone stopped saving, so filming stopped. We kept the first %s."),
+    camera: t("The camera stopped, so filming stopped. We kept the first %s."),
+    error: t("Filming stopped by itself. We kept the first %s."),
   };
 
   async function finishFilming(s) {
@@ -298,7 +300,7 @@
     if (!rec || !rec.size) {
       await vig.store.remove(s.id).catch(() => {});
       if (s.reason === "full") {
-        say(el.note, "Your phone is full, so nothing could be saved. Free up some space, then try again.");
+        say(el.note, t("Your phone is full, so nothing could be saved. Free up some space, then try again."));
         el.start.disabled = !stream;
       } else {
         filmingFailed();
@@ -318,8 +320,8 @@
    * recorder cannot make a video file). Say so plainly and point at the phone's own camera
    * app, which always works: its video is chosen and sent in the same way. */
   function filmingFailed() {
-    say(el.note, "Filming did not work on this phone, so nothing was saved. " +
-      "Please film with your phone's camera app instead, with the button at the top.");
+    say(el.note, t("Filming did not work on this phone, so nothing was saved. ") +
+      t("Please film with your phone's camera app instead, with the button at the top."));
     el.fallback.classList.add("is-recommended");
     // The way that works comes first; filming here again stays possible, but not the big button.
     root.classList.add("filming-failed");
@@ -352,7 +354,7 @@
     const rec = await vig.store.get(id);
     if (!rec || !rec.size || rec.state === "sent") {
       await showCamera();
-      if (rec && rec.state === "sent") say(el.note, "That video has already been sent.");
+      if (rec && rec.state === "sent") say(el.note, t("That video has already been sent."));
       return;
     }
     stopCamera();
@@ -369,10 +371,10 @@
     el.playback.src = reviewUrl;
     const parts = [];
     if (rec.durationMs) parts.push(vig.fmt.duration(rec.durationMs));
-    parts.push("saved on this phone");
+    parts.push(t("saved on this phone"));
     say(el.reviewMeta, parts.join(" · "));
     say(el.reviewNote, message || (rec.interrupted
-      ? "Filming was interrupted, but what you filmed was saved."
+      ? t("Filming was interrupted, but what you filmed was saved.")
       : ""));
     show(el.reviewNote, !!el.reviewNote.textContent);
     // Back to the top: filming may have scrolled the page, and Send must be in view at once.
@@ -421,7 +423,7 @@
     if (id) await vig.store.remove(id);
     el.discardYes.disabled = false;
     await showCamera();
-    say(el.note, "Deleted. Nothing was sent.");
+    say(el.note, t("Deleted. Nothing was sent."));
   });
 
   // ---------------------------------------------------------------- sending
@@ -434,7 +436,7 @@
     el.sendingProgress.value = pct;
     el.sendingProgress.textContent = pct + " %";
     root.classList.toggle("is-sent", !!words.done);
-    say(el.sendingHeading, words.done ? "Sent. Thank you!" : "Sending your video");
+    say(el.sendingHeading, words.done ? t("Sent. Thank you!") : "Sending your video");
   }
 
   function showSending(id) {
@@ -458,16 +460,16 @@
     if (!file || importing) return;
     input.value = "";
     if (file.type && !file.type.startsWith("video/")) {
-      say(el.fileStatus, "That is not a video. Please choose a video.");
+      say(el.fileStatus, t("That is not a video. Please choose a video."));
       return;
     }
     if (file.size > vig.config.maxBytes) {
-      say(el.fileStatus, "That video is too big to send. Please choose one of 10 minutes or less.");
+      say(el.fileStatus, t("That video is too big to send. Please choose one of 10 minutes or less."));
       return;
     }
     const free = await vig.storageSpace.free();
     if (free !== null && free < file.size + 20e6) {
-      say(el.fileStatus, "Your phone is too full to keep a copy of this video. Free up some space, then try again.");
+      say(el.fileStatus, t("Your phone is too full to keep a copy of this video. Free up some space, then try again."));
       return;
     }
     vig.storageSpace.persist();
@@ -486,7 +488,7 @@
       for (let offset = 0, seq = 0; offset < file.size; offset += FILE_CHUNK, seq++) {
         const buffer = await vig.readBlob(file.slice(offset, offset + FILE_CHUNK));
         await vig.store.appendChunk(id, seq, buffer);
-        say(el.fileStatus, "Saving a copy on this phone… " + Math.floor((100 * (offset + buffer.byteLength)) / file.size) + " %");
+        say(el.fileStatus, t("Saving a copy on this phone… ") + Math.floor((100 * (offset + buffer.byteLength)) / file.size) + " %");
       }
       await vig.store.update(id, { state: "review" });
       importing = null;
@@ -499,8 +501,8 @@
       copied();
       await vig.store.remove(id).catch(() => {});
       say(el.fileStatus, err instanceof vig.StorageFullError
-        ? "Your phone is full, so the video could not be saved here. Free up some space, then try again."
-        : "That video could not be saved on this phone. Please try again.");
+        ? t("Your phone is full, so the video could not be saved here. Free up some space, then try again.")
+        : t("That video could not be saved on this phone. Please try again."));
     }
   }
   el.fileCamera.addEventListener("change", () => importFile(el.fileCamera));
@@ -521,8 +523,7 @@
 
   vig.storageSpace.free().then((free) => {
     if (free === null || free >= LOW_BYTES) return;
-    say(el.space, "Your phone is nearly full (about " + vig.fmt.mb(free) + " free). " +
-      "10 minutes of video needs about 75 MB. Free up some space before you film.");
+    say(el.space, t("Your phone is nearly full (about %(free)s free). 10 minutes of video needs about 75 MB. Free up some space before you film.", { free: vig.fmt.mb(free) }));
     show(el.space, true);
   });
 

@@ -3,6 +3,9 @@
  * Without this script the browser's own controls are shown instead. */
 (function () {
   "use strict";
+  const vig = /** @type {Vig} */ (window.vig = window.vig || {});
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
 
   function clock(t, round) {
     if (!isFinite(t) || t < 0) t = 0;
@@ -33,10 +36,10 @@
       const d = isFinite(video.duration) && video.duration > 0 ? video.duration : expected;
       if (d && seek.max !== String(d)) seek.max = String(d);
       if (!dragging) seek.value = String(video.currentTime);
-      const said = clock(video.currentTime) + " of " + clock(d, true);
+      const said = t("%(now)s of %(total)s", { now: clock(video.currentTime), total: clock(d, true) });
       time.textContent = said;
       seek.setAttribute("aria-valuetext", said);
-      playLabel.textContent = video.paused ? "Play" : "Pause";
+      playLabel.textContent = video.paused ? t("Play") : t("Pause");
       bigPlay.hidden = !video.paused;
     }
 

@@ -6,6 +6,8 @@
 (function () {
   "use strict";
   const vig = /** @type {Vig} */ (window.vig = window.vig || {});
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
   // Worth retrying: a conflict or lock (another tab, a resumed PATCH), a damaged chunk (460).
   const RETRYABLE = new Set([409, 423, 460]);
   const SENDABLE = new Set(["queued", "uploading", "problem", "verifying"]);
@@ -14,12 +16,12 @@
   const STALE_MS = 15 * 1000;
 
   const WORDS = {
-    signedOut: "Please open the link your practitioner sent you. Then it will send.",
-    generic: "Something went wrong sending this video. It is still safe on this phone.",
-    dropped: "The signal dropped. We will try again soon.",
-    server: "Something went wrong on our side. We will try again soon.",
-    phone: "This phone could not read the saved video. Please film it again.",
-    mismatch: "It did not arrive whole. Your video is still safe on this phone. Tap “Send again”.",
+    signedOut: t("Please open the link your practitioner sent you. Then it will send."),
+    generic: t("Something went wrong sending this video. It is still safe on this phone."),
+    dropped: t("The signal dropped. We will try again soon."),
+    server: t("Something went wrong on our side. We will try again soon."),
+    phone: t("This phone could not read the saved video. Please film it again."),
+    mismatch: t("It did not arrive whole. Your video is still safe on this phone. Tap “Send again”."),
   };
 
   /* Status (0: no answer), code and message of a failed request: a tus error or a status one. */

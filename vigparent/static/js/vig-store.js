@@ -400,9 +400,17 @@
   };
 
   // ---- words and numbers a parent reads
-  // The same words as the server's say_when (families/service.py): "Monday 30 November at 2:33pm".
-  const day = new Intl.DateTimeFormat("en-GB", { weekday: "long", day: "numeric", month: "long" });
+  // The same words as the server's say_when (families/service.py): "Monday 30 November at 2:33pm"
+  // in English; in another language its own day and month names and the 24-hour clock.
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
+  const lang = (document.documentElement && document.documentElement.lang) || "en-GB";
+  const english = lang === "en-GB";
+  const day = new Intl.DateTimeFormat(lang, { weekday: "long", day: "numeric", month: "long" });
+  const clock24 = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const oneDecimal = (n) => (english ? n.toFixed(1) : n.toLocaleString(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }));
   const sayTime = (d) => {
+    if (!english) return clock24.format(d);
     const hour = d.getHours() % 12 || 12;
     const suffix = d.getHours() < 12 ? "am" : "pm";
     return d.getMinutes() ? hour + ":" + String(d.getMinutes()).padStart(2, "0") + suffix : hour + suffix;
@@ -411,7 +419,7 @@
     mb(bytes) {
       const mb = (bytes || 0) / 1e6;
       if (mb >= 100) return Math.round(mb) + " MB";
-      return (mb < 0.1 && mb > 0 ? 0.1 : mb).toFixed(1) + " MB";
+      return oneDecimal(mb < 0.1 && mb > 0 ? 0.1 : mb) + " MB";
     },
     clock(seconds) {
       const s = Math.max(0, Math.floor(seconds));
@@ -419,18 +427,19 @@
     },
     duration(ms) {
       const s = Math.round((ms || 0) / 1000);
-      const words = (n, one) => n + " " + one + (n === 1 ? "" : "s");
-      if (s < 60) return words(s, "second");
-      return words(Math.floor(s / 60), "minute") + (s % 60 ? " " + words(s % 60, "second") : "");
+      const seconds = (n) => (n === 1 ? t("1 second") : t("%(count)s seconds", { count: n }));
+      const minutes = (n) => (n === 1 ? t("1 minute") : t("%(count)s minutes", { count: n }));
+      if (s < 60) return seconds(s);
+      return minutes(Math.floor(s / 60)) + (s % 60 ? " " + seconds(s % 60) : "");
     },
     when(ts) {
       const d = new Date(ts);
       const today = new Date();
       const yesterday = new Date(Date.now() - 864e5);
-      const at = " at " + sayTime(d);
-      if (d.toDateString() === today.toDateString()) return "today" + at;
-      if (d.toDateString() === yesterday.toDateString()) return "yesterday" + at;
-      return day.format(d).replace(",", "") + at;
+      const time = sayTime(d);
+      if (d.toDateString() === today.toDateString()) return t("today at %(time)s", { time: time });
+      if (d.toDateString() === yesterday.toDateString()) return t("yesterday at %(time)s", { time: time });
+      return t("%(date)s at %(time)s", { date: day.format(d).replace(",", ""), time: time });
     },
   };
 

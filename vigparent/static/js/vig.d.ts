@@ -89,6 +89,8 @@ interface RecordingStore {
 
 interface Vig {
   // common.js
+  /** The English words in the page's language (common.js; from the same catalogues as the pages). */
+  t?(english: string, vars?: Record<string, string | number>): string;
   csrfToken?(): string;
   fetchJSON?(url: string, options?: RequestInit): Promise<{ ok: boolean; status: number; body: any }>;
   reportError?(kind: string, error?: any): null;

@@ -17,22 +17,24 @@
 (function () {
   "use strict";
   const vig = /** @type {Vig} */ (window.vig = window.vig || {});
+  /** In the page's language (common.js). @param {string} english @param {Record<string, string | number>} [vars] */
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
   const PENDING_KEY = "vig.withdrawal.pending";
   const WIPED_KEY = "vig.withdrawal.wiped"; // how many phone videos went, for the receipt
   const LOCAL_DB = "vig-local"; // vig-store.js's database
   const WORDS = {
-    deleting: "Deleting your videos…",
-    queued:
+    deleting: t("Deleting your videos…"),
+    queued: t(
       "You asked to stop. The videos on this phone are deleted. You are offline, so we will " +
       "delete the videos we hold as soon as this phone has signal again. You don't need to do " +
-      "anything else. Opening this app again when you have signal helps.",
-    sending: "You asked to stop. Sending your request now…",
+      "anything else. Opening this app again when you have signal helps."),
+    sending: t("You asked to stop. Sending your request now…"),
     refused:
-      "The videos on this phone are deleted, but we could not send your request to stop. " +
-      "Please tell your practitioner that you want to stop.",
-    localGone: (n) =>
-      "We also deleted " + n + (n === 1 ? " video that was" : " videos that were") +
-      " still waiting on this phone.",
+      t("The videos on this phone are deleted, but we could not send your request to stop. ") +
+      t("Please tell your practitioner that you want to stop."),
+    localGone: (n) => (n === 1
+      ? t("We also deleted 1 video that was still waiting on this phone.")
+      : t("We also deleted %(count)s videos that were still waiting on this phone.", { count: n })),
   };
 
   function readPending() {

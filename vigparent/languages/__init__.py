@@ -1,0 +1,1 @@
+"""The family's language: the footer switcher, and each catalogue's translator review."""
