@@ -27,7 +27,8 @@ from vigparent.auth import service as auth_service
 from vigparent.db import Base
 from vigparent.families import service as family_service
 from vigparent.goals import service as goal_service
-from vigparent.models import FilmingPlace, User
+from vigparent.live import service as live_service
+from vigparent.models import Family, FilmingPlace, User
 
 # Data a page shows as it is: people's names, the family's label, the organisation, the brand,
 # and the language names in the footer switcher (each in its own language).
@@ -139,9 +140,18 @@ def test_parent_pages_have_no_english_left(pseudo_app: Flask, tmp_path: Path) ->
         "/goals/",
         "/withdrawal/videos",
         "/offline",
+        "/live/",
     ):
         _check(client, path)
     _check(client, "/no-such-page", 404)
+
+    # Watching together, live: the invitation on home and the phone's own room.
+    with pseudo_app.app_context():
+        family_row = db.session().get(Family, family_id)
+        live_service.start(family_row, family_row.practitioner)
+    home = _check(client, "/home/")
+    assert 'data-live-invite="/live/invitation">' in home  # shown, not hidden
+    _check(client, "/live/")
 
     # The phone scripts' words come from the same catalogue, every one of them translated.
     island = re.search(r'<script type="application/json" id="vig-words">(.*?)</script>', home)

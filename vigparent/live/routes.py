@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user
 
 from vigparent import access, assets
@@ -32,6 +33,7 @@ bp.before_request(require_role(Role.PRACTITIONER, Role.PARENT))
 
 assets.register("live_sync_js", "js/live-sync.js")
 assets.register("live_lead_js", "js/live-lead.js", after=("common_js", "live_sync_js"))
+assets.register("live_invite_js", "js/live-invite.js")
 assets.register(
     "live_parent_js",
     "js/live-parent.js",
@@ -75,6 +77,12 @@ def parent_room() -> Any:
         max_seconds=capture.MAX_SECONDS,
         low_storage_bytes=capture.LOW_STORAGE_BYTES,
     )
+
+
+@bp.get("/invitation")
+def invitation() -> Any:
+    """Whether the parent's practitioner has a live review open now (for the home page)."""
+    return {"open": service.open_review(_own_family()) is not None}
 
 
 @bp.get("/families/<int:family_id>")
@@ -164,10 +172,10 @@ def _open(family_id: int, *roles: Role) -> tuple[Family, Any]:
 def _json(review: Any) -> dict[str, Any]:
     """The posted JSON object, once the review is known to be open."""
     if review is None:
-        raise service.LiveProblem("This live review has ended.", 404)
+        raise service.LiveProblem(gettext("This live review has ended."), 404)
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise service.LiveProblem("That was not understood.")
+        raise service.LiveProblem(gettext("That was not understood."))
     return data
 
 
@@ -176,7 +184,7 @@ def command(family_id: int) -> Any:
     family, review = _open(family_id, Role.PRACTITIONER)
     try:
         if review is None:
-            raise service.LiveProblem("This live review has ended.", 404)
+            raise service.LiveProblem(gettext("This live review has ended."), 404)
         cmd = service.parse_command(request.get_json(silent=True))
         review = service.command(review, family, cmd)
     except service.LiveProblem as e:
@@ -222,7 +230,7 @@ def noticed(family_id: int) -> Any:
     family, review = _open(family_id, Role.PARENT)
     try:
         if review is None:
-            raise service.LiveProblem("This live review has ended.", 404)
+            raise service.LiveProblem(gettext("This live review has ended."), 404)
         mark = service.notice(review, family, current_user, request.get_json(silent=True))
     except service.LiveProblem as e:
         return _answer(e)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import delete, select, update
 
 from vigparent import audit, clock, db
@@ -85,7 +86,7 @@ def open_review(family: Family) -> LiveReview | None:
 def require_open(family: Family) -> LiveReview:
     review = open_review(family)
     if review is None:
-        raise LiveProblem("This live review has ended.", 404)
+        raise LiveProblem(gettext("This live review has ended."), 404)
     return review
 
 
@@ -263,9 +264,9 @@ def ask_to_film(review: LiveReview, family: Family, by: User, ask: Any) -> LiveR
 def answer_film(review: LiveReview, family: Family, by: User, answer: Any) -> LiveReview:
     """What the parent did with the request: not now, filming, or stopped. Commits."""
     if answer not in FILM_ANSWERS:
-        raise LiveProblem("That answer was not understood.")
+        raise LiveProblem(gettext("That answer was not understood."))
     if review.film_asked_at is None:
-        raise LiveProblem("There is no request to film now.", 409)
+        raise LiveProblem(gettext("There is no request to film now."), 409)
     review.film_answer = answer
     audit.record("live_film_answered", actor=by, family=family, detail=answer)
     if answer in ("not_now", "stopped"):
@@ -282,13 +283,13 @@ def answer_film(review: LiveReview, family: Family, by: User, answer: Any) -> Li
 def notice(review: LiveReview, family: Family, user: User, data: Any) -> LiveNotice:
     """Mark a moment of a clip for the practitioner's timeline. Commits, then publishes."""
     if not isinstance(data, dict) or not _is_int(data.get("clip")):
-        raise LiveProblem("That was not understood.")
+        raise LiveProblem(gettext("That was not understood."))
     at: Any = data.get("time")
     if not _is_number(at):
-        raise LiveProblem("That was not understood.")
+        raise LiveProblem(gettext("That was not understood."))
     clip = next((c for c in clips_of(review, family) if c.id == data["clip"]), None)
     if clip is None:
-        raise LiveProblem("That clip is not in this review.")
+        raise LiveProblem(gettext("That clip is not in this review."))
     length = max(0.0, clip.end_s - clip.start_s)
     mark = LiveNotice(
         review_id=review.id,

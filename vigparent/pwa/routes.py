@@ -89,7 +89,8 @@ def offline() -> Any:
 
 # Bundles every parent page loads (base.html + templates/capture/_parent_head.html).
 # withdrawal_js: a withdrawal tapped offline is queued and sent from whatever page is open.
-# record_js, install_js and push_js: the shell pages that use them must work offline too.
+# record_js, install_js, push_js and live_invite_js: the shell pages that use them must work
+# offline too.
 SHELL_BUNDLES = (
     "css",
     "common_js",
@@ -98,6 +99,7 @@ SHELL_BUNDLES = (
     "record_js",
     "install_js",
     "push_js",
+    "live_invite_js",
 )
 # The parent's pages that must open with no signal. Other pages fall back to /offline.
 # consent.privacy holds the withdrawal button, which must work offline too (DESIGN.md §7).

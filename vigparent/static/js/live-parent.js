@@ -13,6 +13,7 @@
   const vig = /** @type {Vig} */ (window.vig);
   if (!root || !vig || !vig.liveSync) return;
   const sync = vig.liveSync;
+  const t = (english, vars) => (vig.t ? vig.t(english, vars) : english);
   const serverClock = sync.serverClock();
   const base = root.dataset.base || "";
   const me = root.dataset.me || "";
@@ -52,7 +53,7 @@
     const wanted = clips.slice().sort((a, b) => Number(b.id === (state && state.clip)) - Number(a.id === (state && state.clip)));
     for (const clip of wanted) {
       if (copies.has(clip.id)) continue;
-      say(el.ready, "Getting your clips ready: " + (copies.size + 1) + " of " + clips.length + "…");
+      say(el.ready, t("Getting your clips ready: %(done)s of %(all)s…", { done: copies.size + 1, all: clips.length }));
       try {
         const response = await fetch(clip.url, { credentials: "same-origin" });
         if (!response.ok) throw new Error("clip fetch " + response.status);
@@ -65,7 +66,7 @@
     }
     fetching = false;
     const all = clips.every((c) => copies.has(c.id));
-    say(el.ready, all ? "Your clips are ready on this phone." : "Some clips will play over the internet.");
+    say(el.ready, all ? t("Your clips are ready on this phone.") : t("Some clips will play over the internet."));
     root.dataset.copies = String(copies.size);
   }
 
@@ -135,7 +136,7 @@
 
   function showPresent(/** @type {{id: string, role: string, name: string}[]} */ present) {
     const names = present.filter((p) => p.id !== me).map((p) => p.name);
-    say(el.present, names.length ? "Here now: " + names.join(", ") + " and you." : "Waiting for your practitioner…");
+    say(el.present, names.length ? t("Here now: %(names)s and you.", { names: names.join(", ") }) : t("Waiting for your practitioner…"));
   }
 
   // ------------------------------------------------------------ "I noticed something here"
@@ -145,10 +146,10 @@
     try {
       const answer = await sync.post(base + "/noticed", { clip: state.clip, time: video.currentTime });
       say(el.noticedSaid, answer.ok
-        ? "Thank you. Your practitioner can see the moment you chose."
-        : "That did not send. Please try again.");
+        ? t("Thank you. Your practitioner can see the moment you chose.")
+        : t("That did not send. Please try again."));
     } catch {
-      say(el.noticedSaid, "No signal right now. Please try again in a moment.");
+      say(el.noticedSaid, t("No signal right now. Please try again in a moment."));
     }
     el.noticed.disabled = false;
   });
