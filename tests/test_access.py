@@ -56,9 +56,11 @@ def test_parent_sees_only_their_own_family(make: Factory, app_ctx):
 LIVE_GET = {
     # path -> who gets 200 (everyone else signed in: 404; signed out: sent to sign in)
     "/live/": {"parent", "other_parent"},  # each parent's own room (the other has none open)
+    "/live/invitation": {"parent", "other_parent"},  # whether their own review is open
     "/live/families/{family}": {"practitioner"},
     "/live/families/{family}/events": {"practitioner", "parent"},
 }
+LIVE_PARENT_PAGES = {"/live/", "/live/invitation"}
 LIVE_POST = {
     # path -> (body, who may, their status)
     "/live/families/{family}/command": (
@@ -145,7 +147,10 @@ def test_live_review_routes_refuse_everyone_but_the_family_and_its_practitioner(
         client, token = client_for(role)
         for path, allowed in LIVE_GET.items():
             response = client.get(fill(path), buffered=False)
-            expected = 302 if role == "signed_out" else 200 if role in allowed else 404
+            # Signed out: a parent's page answers 401 (parents come in by their link, never
+            # a password), a staff page sends to the sign-in.
+            signed_out = 401 if path in LIVE_PARENT_PAGES else 302
+            expected = signed_out if role == "signed_out" else 200 if role in allowed else 404
             assert response.status_code == expected, (role, path, response.status_code)
             assert b"You waited" not in response.get_data(), (role, path)
             response.close()

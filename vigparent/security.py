@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # sign-in form (parents have no password).
 PARENT_BLUEPRINTS = {"parent", "capture", "consent", "review"}
 # Parents' pages in blueprints shared with staff.
-PARENT_ENDPOINTS = {"live.parent_room"}
+PARENT_ENDPOINTS = {"live.parent_room", "live.invitation"}
 
 
 def _parent_page() -> bool:

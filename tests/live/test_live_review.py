@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -27,6 +28,17 @@ def _start(app: Flask, login_as: Login, room: Room) -> tuple[FlaskClient, str]:
     return lead, token
 
 
+def _invited(phone: FlaskClient) -> bool:
+    """Whether the parent's home shows the invitation (the card is always there, hidden when
+    no review is open); the home page's script asks /live/invitation the same question."""
+    html = phone.get("/home/").get_data(as_text=True)
+    card = re.search(r"<section[^>]*data-live-invite[^>]*>", html)
+    assert card is not None
+    shown = " hidden" not in card.group(0)
+    assert phone.get("/live/invitation").get_json() == {"open": shown}
+    return shown
+
+
 def _parent(app: Flask, login_as: Login, user: User) -> tuple[FlaskClient, str]:
     phone = login_as(user, on=app.test_client())
     return phone, csrf_token(phone, "/home/")
@@ -36,8 +48,9 @@ def test_the_parent_is_invited_joins_and_sees_the_clips_and_who_is_here(
     app: Flask, login_as: Login, room: Room
 ) -> None:
     phone, _ = _parent(app, login_as, room.parent)
-    assert "ready to watch your clips with you" not in page_text(phone.get("/home/"))
+    assert not _invited(phone)
     lead, _ = _start(app, login_as, room)
+    assert _invited(phone)
 
     home = page_text(phone.get("/home/"))
     assert "Your practitioner is ready to watch your clips with you" in home
@@ -253,7 +266,7 @@ def test_ending_closes_the_room_for_everyone(app: Flask, login_as: Login, room: 
     phone, _ = _parent(app, login_as, room.parent)
     answer = lead.post(f"{room.base}/end", data={"csrf_token": token})
     assert answer.status_code == 302
-    assert "ready to watch your clips" not in page_text(phone.get("/home/"))
+    assert not _invited(phone)
     assert "has not started yet" in page_text(phone.get("/live/"))
     refused = post_json(
         lead, f"{room.base}/command", {"clip": room.clips[0].id, "time": 0, "playing": True}, token
