@@ -69,6 +69,7 @@ from vigparent.storage import (
     _parse_header,
     _pieces,
     new_media_name,
+    piece_span,
     plaintext_size,
 )
 
@@ -581,22 +582,11 @@ class ObjectRange(Iterator[bytes]):
         if self._pos >= self._stop:
             raise StopIteration
         c = self._c
-        first = self._pos // c.chunk
-        end = min(self._stop, (first + self._chunks_per_piece) * c.chunk)
-        last = (end - 1) // c.chunk
-        last_len = min(c.chunk, self._size - last * c.chunk)
-        length = (last - first) * c.record + last_len + OVERHEAD
-        raw = memoryview(
-            self._store._read(self._segments, c.offset(first), c.offset(first) + length)
-        )
-        final = c.final_index(self._size)
-        parts = [
-            c.open(i, raw[(i - first) * c.record : (i - first + 1) * c.record], last=i == final)
-            for i in range(first, last + 1)
-        ]
-        lo = self._pos - first * c.chunk
-        piece = b"".join(parts)[lo : lo + end - self._pos]
-        self._pos = end
+        span = piece_span(c, self._pos, self._stop, self._size, self._chunks_per_piece)
+        start = c.offset(span.first)
+        raw = memoryview(self._store._read(self._segments, start, start + span.length))
+        piece = span.open(c, raw, self._pos, self._size)
+        self._pos = span.end
         return piece
 
     def close(self) -> None:

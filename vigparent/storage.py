@@ -58,6 +58,7 @@ import re
 import secrets
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -640,6 +641,39 @@ class _SharedReader(io.RawIOBase):
         return self._pos
 
 
+@dataclass(frozen=True)
+class PieceSpan:
+    """The chunks that hold one piece of a range read, and the ciphertext they take.
+
+    Pieces end on chunk boundaries, so each chunk is decrypted exactly once.
+    """
+
+    first: int  # first chunk index
+    last: int  # last chunk index
+    end: int  # plaintext offset where the piece ends
+    length: int  # ciphertext bytes from the first chunk's record through the last
+
+    def open(self, c: _FileCipher, raw: memoryview, pos: int, size: int) -> bytes:
+        """Decrypt the span's records (``raw``) and return plaintext [pos, end)."""
+        final = c.final_index(size)
+        first = self.first
+        parts = [
+            c.open(i, raw[(i - first) * c.record : (i - first + 1) * c.record], last=i == final)
+            for i in range(first, self.last + 1)
+        ]
+        lo = pos - first * c.chunk
+        return b"".join(parts)[lo : lo + self.end - pos]
+
+
+def piece_span(c: _FileCipher, pos: int, stop: int, size: int, chunks_per_piece: int) -> PieceSpan:
+    """The next piece of a range read from plaintext offset ``pos`` (before ``stop``)."""
+    first = pos // c.chunk
+    end = min(stop, (first + chunks_per_piece) * c.chunk)
+    last = (end - 1) // c.chunk
+    last_len = min(c.chunk, size - last * c.chunk)
+    return PieceSpan(first, last, end, (last - first) * c.record + last_len + OVERHEAD)
+
+
 class MediaRange(Iterator[bytes]):
     """Iterator of decrypted pieces of one byte range; closes its file when done or closed.
 
@@ -667,23 +701,12 @@ class MediaRange(Iterator[bytes]):
             self.close()
             raise StopIteration
         c = self._c
-        first = self._pos // c.chunk
-        # Pieces end on chunk boundaries so each chunk is decrypted exactly once.
-        end = min(self._stop, (first + self._chunks_per_piece) * c.chunk)
-        last = (end - 1) // c.chunk
-        last_len = min(c.chunk, self._size - last * c.chunk)
-        length = (last - first) * c.record + last_len + OVERHEAD
-        raw = memoryview(os.pread(self._fd, length, c.offset(first)))
-        if len(raw) != length:
+        span = piece_span(c, self._pos, self._stop, self._size, self._chunks_per_piece)
+        raw = memoryview(os.pread(self._fd, span.length, c.offset(span.first)))
+        if len(raw) != span.length:
             raise IntegrityError("media file is shorter than expected")
-        final = c.final_index(self._size)
-        parts = [
-            c.open(i, raw[(i - first) * c.record : (i - first + 1) * c.record], last=i == final)
-            for i in range(first, last + 1)
-        ]
-        lo = self._pos - first * c.chunk
-        piece = b"".join(parts)[lo : lo + end - self._pos]
-        self._pos = end
+        piece = span.open(c, raw, self._pos, self._size)
+        self._pos = span.end
         return piece
 
     def close(self) -> None:

@@ -3,6 +3,7 @@ room's event stream and commands. Every route goes through the one access check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -192,37 +193,49 @@ def command(family_id: int) -> Any:
     return _answer(seq=review.seq)
 
 
-@bp.post("/families/<int:family_id>/note")
-def note(family_id: int) -> Any:
-    family, review = _open(family_id, Role.PRACTITIONER)
+def _change(
+    family_id: int, role: Role, change: Callable[[Family, Any, dict[str, Any]], Any]
+) -> Any:
+    """Apply one posted change to the open review; answer with its new sequence number."""
+    family, review = _open(family_id, role)
     try:
-        data = _json(review)
-        review = service.show_note(review, family, data.get("text"), data.get("strength"))
+        review = change(family, review, _json(review))
     except service.LiveProblem as e:
         return _answer(e)
     return _answer(seq=review.seq)
+
+
+@bp.post("/families/<int:family_id>/note")
+def note(family_id: int) -> Any:
+    return _change(
+        family_id,
+        Role.PRACTITIONER,
+        lambda family, review, data: service.show_note(
+            review, family, data.get("text"), data.get("strength")
+        ),
+    )
 
 
 @bp.post("/families/<int:family_id>/film")
 def film(family_id: int) -> Any:
-    family, review = _open(family_id, Role.PRACTITIONER)
-    try:
-        data = _json(review)
-        review = service.ask_to_film(review, family, current_user, data.get("ask"))
-    except service.LiveProblem as e:
-        return _answer(e)
-    return _answer(seq=review.seq)
+    return _change(
+        family_id,
+        Role.PRACTITIONER,
+        lambda family, review, data: service.ask_to_film(
+            review, family, current_user, data.get("ask")
+        ),
+    )
 
 
 @bp.post("/families/<int:family_id>/film-answer")
 def film_answer(family_id: int) -> Any:
-    family, review = _open(family_id, Role.PARENT)
-    try:
-        data = _json(review)
-        review = service.answer_film(review, family, current_user, data.get("answer"))
-    except service.LiveProblem as e:
-        return _answer(e)
-    return _answer(seq=review.seq)
+    return _change(
+        family_id,
+        Role.PARENT,
+        lambda family, review, data: service.answer_film(
+            review, family, current_user, data.get("answer")
+        ),
+    )
 
 
 @bp.post("/families/<int:family_id>/noticed")
