@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
 from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -89,6 +90,25 @@ def public(view: F) -> F:
     return view
 
 
+def keeps_session_cookie(view: F) -> F:
+    """Mark a small JSON answer that sends no session cookie unless the session changed.
+
+    Parents stay signed in for months because every answer renews the cookie; pages do that
+    plenty. A live review sends a command every second or two, and the renewed cookie was about
+    a fifth of the bytes of each one.
+    """
+    view.vig_keeps_session_cookie = True  # type: ignore[attr-defined]
+    return view
+
+
+class _SessionCookie(SecureCookieSessionInterface):
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        view = app.view_functions.get(request.endpoint or "")
+        if getattr(view, "vig_keeps_session_cookie", False):
+            return bool(session.modified)
+        return super().should_set_cookie(app, session)
+
+
 def require_role(*roles: Role) -> Callable[[], Any]:
     """A blueprint `before_request` hook: only these roles may use the blueprint."""
 
@@ -134,6 +154,7 @@ class NoSpoolRequest(Request):
 
 def init_app(app: Flask) -> None:
     app.request_class = NoSpoolRequest
+    app.session_interface = _SessionCookie()
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

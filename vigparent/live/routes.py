@@ -25,7 +25,7 @@ from vigparent.clips.service import frame_rate
 from vigparent.families.service import current_goal
 from vigparent.live import fanout, service, stream
 from vigparent.models import Family, Role
-from vigparent.security import require_role
+from vigparent.security import keeps_session_cookie, require_role
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 # Admins oversee an organisation but never watch its families' videos; supervisors watch
@@ -81,6 +81,7 @@ def parent_room() -> Any:
 
 
 @bp.get("/invitation")
+@keeps_session_cookie
 def invitation() -> Any:
     """Whether the parent's practitioner has a live review open now (for the home page)."""
     return {"open": service.open_review(_own_family()) is not None}
@@ -181,6 +182,7 @@ def _json(review: Any) -> dict[str, Any]:
 
 
 @bp.post("/families/<int:family_id>/command")
+@keeps_session_cookie
 def command(family_id: int) -> Any:
     family, review = _open(family_id, Role.PRACTITIONER)
     try:
@@ -206,6 +208,7 @@ def _change(
 
 
 @bp.post("/families/<int:family_id>/note")
+@keeps_session_cookie
 def note(family_id: int) -> Any:
     return _change(
         family_id,
@@ -217,6 +220,7 @@ def note(family_id: int) -> Any:
 
 
 @bp.post("/families/<int:family_id>/film")
+@keeps_session_cookie
 def film(family_id: int) -> Any:
     return _change(
         family_id,
@@ -228,6 +232,7 @@ def film(family_id: int) -> Any:
 
 
 @bp.post("/families/<int:family_id>/film-answer")
+@keeps_session_cookie
 def film_answer(family_id: int) -> Any:
     return _change(
         family_id,
@@ -239,6 +244,7 @@ def film_answer(family_id: int) -> Any:
 
 
 @bp.post("/families/<int:family_id>/noticed")
+@keeps_session_cookie
 def noticed(family_id: int) -> Any:
     family, review = _open(family_id, Role.PARENT)
     try:
