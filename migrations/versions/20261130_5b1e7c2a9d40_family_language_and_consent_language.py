@@ -1,7 +1,7 @@
 """family language, consent language, translation reviews
 
 Revision ID: 5b1e7c2a9d40
-Revises: 5b0c1e7d9a42
+Revises: 21b29d787f79
 Create Date: 2026-11-30 07:40:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '5b1e7c2a9d40'
-down_revision: Union[str, Sequence[str], None] = '5b0c1e7d9a42'
+down_revision: Union[str, Sequence[str], None] = '21b29d787f79'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
