@@ -190,3 +190,23 @@ def test_trusted_proxies_is_a_whole_number(tmp_path):
     assert load_settings({**env, "TRUSTED_PROXIES": "1"}).trusted_proxies == 1
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         load_settings({**env, "TRUSTED_PROXIES": "yes"})
+
+
+def test_media_in_a_bucket_needs_a_key_store_of_its_own(tmp_path):
+    """Keys shared by every node, and never in the app database (or its backups)."""
+    env = {
+        "VIGPARENT_ENV": "production",
+        "VIGPARENT_DATA_DIR": str(tmp_path),
+        "VIGPARENT_MASTER_KEY_FILE": str(tmp_path / "mk"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "VIGPARENT_BASE_URL": "https://vig.example.org",
+        "DATABASE_URL": "postgresql+psycopg://vig@db/vig",
+        "VIGPARENT_S3_BUCKET": "vig-media",
+    }
+    init_secrets(env)
+    with pytest.raises(ConfigError, match="VIGPARENT_KEYSTORE_URL"):
+        load_settings(env)
+    with pytest.raises(ConfigError, match="a database of its own"):
+        load_settings({**env, "VIGPARENT_KEYSTORE_URL": env["DATABASE_URL"]})
+    keys = "postgresql+psycopg://vigkeys@keys/vigkeys"
+    assert load_settings({**env, "VIGPARENT_KEYSTORE_URL": keys}).keystore_url == keys

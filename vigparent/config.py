@@ -361,6 +361,20 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     # VIGPARENT_REDIS_URL; HUEY_REDIS_URL is its older name (jobs only, then).
     redis_url = (env.get("VIGPARENT_REDIS_URL") or env.get("HUEY_REDIS_URL") or "").strip()
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'vigparent.sqlite3'}"
+    s3_bucket = env.get("VIGPARENT_S3_BUCKET", "").strip()
+    keystore_url = env.get("VIGPARENT_KEYSTORE_URL", "").strip()
+    if keystore_url and keystore_url == database_url:
+        raise ConfigError(
+            "VIGPARENT_KEYSTORE_URL must name a database of its own, not DATABASE_URL: the "
+            "families' keys must stay out of the app database and its backups."
+        )
+    if production and s3_bucket and not keystore_url:
+        # Each node would keep its own keys: a withdrawal on one node would leave another
+        # node's key to the same family's media behind.
+        raise ConfigError(
+            "Media in a bucket (VIGPARENT_S3_BUCKET) needs VIGPARENT_KEYSTORE_URL in "
+            "production: one key store every web node shares."
+        )
     mail_backend = env.get("VIGPARENT_MAIL_BACKEND", "smtp").strip() or "smtp"
     if mail_backend not in MAIL_BACKENDS or (production and mail_backend != "smtp"):
         raise ConfigError("VIGPARENT_MAIL_BACKEND must be smtp (or log, in development only).")
@@ -380,14 +394,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         upload_patch_deadline_s=float(env.get("VIGPARENT_UPLOAD_PATCH_DEADLINE_S", 600)),
         rate_limit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         redis_url=redis_url,
-        s3_bucket=env.get("VIGPARENT_S3_BUCKET", "").strip(),
+        s3_bucket=s3_bucket,
         s3_endpoint_url=env.get("VIGPARENT_S3_ENDPOINT_URL", "").strip(),
         s3_region=env.get("VIGPARENT_S3_REGION", "").strip(),
         s3_prefix=env.get("VIGPARENT_S3_PREFIX", "media/").strip(),
         s3_access_key_id=s3_key_id,
         s3_secret_access_key=s3_secret,
         s3_segment_bytes=_int_setting(env, "VIGPARENT_S3_SEGMENT_BYTES", 8 * 1024 * 1024),
-        keystore_url=env.get("VIGPARENT_KEYSTORE_URL", "").strip(),
+        keystore_url=keystore_url,
         upload_lock_ttl_s=float(env.get("VIGPARENT_UPLOAD_LOCK_TTL_S", 15)),
         trusted_proxies=_int_setting(env, "TRUSTED_PROXIES", 0),
         mail_backend=mail_backend,

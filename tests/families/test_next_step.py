@@ -169,7 +169,7 @@ def test_rejected_video_asks_to_film_again(make: Factory, frozen_clock):
     _recording(family, RecordingStatus.REJECTED, service.current_cycle(family).id)  # type: ignore[union-attr]
     step = service.next_step(family)
     assert step.for_parent == (
-        "Your video did not work, sorry. Please film bath time before Thursday 3 December."
+        "Your video did not work, sorry. Film bath time before Thursday 3 December."
     )
 
 

@@ -276,3 +276,30 @@ def test_the_practitioner_sees_which_language_consent_was_read_in(
     with client.application.test_request_context():
         version = translation_version(CONSENT_WORDING_VERSION, "pl")
     assert f"(wording {CONSENT_WORDING_VERSION}, read in Polish: {version})" in page
+
+
+def test_the_filming_step_on_home_speaks_the_familys_language(make: Factory, login_as, client):
+    """The most common next step: the plan in one sentence, in Welsh (the activity as typed)."""
+    from datetime import timedelta
+
+    from vigparent.goals import service as goal_service
+    from vigparent.models import FilmingPlace
+
+    family = _family(make, "cy")
+    parent = make.parent_of(family)
+    goal = goal_service.propose_goal(
+        family, family.practitioner, "Calmer bath times", "What helps?"
+    )
+    goal_service.agree_goal(goal, parent, goal_service.latest_revision(goal).id)
+    family_service.plan_cycle(
+        family,
+        family.practitioner,
+        family_service.FilmingPlan(
+            film_by=family_service.today() + timedelta(days=3), place=FilmingPlace.HOME
+        ),
+    )
+    assert family_service.next_step(family).stage == "film"
+    login_as(parent)
+    text = page_text(client.get("/home/"))
+    assert "Ffilmiwch amser arferol gyda'ch plentyn cyn " in text
+    assert "Film " not in text

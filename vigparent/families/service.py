@@ -57,7 +57,7 @@ STATUS_NAMES: dict[FamilyStatus, str] = {
 }
 
 # What a parent films when the plan names no activity.
-DEFAULT_ACTIVITY = "an ordinary time with your child"
+DEFAULT_ACTIVITY = N_("an ordinary time with your child")
 
 
 class InvalidFamilyLabel(ValueError):
@@ -335,15 +335,21 @@ def plan_of(cycle: Cycle) -> FilmingPlan:
 
 
 def film_sentence(cycle: Cycle) -> str:
-    """'Film bath time before Thursday 3 December' — the plan in one sentence."""
-    activity = cycle.activity or DEFAULT_ACTIVITY
+    """'Film bath time before Thursday 3 December' — the plan in one sentence, in the
+    family's language (the activity is as the practitioner typed it)."""
+    activity = cycle.activity or gettext(DEFAULT_ACTIVITY)
     if cycle.film_by is None:
-        return f"Film {activity} when it suits you."
+        return gettext("Film %(activity)s when it suits you.", activity=activity)
     if cycle.film_by == today():
-        return f"Film {activity} today if you can."
+        return gettext("Film %(activity)s today if you can.", activity=activity)
+    date = say_date(cycle.film_by)
     if cycle.film_by < today():
-        return f"Film {activity} when you can. We planned it for {say_date(cycle.film_by)}."
-    return f"Film {activity} before {say_date(cycle.film_by)}."
+        return gettext(
+            "Film %(activity)s when you can. We planned it for %(date)s.",
+            activity=activity,
+            date=date,
+        )
+    return gettext("Film %(activity)s before %(date)s.", activity=activity, date=date)
 
 
 # --- the next step --------------------------------------------------------------------------
@@ -569,10 +575,9 @@ def _cycle_step(family: Family, cycle: Cycle) -> NextStep:
             Waiting.FAMILY,
         )
     if RecordingStatus.REJECTED in statuses:
-        again = film_sentence(cycle).removeprefix("Film ")
         return NextStep(
             "film_again",
-            gettext("Your video did not work, sorry. Please film %(again)s", again=again),
+            gettext("Your video did not work, sorry.") + " " + film_sentence(cycle),
             "The video could not be used. The family has been asked to film again.",
             Waiting.FAMILY,
         )

@@ -89,8 +89,9 @@ class RedisFanout:
 
     @classmethod
     def connect(cls, url: str) -> RedisFanout:
-        # No read timeout: a listener's connection waits for events as long as it must.
-        return cls(redis.Redis.from_url(url, socket_connect_timeout=5))
+        # A read timeout bounds a publish on a half-open connection; a listener's wait for
+        # events is bounded by get_message's own timeout, not by this.
+        return cls(redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10))
 
     def publish(self, room: str, event: Event) -> None:
         self._client.publish(CHANNEL_PREFIX + room, json.dumps(event, separators=(",", ":")))
