@@ -249,7 +249,7 @@ def test_withdrawal_ends_the_live_review_at_once(app: Flask, login_as: Login, ro
             event = listener.get(timeout=2)
         finally:
             listener.close()
-    assert event == {"type": "ended"}
+    assert event == {"type": "ended", "reason": "withdrawn"}  # phones say so, not "again"
     s = db.session()
     s.expire_all()
     review = s.scalar(select(LiveReview).where(LiveReview.family_id == room.family.id))

@@ -151,9 +151,13 @@ def end_for_family(family_id: int) -> bool:
     return bool(getattr(ended, "rowcount", 0))
 
 
-def announce_ended(family_id: int) -> None:
-    """Tell everyone in the room it is over (their pages close the stream)."""
-    fanout.current().publish(room(family_id), {"type": "ended"})
+def announce_ended(family_id: int, *, withdrawn: bool = False) -> None:
+    """Tell everyone in the room it is over (their pages close the stream); after a
+    withdrawal, their phones say so rather than "watch your clips again"."""
+    event: dict[str, Any] = {"type": "ended"}
+    if withdrawn:
+        event["reason"] = "withdrawn"
+    fanout.current().publish(room(family_id), event)
 
 
 def _close(review: LiveReview) -> None:
@@ -384,7 +388,8 @@ def present(review: LiveReview) -> list[dict[str, str]]:
         )
         .order_by(User.role != Role.PRACTITIONER, User.id)
     )
-    return [{"id": str(u.id), "role": u.role.value, "name": _name(u)} for u in rows]
+    # Names as people gave them; each page words a missing one in its reader's language.
+    return [{"id": str(u.id), "role": u.role.value, "name": u.display_name or ""} for u in rows]
 
 
 def _name(user: User) -> str:

@@ -182,7 +182,7 @@ def _open_and_complete(
     audit.record(action, actor=by, family=family, detail=f"receipt={receipt.id}")
     s.commit()
     if live_ended:
-        live.announce_ended(family.id)
+        live.announce_ended(family.id, withdrawn=True)
     _complete_safely(receipt)
     return receipt
 

@@ -181,7 +181,7 @@
 
   // ------------------------------------------------------------ who is here, what they noticed
   function showPresent(/** @type {{id: string, role: string, name: string}[]} */ present) {
-    const family = present.filter((p) => p.id !== me && p.role !== "practitioner").map((p) => p.name);
+    const family = present.filter((p) => p.id !== me && p.role !== "practitioner").map((p) => p.name || "Parent");
     root.dataset.familyHere = family.length ? "yes" : "no";
     say(el.present, family.length
       ? "Here now: you and " + family.join(", ") + "."

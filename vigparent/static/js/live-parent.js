@@ -27,7 +27,7 @@
     strength: q("[data-strength]"), strengthText: q("[data-strength-text]"),
     noticed: /** @type {HTMLButtonElement} */ (q("[data-noticed]")), noticedSaid: q("[data-noticed-said]"),
     film: q("[data-film]"), ask: q("[data-film-ask]"), notNow: /** @type {HTMLButtonElement | null} */ (root.querySelector("[data-not-now]")),
-    ended: q("[data-ended]"),
+    ended: q("[data-ended]"), withdrawn: q("[data-withdrawn]"),
   };
 
   /** @type {{id: number, title: string, length: number, url: string}[]} */
@@ -135,7 +135,8 @@
   }
 
   function showPresent(/** @type {{id: string, role: string, name: string}[]} */ present) {
-    const names = present.filter((p) => p.id !== me).map((p) => p.name);
+    const names = present.filter((p) => p.id !== me)
+      .map((p) => p.name || (p.role === "practitioner" ? t("Your practitioner") : t("Parent")));
     say(el.present, names.length ? t("Here now: %(names)s and you.", { names: names.join(", ") }) : t("Waiting for your practitioner…"));
   }
 
@@ -215,12 +216,17 @@
   });
 
   // ------------------------------------------------------------ the room
-  function ended() {
+  function ended(/** @type {string | undefined} */ reason) {
     over = true;
     video.pause();
+    video.removeAttribute("src");
+    video.load();
+    // The phone's own copies of the clips go with the review.
+    copies.forEach((url) => URL.revokeObjectURL(url));
+    copies.clear();
     show(el.present, false);
     show(el.watch, false);
-    show(el.ended, true);
+    show(reason === "withdrawn" ? el.withdrawn : el.ended, true);
     // A video being filmed is the parent's: it carries on, and is kept and sent as usual.
     if (!(vig.recorder && vig.recorder.filming()) && !filmStarted) closeFilm();
   }
@@ -237,7 +243,7 @@
     } else if (data.type === "presence") {
       showPresent(data.present);
     } else if (data.type === "ended") {
-      ended();
+      ended(data.reason);
     }
   }, (up) => {
     show(el.signal, !up && !over);
