@@ -425,6 +425,8 @@ class Recording(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     container: Mapped[str | None] = mapped_column(String(16))
     duration_s: Mapped[float | None] = mapped_column(Float)
+    # Of the transcode parents watch, for stepping a frame; read once when it is made.
+    frame_rate: Mapped[float | None] = mapped_column(Float)
     status: Mapped[RecordingStatus] = mapped_column(
         _enum(RecordingStatus), default=RecordingStatus.UPLOADING
     )

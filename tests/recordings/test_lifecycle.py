@@ -199,3 +199,22 @@ def test_a_video_that_crashes_or_hangs_its_checker_is_turned_away_with_a_reason(
     assert media_store.store().names(rec.family_id) == []  # nothing half-made is kept
     status = tus.status(client_id).json
     assert status["status"] == "rejected" and status["reason"] == reason
+
+
+def test_the_frame_rate_is_kept_when_the_transcode_is_made(
+    tus: Tus, webm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stepping a frame needs it; read once by the job, never by a page (on a bucket, a page
+    reading headers would fetch the whole video)."""
+    from vigparent.clips import service as clips
+
+    tus.upload(webm, client_id=new_client_id())
+    rec = db.session().scalar(select(Recording))
+    assert rec is not None and rec.status is RecordingStatus.READY
+    assert rec.frame_rate == pytest.approx(15.0)  # the test video is made at 15 fps
+
+    def no_reading(*_args: object) -> None:
+        raise AssertionError("a page read the video for its frame rate")
+
+    monkeypatch.setattr(clips, "_frame_rate_of", no_reading)
+    assert clips.frame_rate(rec) == pytest.approx(15.0)

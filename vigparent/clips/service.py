@@ -349,7 +349,10 @@ def parent_words(family: Family) -> ParentWords:
 
 
 def frame_rate(recording: Recording) -> float:
-    """The video's frame rate (for the one-frame step), read from its headers only."""
+    """The video's frame rate (for the one-frame step): kept when the transcode was made, or
+    for a recording processed before that, read from its headers once."""
+    if recording.frame_rate:
+        return recording.frame_rate
     return _frame_rate_of(recording.family_id, _played_name(recording)) or DEFAULT_FRAME_RATE
 
 

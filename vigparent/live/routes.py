@@ -101,13 +101,8 @@ def lead(family_id: int) -> Any:
         review=review,
         clips=clips,
         clips_json=[
-            {
-                "id": c.id,
-                "title": c.title,
-                "length": round(max(0.0, c.end_s - c.start_s), 3),
-                "url": url_for("media.clip", clip_id=c.id),
-                "fps": frame_rate(c.recording),
-            }
+            service.clip_json(c, lambda clip_id: url_for("media.clip", clip_id=clip_id))
+            | {"fps": frame_rate(c.recording)}
             for c in clips
         ],
         goal=current_goal(family),

@@ -433,14 +433,15 @@ def snapshot(review: LiveReview, family: Family, clip_url: Any) -> dict[str, Any
     """
     return {
         "type": "snapshot",
-        "clips": [_clip_json(c, clip_url) for c in clips_of(review, family)],
+        "clips": [clip_json(c, clip_url) for c in clips_of(review, family)],
         "state": state(review, family),
         "present": present(review),
         "noticed": notices(review),
     }
 
 
-def _clip_json(clip: Clip, clip_url: Any) -> dict[str, Any]:
+def clip_json(clip: Clip, clip_url: Any) -> dict[str, Any]:
+    """A clip as both screens' scripts take it."""
     return {
         "id": clip.id,
         "title": clip.title,

@@ -61,6 +61,8 @@ def process_recording(recording_id: int) -> None:
         outputs.append(poster)
         with store.open(family_id, mp4) as src, store.open(family_id, poster, "w") as dst:
             video_sandbox.poster_jpeg(src, dst, limits=limits)
+        with store.open(family_id, mp4) as src:
+            rate = video_sandbox.frame_rate(src, limits=limits)
     except video_sandbox.VideoRejected as refused:
         # Also a worker that crashed, hung or ran out of its limits (VideoWorkerFailed).
         if isinstance(refused, video_sandbox.VideoWorkerFailed):
@@ -92,6 +94,7 @@ def process_recording(recording_id: int) -> None:
     rec.container = info.container
     rec.transcode_name = mp4
     rec.poster_name = poster
+    rec.frame_rate = rate
     audit.record("recording_ready", family=rec.family, detail=f"id={rec.id}")
     s.commit()
     messages.video_arrived(rec.family)
