@@ -67,3 +67,26 @@ def test_a_dead_holders_lock_runs_out(nodes: list[Flask], redis_url: str) -> Non
     while _busy_on(b, upload_id):
         assert time.monotonic() < deadline, "the dead holder's lock never ran out"
         time.sleep(0.05)
+
+
+def test_a_holder_whose_lock_was_taken_from_it_stops_at_its_next_piece(
+    nodes: list[Flask], redis_url: str
+) -> None:
+    """If renewing fails (here: the key is gone and another node took it), the holder is told
+    before it writes again, so two nodes never append to one upload."""
+    a, b = nodes
+    upload_id = "t" * 32
+    client = redis.Redis.from_url(redis_url)
+    with a.app_context(), upload_lock(upload_id) as held:
+        held.check()  # held: writing may go on
+        client.delete(redis_lock_name(upload_id))  # lost (Redis restarted, or the key ran out)
+        client.set(redis_lock_name(upload_id), "another node")
+        deadline = time.monotonic() + 20 * TTL
+        while True:
+            try:
+                held.check()
+            except UploadBusy:
+                break
+            assert time.monotonic() < deadline, "the holder never learned it lost the lock"
+            time.sleep(0.02)
+    assert client.get(redis_lock_name(upload_id)) == b"another node"  # not released by a

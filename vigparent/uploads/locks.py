@@ -14,8 +14,10 @@ Several web nodes (Redis configured): the lock is a Redis key instead, set only 
 a PATCH for the same upload on any other. A node that dies cannot release it, so the key
 lives ``upload_lock_ttl_s`` seconds (15 by default) and the holder renews it every third of
 that while the PATCH runs: a dead node's upload is free again within seconds and the phone
-resumes on another node. Renewing runs in a thread, a greenlet under the gevent server, so nothing
-blocks the event loop; redis-py's sockets are gevent's.
+resumes on another node. If a renewal fails, the PATCH stops writing at its next piece
+(``Held.check``) and answers 423, before the key runs out and another node could take it.
+Renewing runs in a thread, a greenlet under the gevent server, so nothing blocks the event
+loop; redis-py's sockets are gevent's.
 """
 
 from __future__ import annotations
@@ -54,7 +56,22 @@ def redis_lock_name(upload_id: str) -> str:
     return f"vigparent:upload-lock:{upload_id}"
 
 
-def upload_lock(upload_id: str) -> contextlib.AbstractContextManager[None]:
+class Held:
+    """A held upload lock. ``check()`` raises UploadBusy once the lock may be another's (a
+    Redis lock whose renewal failed): the PATCH then stops writing before that node starts."""
+
+    def __init__(self) -> None:
+        self._lost = threading.Event()
+
+    def lose(self) -> None:
+        self._lost.set()
+
+    def check(self) -> None:
+        if self._lost.is_set():
+            raise UploadBusy()
+
+
+def upload_lock(upload_id: str) -> contextlib.AbstractContextManager[Held]:
     """Hold the upload's lock (every node's, or every process's) or raise UploadBusy at once."""
     client = shared_redis.current()
     if client is not None:
@@ -63,12 +80,13 @@ def upload_lock(upload_id: str) -> contextlib.AbstractContextManager[None]:
 
 
 class _Renewer(threading.Thread):
-    """Keeps a Redis lock alive while its PATCH runs."""
+    """Keeps a Redis lock alive while its PATCH runs; says when it could not."""
 
-    def __init__(self, lock: Lock, ttl_s: float) -> None:
+    def __init__(self, lock: Lock, ttl_s: float, held: Held) -> None:
         super().__init__(daemon=True, name="upload-lock-renewer")
         self._lock = lock
         self._ttl_s = ttl_s
+        self._held = held
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -76,8 +94,9 @@ class _Renewer(threading.Thread):
             try:
                 self._lock.reacquire()
             except (LockError, RedisError):
+                self._held.lose()
                 # Ids only: the upload id is not personal data, but keep logs lean anyway.
-                log.warning("an upload lock could not be renewed; another node may take it")
+                log.warning("an upload lock could not be renewed; its PATCH stops writing")
                 return
 
     def stop(self) -> None:
@@ -86,17 +105,18 @@ class _Renewer(threading.Thread):
 
 
 @contextlib.contextmanager
-def _redis_lock(client: redis.Redis, upload_id: str) -> Iterator[None]:
+def _redis_lock(client: redis.Redis, upload_id: str) -> Iterator[Held]:
     ttl_s = settings_of(current_app).upload_lock_ttl_s
     lock = client.lock(
         redis_lock_name(upload_id), timeout=ttl_s, blocking=False, thread_local=False
     )
     if not lock.acquire(blocking=False):
         raise UploadBusy()
-    renewer = _Renewer(lock, ttl_s)
+    held = Held()
+    renewer = _Renewer(lock, ttl_s, held)
     renewer.start()
     try:
-        yield
+        yield held
     finally:
         renewer.stop()
         with contextlib.suppress(LockError):
@@ -104,7 +124,7 @@ def _redis_lock(client: redis.Redis, upload_id: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _file_lock(upload_id: str) -> Iterator[None]:
+def _file_lock(upload_id: str) -> Iterator[Held]:
     path = _lock_path(upload_id)
     path.parent.mkdir(mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
@@ -117,7 +137,7 @@ def _file_lock(upload_id: str) -> Iterator[None]:
                 raise BlockingIOError
         except (BlockingIOError, FileNotFoundError):
             raise UploadBusy() from None
-        yield
+        yield Held()  # the kernel holds it until the process ends: never lost
     finally:
         os.close(fd)
 

@@ -51,7 +51,7 @@ from vigparent.storage import (
 from vigparent.uploads import tus
 from vigparent.uploads.body import Body, BodyFailed, Deadlines, pieces
 from vigparent.uploads.checksums import running_hashes
-from vigparent.uploads.locks import drop_lock_file, upload_lock
+from vigparent.uploads.locks import Held, drop_lock_file, upload_lock
 from vigparent.uploads.refusals import (
     AlreadySent,
     BadMetadata,
@@ -409,7 +409,7 @@ def write_chunk(user: User, upload_id: str, *, offset: int, body: Body) -> Uploa
     """Append one PATCH body at ``offset``; durable before this returns (see module doc)."""
     if user.role is not Role.PARENT or not _UPLOAD_ID_RE.fullmatch(upload_id):
         raise UploadNotFound()
-    with upload_lock(upload_id):
+    with upload_lock(upload_id) as held:
         # Read under the lock, so this is the row as the last PATCH left it (it may have
         # finished or refused the upload a moment ago).
         rec = _find_upload(user, upload_id)
@@ -432,7 +432,7 @@ def write_chunk(user: User, upload_id: str, *, offset: int, body: Body) -> Uploa
         # The body may take minutes to arrive from a slow phone: hold no database connection
         # meanwhile, or a few such phones would starve every other request of the pool.
         db.release()
-        return _append(user, rec, current, body)
+        return _append(user, rec, current, body, held)
 
 
 def _already_complete(rec: Recording, offset: int, body: Body) -> UploadState:
@@ -446,7 +446,7 @@ def _deadlines() -> Deadlines:
     return Deadlines(settings.upload_idle_timeout_s, settings.upload_patch_deadline_s)
 
 
-def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
+def _append(user: User, rec: Recording, start: int, body: Body, held: Held) -> UploadState:
     store = media_store.store()
     family_id, name = rec.family_id, rec.original_name
     head: bytes | None = None
@@ -463,6 +463,7 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
 
     def on_bytes(piece: Buffer) -> None:
         nonlocal seen
+        held.check()
         sniffer.see(piece)
         for h in hashes:
             h.update(piece)
@@ -503,6 +504,7 @@ def _append(user: User, rec: Recording, start: int, body: Body) -> UploadState:
         _discard(user, rec)
         raise
 
+    held.check()  # the offset is recorded only by the lock's holder
     new_offset = start + written
     if new_offset == rec.declared_size:
         _finish(rec, sniffer.container, running.hexdigest() if running is not None else None)
