@@ -39,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.pool import NullPool
 
 _metadata = MetaData()
 wrapped_keys = Table(
@@ -57,6 +58,9 @@ class DatabaseKeyStore:
     def __init__(self, url: str) -> None:
         self._engine: Engine = create_engine(url, pool_pre_ping=True)
         self._postgres = self._engine.dialect.name == "postgresql"
+        # The lock's waits hold connections of their own, never the pool's: however many wait,
+        # the holder can still get a connection to do its work and let the next one in.
+        self._lock_engine: Engine = create_engine(url, poolclass=NullPool)
         with self._engine.begin() as conn:
             if self._postgres:  # nodes starting together: one creates the table, once
                 conn.execute(select(func.pg_advisory_xact_lock(_LOCK_ID)))
@@ -67,7 +71,7 @@ class DatabaseKeyStore:
         if not self._postgres:  # SQLite (tests of the interface): one writer at a time anyway
             yield
             return
-        with self._engine.begin() as conn:
+        with self._lock_engine.begin() as conn:
             # Held until this transaction ends; psycopg waits cooperatively under gevent.
             conn.execute(select(func.pg_advisory_xact_lock(_LOCK_ID)))
             yield
@@ -123,3 +127,4 @@ class DatabaseKeyStore:
 
     def dispose(self) -> None:
         self._engine.dispose()
+        self._lock_engine.dispose()

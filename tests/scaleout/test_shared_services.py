@@ -74,3 +74,29 @@ def test_two_nodes_share_one_key_per_family_and_a_destroyed_key_is_gone_for_both
     finally:
         for s in stores:
             s.dispose()
+
+
+def test_many_new_families_at_once_never_starve_the_key_stores_pool(pg_database: str) -> None:
+    """More families than the pool has connections get their first key at the same moment:
+    those waiting for the key store's lock must not hold the connections its holder needs."""
+    store = DatabaseKeyStore(pg_database)
+    try:
+        keyring = Keyring(store, os.urandom(32))
+        keys: dict[int, bytes] = {}
+        failures: list[BaseException] = []
+
+        def first_key(family_id: int) -> None:
+            try:
+                keys[family_id] = keyring.data_key(family_id)
+            except BaseException as e:  # the pool's 30 s timeout, were it starved
+                failures.append(e)
+
+        threads = [threading.Thread(target=first_key, args=(n,)) for n in range(100, 124)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert failures == [] and len(keys) == 24
+        assert store.family_ids() == list(range(100, 124))
+    finally:
+        store.dispose()
