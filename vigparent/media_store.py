@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, Protocol
 
-import boto3
-from botocore.config import Config
 from flask import Flask, current_app
 from sqlalchemy import Engine, select
 
@@ -21,7 +19,6 @@ from vigparent.config import Settings
 from vigparent.keyring import DirectoryKeyStore, Keyring, KeyStore
 from vigparent.keystore import DatabaseKeyStore
 from vigparent.models import DeletionReceipt, Family, FamilyStatus
-from vigparent.object_store import ObjectMediaStore
 from vigparent.storage import Buffer, EncryptedFile, MediaStore
 
 
@@ -125,23 +122,10 @@ def build_store(settings: Settings, keyring: Keyring) -> MediaStorage:
     """The media store the settings name: the object store when a bucket is set, else disk."""
     if not settings.s3_bucket:
         return MediaStore(settings.media_dir, keyring)
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url or None,
-        region_name=settings.s3_region or None,
-        aws_access_key_id=settings.s3_access_key_id or None,
-        aws_secret_access_key=settings.s3_secret_access_key or None,
-        # MinIO and most self-hosted stores want path-style addressing; AWS accepts it too.
-        config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
-    )
-    return ObjectMediaStore(
-        client,
-        settings.s3_bucket,
-        keyring,
-        prefix=settings.s3_prefix,
-        spool_dir=settings.data_dir / "spool",
-        segment_bytes=settings.s3_segment_bytes,
-    )
+    # Imported only when media is in a bucket: boto3 would cost every process ~20 MB.
+    from vigparent import object_store
+
+    return object_store.ObjectMediaStore.from_settings(settings, keyring)
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -48,8 +48,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from vigparent.config import Settings
 from vigparent.keyring import DataKeyMissing, Keyring
 from vigparent.storage import (
     _FAMILY_DIR_RE,
@@ -131,6 +134,27 @@ class ObjectMediaStore:
         self._segment_bytes = segment_bytes
         self._spool = Path(spool_dir)
         self._spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, keyring: Keyring) -> ObjectMediaStore:
+        """The bucket the settings name, through boto3's S3 client."""
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url or None,
+            region_name=settings.s3_region or None,
+            aws_access_key_id=settings.s3_access_key_id or None,
+            aws_secret_access_key=settings.s3_secret_access_key or None,
+            # MinIO and most self-hosted stores want path-style addressing; AWS accepts it too.
+            config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
+        )
+        return cls(
+            client,
+            settings.s3_bucket,
+            keyring,
+            prefix=settings.s3_prefix,
+            spool_dir=settings.data_dir / "spool",
+            segment_bytes=settings.s3_segment_bytes,
+        )
 
     @property
     def bucket(self) -> str:
