@@ -173,8 +173,8 @@ class Ours(Server):
                     Session(
                         f"{base}/events",
                         f"{base}/command",
-                        sign_in(app, lead.id, "bench").headers,
-                        sign_in(app, parent.id, "bench").headers,
+                        _as_a_browser_holds_it(app, sign_in(app, lead.id, "bench").headers),
+                        _as_a_browser_holds_it(app, sign_in(app, parent.id, "bench").headers),
                         clip.id,
                     )
                 )
@@ -182,6 +182,22 @@ class Ours(Server):
 
     def sessions(self, count: int) -> list[Session]:
         return self._sessions[:count]
+
+
+def _as_a_browser_holds_it(app: Any, headers: dict[str, str]) -> dict[str, str]:
+    """The sign-in cookie as a browser holds it after its first page.
+
+    Signing in adds Flask-Login's session identifier (made from the address and the browser's
+    name) to the session on the first request, and a browser keeps the cookie it is sent back.
+    A cookie sent unchanged forever would be updated, and sent back, on every answer: not what
+    a phone or a laptop sees. So the bench sends a browser name and the settled cookie.
+    """
+    headers = {**headers, "User-Agent": "vig-bench"}
+    answer = app.test_client(use_cookies=False).get("/home/", headers=headers)
+    cookie = answer.headers.get("Set-Cookie", "")
+    if cookie.startswith("vig_session="):
+        headers["Cookie"] = cookie.split(";", 1)[0]
+    return headers
 
 
 # -- the follower (a phone) and the leader (a practitioner) ----------------------------------
