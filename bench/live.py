@@ -114,57 +114,22 @@ class Ours(Server):
     def prepare(self, count: int) -> None:
         """Families with a published clip each, a live review open, both people signed in."""
         from tests.media.factories import add_clip, add_cycle, add_recording
-        from tests.support.parent_session import sign_in
+        from tests.support.parent_session import create_consenting_family, sign_in
         from vigparent import create_app, db
-        from vigparent.auth import service as auth_service
         from vigparent.config import load_settings
         from vigparent.db import Base
         from vigparent.live import service as live
-        from vigparent.models import (
-            ConsentKind,
-            ConsentRecord,
-            Family,
-            FamilyStatus,
-            Organisation,
-            Role,
-            User,
-        )
+        from vigparent.models import User
 
         app = create_app(load_settings(self._env))
         with app.app_context():
             Base.metadata.create_all(app.extensions["vig_engine"])
             s = db.session()
-            org = Organisation(name="Bench team")
-            s.add(org)
-            s.flush()
-            for n in range(count):
-                lead = auth_service.create_staff_user(
-                    org.id, f"p{n}-{secrets.token_hex(3)}@example.org", "bench password 123", "Pat"
-                )
-                s.flush()
-                family = Family(
-                    organisation_id=org.id,
-                    practitioner_id=lead.id,
-                    label=f"Family {n}",
-                    status=FamilyStatus.ACTIVE,
-                )
-                s.add(family)
-                s.flush()
-                parent = User(
-                    organisation_id=org.id,
-                    role=Role.PARENT,
-                    display_name="Alex",
-                    family_id=family.id,
-                )
-                s.add(parent)
-                s.flush()
-                for kind in (ConsentKind.FILMING, ConsentKind.STORAGE):
-                    s.add(
-                        ConsentRecord(
-                            family_id=family.id, user_id=parent.id, kind=kind, wording_version="b"
-                        )
-                    )
-                s.commit()
+            for _n in range(count):
+                parent = s.get(User, create_consenting_family(app))
+                assert parent is not None and parent.family is not None
+                family = parent.family
+                lead = family.practitioner
                 recording = add_recording(family, parent, cycle=add_cycle(family), seconds=1.0)
                 clip = add_clip(recording, start=0.1, end=0.9)
                 live.start(family, lead)
