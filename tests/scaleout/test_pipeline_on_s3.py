@@ -16,11 +16,15 @@ from tests.conftest import make_test_settings
 from tests.scaleout.conftest import REGION, TEST_CREDENTIALS, bucket_keys, s3_client
 from tests.support.parent_session import create_consenting_family, sign_in
 from tests.uploads.conftest import Tus
-from tests.withdrawal.conftest import data_files, file_contains, video_bytes
+from tests.withdrawal.conftest import (
+    data_files,
+    file_contains,
+    sent_processed_and_clipped,
+    video_bytes,
+)
 from vigparent import create_app, db, media_store, retention
-from vigparent.clips import service as clip_service
 from vigparent.db import Base
-from vigparent.models import Clip, ClipStatus, Principle, Recording, RecordingStatus, User
+from vigparent.models import Clip, User
 from vigparent.object_store import ObjectMediaStore
 from vigparent.withdrawal import service as withdrawal
 
@@ -62,27 +66,7 @@ def test_upload_jobs_clip_and_withdrawal_with_media_in_the_bucket(
         assert parent is not None and parent.family is not None
         family = parent.family
         tus = Tus(s3_app.test_client(), sign_in(s3_app, parent_id), family, parent)
-        tus.upload(data, chunk=100_000)
-
-        recording = s.scalar(select(Recording).where(Recording.family_id == family.id))
-        assert recording is not None
-        s.refresh(recording)
-        assert recording.status is RecordingStatus.READY, recording.rejection_reason
-        assert recording.transcode_name and recording.poster_name
-        clip = clip_service.create_clip(
-            recording,
-            clip_service.ClipDetails(
-                title="You waited",
-                strength_note="You waited and Sam smiled.",
-                principle=Principle.ENCOURAGING_INITIATIVES,
-                position=1,
-                start_s=0.5,
-                end_s=2.0,
-            ),
-            family.practitioner,
-        )
-        s.refresh(clip)
-        assert clip.status is ClipStatus.READY and clip.media_name
+        recording, clip = sent_processed_and_clipped(tus, family, data)
 
         # The bucket holds the real video, readable by range through the app...
         with store.read_range(family.id, recording.original_name, 0, len(data) - 1) as pieces:

@@ -20,6 +20,7 @@ from tests.support.parent_session import sign_in
 from tests.support.videos import make_video
 from tests.uploads.conftest import Tus
 from vigparent import clock, db, media_store
+from vigparent.clips import service as clip_service
 from vigparent.db import Base
 from vigparent.models import (
     Clip,
@@ -177,6 +178,32 @@ def with_media(make: Factory):  # type: ignore[no-untyped-def]
 def tus_for(app: Flask, family: Family, parent: User) -> Tus:
     """A signed-in parent speaking tus through its own test client."""
     return Tus(app.test_client(), sign_in(app, parent.id), family, parent)
+
+
+def sent_processed_and_clipped(tus: Tus, family: Family, data: bytes) -> tuple[Recording, Clip]:
+    """The whole real path: `data` sent in several PATCHes, processed, and a clip cut from it."""
+    tus.upload(data, chunk=100_000)  # several PATCHes: partial uploads are scanned too
+    s = db.session()
+    recording = s.scalar(select(Recording).where(Recording.family_id == family.id))
+    assert recording is not None
+    s.refresh(recording)
+    assert recording.status is RecordingStatus.READY, recording.rejection_reason
+    assert recording.transcode_name and recording.poster_name
+    clip = clip_service.create_clip(
+        recording,
+        clip_service.ClipDetails(
+            title="You waited",
+            strength_note="You waited and Sam smiled.",
+            principle=Principle.ENCOURAGING_INITIATIVES,
+            position=1,
+            start_s=0.5,
+            end_s=2.0,
+        ),
+        family.practitioner,
+    )
+    s.refresh(clip)
+    assert clip.status is ClipStatus.READY and clip.media_name and clip.poster_name
+    return recording, clip
 
 
 # -- storage scans --------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from tests.withdrawal.conftest import (
     assert_family_gone,
     data_files,
     file_contains,
+    sent_processed_and_clipped,
     tus_for,
 )
 from vigparent import db, media_store
-from vigparent.clips import service as clip_service
-from vigparent.models import Clip, ClipStatus, Principle, Recording, RecordingStatus
+from vigparent.models import Clip
 from vigparent.withdrawal import service
 
 
@@ -48,29 +48,7 @@ def test_uploaded_processed_and_clipped_video_is_never_plaintext_on_disk(
     parent = make.parent_of(family)
     tmp_before = _tmp_files()
 
-    tus = tus_for(app, family, parent)
-    tus.upload(data, chunk=100_000)  # several PATCHes: partial uploads are scanned too
-
-    s = db.session()
-    recording = s.scalar(select(Recording).where(Recording.family_id == family.id))
-    assert recording is not None
-    s.refresh(recording)
-    assert recording.status is RecordingStatus.READY, recording.rejection_reason
-    assert recording.transcode_name and recording.poster_name
-    clip = clip_service.create_clip(
-        recording,
-        clip_service.ClipDetails(
-            title="You waited",
-            strength_note="You waited and Sam smiled.",
-            principle=Principle.ENCOURAGING_INITIATIVES,
-            position=1,
-            start_s=0.5,
-            end_s=2.0,
-        ),
-        family.practitioner,
-    )
-    s.refresh(clip)
-    assert clip.status is ClipStatus.READY and clip.media_name and clip.poster_name
+    recording, _ = sent_processed_and_clipped(tus_for(app, family, parent), family, data)
 
     # The store really holds the marked video (so the scan below is meaningful).
     store = media_store.store()
