@@ -24,8 +24,10 @@ Client: one ``requests.Session`` (keep-alive) sending ``--chunk-mib`` PATCHes, t
 servers. Per file size: a fresh process for every server, then ``--runs`` rounds taking turns
 server by server, so noise from the rest of the machine falls on all of them alike; in each
 round a server gets a warm-up upload (discarded) and then the timed one (median reported; see
-``run`` for why). Then one upload per server with ``--interruptions`` forced connection drops
-mid-PATCH (HEAD, then resume) to measure bytes sent ÷ file size.
+``run`` for why); after each upload its files are deleted and the disk is synced (``settle``).
+Then one upload per server with ``--interruptions`` forced connection drops
+mid-PATCH (HEAD, then resume) to measure bytes sent ÷ file size. The disk's own write + fsync
+rate is printed before the run and again after each size, as it moves on a shared machine.
 Peak memory is sampled every 20 ms over the whole server process tree, as RSS and as PSS (shared
 pages split among the processes sharing them), with the largest process and the kernel's VmHWM.
 
@@ -488,16 +490,17 @@ def disk_sync_rate(directory: Path, chunk: int, total: int = 256 * MIB) -> float
     """MB/s of write + fsync per chunk in ``directory``: the ceiling for durable uploads."""
     path = directory / "sync-probe"
     block = os.urandom(chunk)
+    count = max(total // chunk, 1)
     start = time.perf_counter()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        for _ in range(total // chunk):
+        for _ in range(count):
             os.write(fd, block)
             os.fsync(fd)
     finally:
         os.close(fd)
         path.unlink()
-    return total / MB / (time.perf_counter() - start)
+    return count * chunk / MB / (time.perf_counter() - start)
 
 
 @dataclass
@@ -531,6 +534,17 @@ def server_cpu(server: Server) -> float:
     return total
 
 
+def settle(server: Server) -> None:
+    """Delete what ``server`` stored, and let the disk finish with it before anyone goes on.
+
+    The peer never calls fsync, so the kernel may still be writing its upload back (or
+    committing the deletion) when the next upload starts; without the sync that one would
+    pay for the peer's durability in its own fsyncs.
+    """
+    server.clear()
+    os.sync()
+
+
 def run(servers: list[Server], path: Path, args: argparse.Namespace) -> list[Result]:
     """Upload ``path`` to every server, in rounds that take turns (the order flipping every
     round), so whatever else the machine is doing at a given moment weighs on every server
@@ -550,12 +564,12 @@ def run(servers: list[Server], path: Path, args: argparse.Namespace) -> list[Res
         for round_ in range(args.runs):
             for server in servers if round_ % 2 == 0 else servers[::-1]:
                 upload(server, path, chunk)  # warm-up, discarded
-                server.clear()
+                settle(server)
                 result = results[server.name]
                 before = server_cpu(server)
                 result.seconds.append(upload(server, path, chunk))
                 result.cpu.append(server_cpu(server) - before)
-                server.clear()
+                settle(server)
         for server in servers:
             result = results[server.name]
             result.amplification = upload_with_interruptions(
@@ -630,6 +644,14 @@ def main() -> None:
                     flush=True,
                 )
             path.unlink()
+            # The disk's speed moves over minutes on a shared machine: measure it again at this
+            # size, so a ratio below 1 can be read against what durability allowed just now.
+            disk = disk_sync_rate(work, args.chunk_mib * MIB, size_mb * MB)
+            print(
+                f"  {size_mb:>5} MB  disk alone: write + fsync every {args.chunk_mib} MiB after "
+                f"these rounds: {disk:.0f} MB/s",
+                flush=True,
+            )
         print()
         print(f"{'size':>8}  {'server':<20} {'MB/s':>7} {'ours/peer':>9} {'CPU s/GB':>8} "
               f"{'peak RSS MB':>11} {'PSS MB':>7} {'(1 process)':>11} "

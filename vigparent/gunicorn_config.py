@@ -22,6 +22,7 @@ Deadlines a parent on a slow link survives but an idle or trickling connection c
 
 from __future__ import annotations
 
+import ctypes
 import resource
 
 bind = "127.0.0.1:5000"  # `--bind` on the command line overrides it
@@ -51,3 +52,26 @@ if _soft != resource.RLIM_INFINITY and _soft < _want:
         resource.RLIMIT_NOFILE,
         (_hard if _hard == resource.RLIM_INFINITY else min(_want, _hard), _hard),
     )
+
+# Upload bodies pass through buffers of up to a MiB (a read off the socket, a batch sealed for
+# disk). glibc serves every allocation over 128 KiB with its own mmap and unmaps it when freed,
+# so each such buffer cost freshly zeroed pages: page faults took ~10% of the worker's CPU and
+# a fast upload ran ~20% slower than with the buffers reused. Keep allocations up to 16 MiB in
+# the heap, return free heap to the system only past 32 MiB, and use two arenas (not 8 per
+# core), so what is kept stays bounded. mallopt(3) is glibc's documented tuning; other C
+# libraries simply keep their defaults. Set here, before gunicorn forks its workers.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+
+
+def _keep_large_buffers_in_the_heap() -> None:
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt(_M_MMAP_THRESHOLD, 16 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 32 << 20)
+    mallopt(_M_ARENA_MAX, 2)
+
+
+_keep_large_buffers_in_the_heap()
