@@ -343,6 +343,16 @@ def test_patch_success_is_204_with_new_offset_and_expiry(tus: Tus, webm):
     assert r.get_data() == b""
 
 
+def test_patch_and_head_answers_carry_no_session_cookie(tus: Tus, webm):
+    # A phone sends a PATCH every few MiB: renewing the cookie on each would cost bytes and
+    # work for nothing (pages renew it). Control: the creation still renews it.
+    created = tus.create(len(webm))
+    assert "vig_session=" in created.headers["Set-Cookie"]
+    url = created.headers["Location"]
+    assert "Set-Cookie" not in tus.patch(url, 0, webm[:4096]).headers
+    assert "Set-Cookie" not in tus.head(url).headers
+
+
 def test_a_finished_upload_answers_head_and_an_empty_patch(tus: Tus, webm):
     url = tus.upload(webm)
     assert tus.head(url).headers["Upload-Offset"] == str(len(webm))

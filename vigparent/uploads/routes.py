@@ -23,7 +23,13 @@ from vigparent.errors import CSRF_MESSAGE, MESSAGES
 from vigparent.models import Role
 from vigparent.recordings import service as recordings
 from vigparent.recordings.service import RecordingRefused
-from vigparent.security import limiter, public, require_role, signed_in_device
+from vigparent.security import (
+    keeps_session_cookie,
+    limiter,
+    public,
+    require_role,
+    signed_in_device,
+)
 from vigparent.uploads import refusals, service, tus
 from vigparent.uploads.body import Body
 
@@ -161,6 +167,7 @@ def create() -> Response:
 
 
 @bp.route("/<upload_id>", methods=["HEAD"], provide_automatic_options=False)
+@keeps_session_cookie
 def head(upload_id: str) -> Response:
     state = service.upload_state(current_user, upload_id)
     response = _with_state(Response(status=200), state)
@@ -171,6 +178,7 @@ def head(upload_id: str) -> Response:
 
 
 @bp.route("/<upload_id>", methods=["PATCH"], provide_automatic_options=False)
+@keeps_session_cookie
 def patch(upload_id: str) -> Response:
     if not tus.is_offset_stream(request.headers.get("Content-Type")):
         raise refusals.WrongContentType()
