@@ -166,10 +166,22 @@ def _open(family_id: int, *roles: Role) -> tuple[Family, Any]:
     return family, service.open_review(family)
 
 
-def _json(review: Any) -> dict[str, Any]:
-    """The posted JSON object, once the review is known to be open."""
-    if review is None:
-        raise service.LiveProblem(gettext("This live review has ended."), 404)
+def _on_open_review(
+    family_id: int, role: Role, act: Callable[[Family, Any], dict[str, Any]]
+) -> Any:
+    """Do one posted action on the family's open live review and answer with what it gives;
+    or say why not: the review has ended, or the action was refused."""
+    family, review = _open(family_id, role)
+    try:
+        if review is None:
+            raise service.LiveProblem(gettext("This live review has ended."), 404)
+        body = act(family, review)
+    except service.LiveProblem as e:
+        return _answer(e)
+    return _answer(**body)
+
+
+def _posted_object() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise service.LiveProblem(gettext("That was not understood."))
@@ -179,27 +191,22 @@ def _json(review: Any) -> dict[str, Any]:
 @bp.post("/families/<int:family_id>/command")
 @keeps_session_cookie
 def command(family_id: int) -> Any:
-    family, review = _open(family_id, Role.PRACTITIONER)
-    try:
-        if review is None:
-            raise service.LiveProblem(gettext("This live review has ended."), 404)
+    def move(family: Family, review: Any) -> dict[str, Any]:
         cmd = service.parse_command(request.get_json(silent=True))
-        review = service.command(review, family, cmd)
-    except service.LiveProblem as e:
-        return _answer(e)
-    return _answer(seq=review.seq)
+        return {"seq": service.command(review, family, cmd).seq}
+
+    return _on_open_review(family_id, Role.PRACTITIONER, move)
 
 
 def _change(
     family_id: int, role: Role, change: Callable[[Family, Any, dict[str, Any]], Any]
 ) -> Any:
     """Apply one posted change to the open review; answer with its new sequence number."""
-    family, review = _open(family_id, role)
-    try:
-        review = change(family, review, _json(review))
-    except service.LiveProblem as e:
-        return _answer(e)
-    return _answer(seq=review.seq)
+    return _on_open_review(
+        family_id,
+        role,
+        lambda family, review: {"seq": change(family, review, _posted_object()).seq},
+    )
 
 
 @bp.post("/families/<int:family_id>/note")
@@ -241,11 +248,8 @@ def film_answer(family_id: int) -> Any:
 @bp.post("/families/<int:family_id>/noticed")
 @keeps_session_cookie
 def noticed(family_id: int) -> Any:
-    family, review = _open(family_id, Role.PARENT)
-    try:
-        if review is None:
-            raise service.LiveProblem(gettext("This live review has ended."), 404)
-        mark = service.notice(review, family, current_user, request.get_json(silent=True))
-    except service.LiveProblem as e:
-        return _answer(e)
-    return _answer(id=mark.id)
+    def mark(family: Family, review: Any) -> dict[str, Any]:
+        noticed = service.notice(review, family, current_user, request.get_json(silent=True))
+        return {"id": noticed.id}
+
+    return _on_open_review(family_id, Role.PARENT, mark)

@@ -116,10 +116,7 @@ def start(family: Family, practitioner: User, set_key: str = "") -> LiveReview:
         review.set_key = chosen.key
         _apply(review, chosen.clips[0].id, 0.0, playing=False, at_ms=now_ms())
         review.note, review.show_strength = "", False
-    review.active_at = clock.now()
-    db.session().commit()
-    publish_state(review, family)
-    return review
+    return _commit_and_publish(review, family)
 
 
 def end(family: Family, by: User) -> None:
@@ -215,7 +212,19 @@ def command(review: LiveReview, family: Family, cmd: Command) -> LiveReview:
     if clip.id != review.clip_id:
         review.note, review.show_strength = "", False
     _apply(review, clip.id, time, playing=cmd.playing, at_ms=at)
-    review.active_at = clock.now()
+    return _commit_and_publish(review, family)
+
+
+def _commit_and_publish(
+    review: LiveReview, family: Family, *, by_practitioner: bool = True
+) -> LiveReview:
+    """Commit a change to the room's state, then send the new state to the room.
+
+    A practitioner's change also keeps the review open: one left idle for ``IDLE_AFTER``
+    counts as ended (``open_review``).
+    """
+    if by_practitioner:
+        review.active_at = clock.now()
     db.session().commit()
     publish_state(review, family)
     return review
@@ -238,10 +247,7 @@ def show_note(review: LiveReview, family: Family, text: Any, strength: Any) -> L
         raise LiveProblem(f"Please keep the note under {MAX_NOTE:,} letters.")
     review.note, review.show_strength = text, strength
     review.seq = (review.seq or 0) + 1
-    review.active_at = clock.now()
-    db.session().commit()
-    publish_state(review, family)
-    return review
+    return _commit_and_publish(review, family)
 
 
 def ask_to_film(review: LiveReview, family: Family, by: User, ask: Any) -> LiveReview:
@@ -259,10 +265,7 @@ def ask_to_film(review: LiveReview, family: Family, by: User, ask: Any) -> LiveR
         "live_film_asked" if ask else "live_film_request_withdrawn", actor=by, family=family
     )
     review.seq = (review.seq or 0) + 1
-    review.active_at = clock.now()
-    db.session().commit()
-    publish_state(review, family)
-    return review
+    return _commit_and_publish(review, family)
 
 
 def answer_film(review: LiveReview, family: Family, by: User, answer: Any) -> LiveReview:
@@ -276,9 +279,7 @@ def answer_film(review: LiveReview, family: Family, by: User, answer: Any) -> Li
     if answer in ("not_now", "stopped"):
         review.film_asked_at = None
     review.seq = (review.seq or 0) + 1
-    db.session().commit()
-    publish_state(review, family)
-    return review
+    return _commit_and_publish(review, family, by_practitioner=False)
 
 
 # -- the family's "I noticed something here" ---------------------------------------------------
