@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,14 +13,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.support.servers import free_port
+
 _LINK = re.compile(r"https?://\S+")
-
-
-def free_port() -> int:
-    # aiosmtpd checks its server by connecting to the port it was given, so not port 0.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Keeper:
@@ -43,6 +37,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self._keeper = _Keeper()
+        # aiosmtpd checks its server by connecting to the port it was given, so not port 0.
         self.controller = Controller(self._keeper, hostname="127.0.0.1", port=free_port())
 
     def start(self) -> None:

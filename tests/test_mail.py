@@ -7,7 +7,8 @@ import logging
 import pytest
 from flask import Flask
 
-from tests.mailbox import Mailbox, body_of, free_port
+from tests.mailbox import Mailbox, body_of
+from tests.support.servers import free_port
 from vigparent import mail
 from vigparent.config import ConfigError, init_secrets, load_settings
 

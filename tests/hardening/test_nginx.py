@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tusclient import client as tus_client
 
-from tests.uploads.conftest import Deployment, ServerProcess, free_port
+from tests.support.servers import free_port
+from tests.uploads.conftest import Deployment, ServerProcess
 from tests.uploads.conftest import _video as make_test_video
 
 ROOT = Path(__file__).resolve().parents[2]

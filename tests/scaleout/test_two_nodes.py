@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 from tusclient import client as tus_client
 
 from tests.scaleout.conftest import bucket_keys, new_bucket, s3_env
+from tests.support.media import stored_media
 from tests.support.parent_session import SignedIn, create_consenting_family, sign_in
 from tests.uploads.conftest import OFFSET_STREAM, RawPatch, ServerProcess, _video, new_client_id
 from vigparent import create_app, db, media_store
@@ -107,11 +108,8 @@ class Cluster:
             return rows[0]
 
     def stored(self, rec: Recording) -> bytes:
-        with (
-            self.app.app_context(),
-            media_store.store().open(rec.family_id, rec.original_name) as f,
-        ):
-            return f.read()
+        with self.app.app_context():
+            return stored_media(rec)
 
     def object_keys(self) -> list[str]:
         return bucket_keys(self.s3_url, self.bucket)

@@ -8,9 +8,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, Factory, page_text
-from tests.mailbox import Mailbox, body_of, free_port
+from tests.mailbox import Mailbox, body_of
 from tests.mfa.journeys import set_up_app, sign_in
 from tests.staff.support import NEW_PASSWORD, choose_password, invite, path_of_link
+from tests.support.servers import free_port
 from vigparent import db
 from vigparent.models import AuditEvent, Role, StaffLink, User
 

@@ -50,6 +50,17 @@ def _wait(ready: object, proc: subprocess.Popen[bytes], what: str) -> None:
     raise RuntimeError(f"{what} did not start")
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """Ask a process of ours to stop, and kill it if it has not within 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class TestServer:
     """A server process of ours, or one the environment names (then left alone)."""
 
@@ -60,13 +71,7 @@ class TestServer:
         self.proc = proc
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def start_redis(tmp: Path) -> TestServer:

@@ -32,9 +32,11 @@ from flask.testing import FlaskClient
 
 from tests.browser.conftest import LiveServer
 from tests.conftest import Factory
+from tests.support.media import stored_media
 from tests.support.parent_session import SignedIn, create_consenting_family, sign_in
+from tests.support.servers import free_port, stop_process
 from tests.support.videos import make_video, make_webm_with_garbage
-from vigparent import create_app, db, media_store, settings_of
+from vigparent import create_app, db, settings_of
 from vigparent.config import load_settings
 from vigparent.db import Base
 from vigparent.models import Family, Recording, User
@@ -249,12 +251,6 @@ class RawPatch:
 # -- a real production server process --------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class ServerProcess:
     """The app under waitress or gunicorn (as deployed) in its own process, on its own data dir."""
 
@@ -303,13 +299,7 @@ class ServerProcess:
         psutil.wait_procs(children, timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # -- a deployment: its own data dir, served by a separate process --------------------------
@@ -343,11 +333,8 @@ class Deployment:
             return rows[0]
 
     def stored(self, rec: Recording) -> bytes:
-        with (
-            self.app.app_context(),
-            media_store.store().open(rec.family_id, rec.original_name) as f,
-        ):
-            return f.read()
+        with self.app.app_context():
+            return stored_media(rec)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
+from tests.support.media import stored_media
 from tests.uploads.conftest import (
     OFFSET_STREAM,
     RawPatch,
@@ -53,11 +54,6 @@ def the_recording() -> Recording:
     return rows[0]
 
 
-def stored(rec: Recording) -> bytes:
-    with media_store.store().open(rec.family_id, rec.original_name) as f:
-        return f.read()
-
-
 def status_of(tus: Tus, client_id: str) -> dict:  # type: ignore[type-arg]
     return tus.status(client_id).json  # type: ignore[no-any-return]
 
@@ -83,7 +79,7 @@ def test_tuspy_chunked_upload_with_checksums_becomes_one_ready_recording(tus_url
     rec = the_recording()
     assert rec.status is RecordingStatus.READY
     assert rec.sha256 == hashlib.sha256(big_webm).hexdigest()
-    assert stored(rec) == big_webm
+    assert stored_media(rec) == big_webm
     assert rec.transcode_name and rec.poster_name
     status = status_of(tus, client_id)
     assert status["safe"] is True and status["sha256"] == hashlib.sha256(big_webm).hexdigest()
@@ -107,7 +103,7 @@ def test_tuspy_interrupted_and_resumed_sends_no_byte_twice(tus_url, tus, big_web
         sent.append(resumed.offset - before)
     assert sum(sent) == len(big_webm) - 3 * CHUNK
     rec = the_recording()
-    assert stored(rec) == big_webm
+    assert stored_media(rec) == big_webm
     assert rec.sha256 == hashlib.sha256(big_webm).hexdigest()
 
 
@@ -227,7 +223,7 @@ def test_two_concurrent_patches_are_refused_not_interleaved(tus_url, tus, big_we
     slow.close()
     assert response.startswith(b"HTTP/1.1 204")
     assert f"Upload-Offset: {len(big_webm)}".encode() in response
-    assert stored(the_recording()) == big_webm
+    assert stored_media(the_recording()) == big_webm
 
 
 def test_chunked_body_past_upload_length_is_rolled_back(tus_url, tus, webm):
@@ -252,7 +248,7 @@ def test_chunked_body_past_upload_length_is_rolled_back(tus_url, tus, webm):
         timeout=10,
     )
     assert r.status_code == 413
-    assert stored(the_recording()) == webm[:100]
+    assert stored_media(the_recording()) == webm[:100]
 
 
 def test_checksum_mismatch_status_460_reaches_a_real_client(tus_url, tus, webm):
@@ -276,7 +272,7 @@ def test_checksum_mismatch_status_460_reaches_a_real_client(tus_url, tus, webm):
     )
     assert r.status_code == 460
     assert r.headers["Tus-Resumable"] == "1.0.0"
-    assert stored(the_recording()) == b""
+    assert stored_media(the_recording()) == b""
 
 
 # -- Expect: 100-continue --------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Factory
+from tests.support.media import stored_media
 from tests.support.parent_session import sign_in
 from tests.uploads.conftest import OFFSET_STREAM, Tus, metadata, new_client_id
 from vigparent import db, media_store
@@ -38,11 +39,6 @@ def only_recording() -> Recording:
     rows = recordings()
     assert len(rows) == 1
     return rows[0]
-
-
-def stored_bytes(rec: Recording) -> bytes:
-    with media_store.store().open(rec.family_id, rec.original_name) as f:
-        return f.read()
 
 
 def sha1_header(data: bytes) -> str:
@@ -190,7 +186,7 @@ def test_a_retried_creation_with_upload_does_not_append_twice(tus: Tus, webm):
     tus.create(len(webm), client_id=client_id, body=webm[:5000])
     again = tus.create(len(webm), client_id=client_id, body=webm[:5000])
     assert again.headers["Upload-Offset"] == "5000"
-    assert stored_bytes(only_recording()) == webm[:5000]
+    assert stored_media(only_recording()) == webm[:5000]
 
 
 @pytest.mark.parametrize(
@@ -276,7 +272,7 @@ def test_body_past_upload_length_is_413_and_nothing_is_kept(tus: Tus, webm):
     r = tus.patch(url, 100, webm[100:] + b"more")
     assert r.status_code == 413
     assert tus.head(url).headers["Upload-Offset"] == "100"
-    assert stored_bytes(only_recording()) == webm[:100]
+    assert stored_media(only_recording()) == webm[:100]
 
 
 # -- PATCH ---------------------------------------------------------------------------------
@@ -298,7 +294,7 @@ def test_wrong_offset_is_409_and_says_the_real_offset(tus: Tus, webm):
         assert r.status_code == 409
         assert r.json["code"] == "offset_mismatch"
         assert r.headers["Upload-Offset"] == "1000"
-    assert stored_bytes(only_recording()) == webm[:1000]
+    assert stored_media(only_recording()) == webm[:1000]
 
 
 def test_missing_upload_offset_is_400(tus: Tus, webm):
@@ -319,7 +315,7 @@ def test_checksum_mismatch_is_460_and_the_chunk_never_enters(tus: Tus, webm):
     assert r.status_code == 460
     assert r.json["code"] == "checksum_mismatch"
     assert tus.head(url).headers["Upload-Offset"] == "1000"
-    assert stored_bytes(only_recording()) == webm[:1000]
+    assert stored_media(only_recording()) == webm[:1000]
     # The same chunk sent again intact goes in.
     sha256 = "sha256 " + base64.b64encode(hashlib.sha256(webm[1000:]).digest()).decode()
     assert tus.patch(url, 1000, webm[1000:], **{"Upload-Checksum": sha256}).status_code == 204
