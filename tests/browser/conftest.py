@@ -16,6 +16,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.conftest import PASSWORD
+
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -131,6 +133,15 @@ def desktop(browser, live_server: LiveServer) -> Iterator[object]:  # type: igno
     page = context.new_page()
     yield page
     context.close()
+
+
+def sign_in_staff(page, email: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign a member of staff in through the sign-in page, as they would."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/practice/")
 
 
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]

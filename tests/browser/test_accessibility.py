@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import new_context
+from tests.browser.conftest import new_context, sign_in_staff
 from tests.conftest import Factory
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -33,11 +33,5 @@ def test_public_and_staff_pages_have_no_serious_violations(axe_phone, make: Fact
         axe_phone.goto(path)
         assert axe_violations(axe_phone) == [], path
 
-    axe_phone.goto("/login")
-    axe_phone.get_by_label("Email").fill("jo@example.org")
-    from tests.conftest import PASSWORD
-
-    axe_phone.get_by_label("Password").fill(PASSWORD)
-    axe_phone.get_by_role("button", name="Sign in").click()
-    axe_phone.wait_for_url("**/practice/")
+    sign_in_staff(axe_phone, "jo@example.org")
     assert axe_violations(axe_phone) == []

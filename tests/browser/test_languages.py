@@ -12,9 +12,16 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import SW_READY, LiveServer, new_context, screenshot, wait_until
+from tests.browser.conftest import (
+    SW_READY,
+    LiveServer,
+    new_context,
+    screenshot,
+    sign_in_staff,
+    wait_until,
+)
 from tests.capture.phone import sign_in_parent
-from tests.conftest import PASSWORD, Factory
+from tests.conftest import Factory
 from tests.media.factories import add_clip, add_recording
 from vigparent import db
 from vigparent.families import service as family_service
@@ -277,14 +284,6 @@ def test_offline_pages_speak_the_familys_language(
     context.set_offline(False)
 
 
-def _sign_in_staff(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/practice/")
-
-
 def test_staff_choose_the_language_and_review_translations(
     narrow: Page, make: Factory, live_server: LiveServer
 ) -> None:
@@ -292,7 +291,7 @@ def test_staff_choose_the_language_and_review_translations(
     mark Welsh as checked."""
     org = make.organisation()
     admin = make.practitioner(organisation=org, role=Role.ADMIN)
-    _sign_in_staff(narrow, admin.email or "")
+    sign_in_staff(narrow, admin.email or "")
     if narrow.locator("details.add-family[open]").count() == 0:  # open while the list is empty
         narrow.locator("summary", has_text="Add a family").click()
     narrow.get_by_label("Family label").fill("Ola and Kuba")

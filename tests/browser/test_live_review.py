@@ -16,9 +16,9 @@ from typing import Any
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, screenshot, wait_until
+from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, screenshot, sign_in_staff, wait_until
 from tests.capture.phone import local_records, recordings_of, sign_in_parent, wait_until_filmed
-from tests.conftest import PASSWORD, Factory
+from tests.conftest import Factory
 from tests.media.factories import add_clip, add_cycle, add_recording
 from vigparent import db
 from vigparent.models import Cycle, Family, Goal, GoalStatus, User
@@ -74,11 +74,7 @@ def _setup(make: Factory, app: Flask, desktop: Page, phone: Page, base_url: str)
     )
     expect(invite).to_be_hidden()
 
-    desktop.goto("/login")
-    desktop.get_by_label("Email").fill("lead@example.org")
-    desktop.get_by_label("Password").fill(PASSWORD)
-    desktop.get_by_role("button", name="Sign in").click()
-    desktop.wait_for_url("**/practice/")
+    sign_in_staff(desktop, "lead@example.org")
     desktop.goto(f"/practice/clips/families/{family.id}")
     desktop.get_by_role("button", name="Watch together live").click()
     expect(desktop.get_by_role("heading", name="Watching together · Sam and Alex")).to_be_visible()

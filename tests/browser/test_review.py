@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, DESKTOP, new_context, screenshot
-from tests.conftest import PASSWORD, Factory
+from tests.browser.conftest import ARTIFACTS, DESKTOP, new_context, screenshot, sign_in_staff
+from tests.conftest import Factory
 from tests.media.factories import add_clip, add_cycle, add_recording
 from tests.support.parent_session import sign_in
 from vigparent import db
@@ -40,14 +40,6 @@ def _family(make: Factory) -> tuple[User, Family, User]:
     )
     db.session().commit()
     return practitioner, family, parent
-
-
-def _sign_in_staff(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/practice/")
 
 
 def _sign_in_parent(app: Flask, page: Page, parent: User, base_url: str) -> None:
@@ -91,7 +83,7 @@ def test_cut_publish_and_review(
 
     # --- the practitioner, on a laptop --------------------------------------------------
     page = desktop
-    _sign_in_staff(page, "jo@example.org")
+    sign_in_staff(page, "jo@example.org")
     page.goto(f"/practice/clips/families/{family.id}")
     expect(page.get_by_role("heading", name="Videos from the family")).to_be_visible()
     screenshot(page, "clips-family-before")
@@ -220,7 +212,7 @@ def test_editor_shows_a_clip_becoming_ready_without_reloading(
     rec = add_recording(family, parent, cycle=add_cycle(family), seconds=3.0, fps=FPS)
     cutting = add_clip(rec, title="Still cutting", start=0.4, end=1.6, published=False, cut=False)
 
-    _sign_in_staff(desktop, "jo@example.org")
+    sign_in_staff(desktop, "jo@example.org")
     desktop.goto(f"/practice/clips/recordings/{rec.id}")
     card = desktop.locator(f"#clip-{cutting.id}")
     expect(card.locator("[data-clip-status-label]")).to_have_text("Cutting…")
@@ -272,7 +264,7 @@ def test_review_and_editor_pages_have_no_serious_accessibility_problems(
     axe_page.wait_for_selector("[data-controls]:not([hidden])")
     assert _axe(axe_page) == []
 
-    _sign_in_staff(axe_desktop, "jo@example.org")
+    sign_in_staff(axe_desktop, "jo@example.org")
     for path in (
         f"/practice/clips/families/{family.id}",
         f"/practice/clips/recordings/{rec.id}",
