@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tusclient import client as tus_client
 
-from tests.support.servers import free_port
+from tests.support.servers import free_ports
 from tests.uploads.conftest import Deployment, ServerProcess
 from tests.uploads.conftest import _video as make_test_video
 
@@ -95,14 +95,16 @@ class Nginx:
 
     def __init__(self, work: Path, upstream_port: int, *, spool: bool = False) -> None:
         self.work = work
-        self.port = free_port()
+        # Two ports chosen together: the same one twice would put the plain-HTTP server on
+        # the TLS port, and nginx then refuses the config.
+        self.port, redirect_port = free_ports(2)
         self.url = f"https://127.0.0.1:{self.port}"
         work.mkdir(parents=True, exist_ok=True)
         cert, key = _self_signed(work)
         self.cert = str(cert)
         site = DEPLOY_CONF.read_text()
         site = _replace_once(site, "server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};")
-        site = _replace_once(site, "listen 80;", f"listen 127.0.0.1:{free_port()};")
+        site = _replace_once(site, "listen 80;", f"listen 127.0.0.1:{redirect_port};")
         site = _replace_once(
             site, "listen 443 ssl http2;", f"listen 127.0.0.1:{self.port} ssl http2;"
         )

@@ -8,6 +8,7 @@ servers already running instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -23,10 +24,18 @@ import requests
 BIN = Path(sys.executable).parent
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different loopback ports free now (held together while chosen, so no two are
+    the same, as two calls of ``free_port`` may be)."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def _missing(what: str) -> None:
